@@ -1,0 +1,173 @@
+//! The command line: clap definitions and value parsers only, no logic.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+use crate::sample::Backend;
+use crate::target::Pick;
+use crate::units;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "soakprof",
+    version,
+    about = "Memory and resource soak profiler: sample a process for hours, fit growth rates, flag leaks",
+    after_help = "Exit codes: 0 pass or warn, 1 fail verdict, 2 bad input, 3 runtime error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sample a process (by PID, name, regex, or by starting it) and judge its growth.
+    Record(RecordArgs),
+    /// Re-analyse a run directory (also a crashed or partial one) and rewrite its report.
+    Analyze(AnalyzeArgs),
+    /// Profile a built-in leaking HTTP server under load for about a minute.
+    Demo(DemoArgs),
+    /// The fixture program used by tests and the demo (a process with known behaviour).
+    #[command(hide = true)]
+    Fixture(crate::fixture::FixtureArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["pid", "name", "match_regex", "command"])))]
+pub struct RecordArgs {
+    /// Attach to the process with this PID.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Attach to the process with this name (kernel name, executable or argv[0] file name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Attach to the process whose full command line matches this regex.
+    #[arg(long = "match", value_name = "REGEX")]
+    pub match_regex: Option<String>,
+    /// When several processes match --name/--match: take the newest, the oldest, or all.
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub pick: Option<Pick>,
+    /// Include all descendant processes, summed (re-walked on every sample).
+    #[arg(long)]
+    pub children: bool,
+    /// Time between samples (minimum 10ms).
+    #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
+    pub interval: Duration,
+    /// Stop after this long (default: until Ctrl-C or the target exits).
+    #[arg(long, value_parser = units::parse_positive_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Run directory (default: reports/<YYYYmmdd-HHMMSS>-<target>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    /// No live status line.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Sampling backend (default: linux on Linux, portable elsewhere).
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub sampler: Option<Backend>,
+    /// Command to start and profile; its output goes to target.log in the run directory.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Thresholds and limits; shared by `record` and `analyze` (where they override what the
+/// run was recorded with).
+#[derive(Debug, Args, Clone, Default)]
+pub struct JudgeArgs {
+    /// Memory growth that gives a warning [default: 5MB/min].
+    #[arg(long, value_parser = units::parse_byte_rate, value_name = "RATE")]
+    pub warn_growth: Option<f64>,
+    /// Memory growth that fails the run [default: 10MB/min].
+    #[arg(long, value_parser = units::parse_byte_rate, value_name = "RATE")]
+    pub max_growth: Option<f64>,
+    /// Thread-count growth that fails the run [default: 10/h].
+    #[arg(long, value_parser = units::parse_count_rate, value_name = "RATE")]
+    pub max_thread_growth: Option<f64>,
+    /// Open-FD growth that fails the run [default: 10/h].
+    #[arg(long, value_parser = units::parse_count_rate, value_name = "RATE")]
+    pub max_fd_growth: Option<f64>,
+    /// Memory limit to compare against [default: the target's cgroup limit, if any].
+    #[arg(long, value_parser = units::parse_positive_size, value_name = "SIZE")]
+    pub mem_limit: Option<u64>,
+    /// CPU limit in cores, e.g. 0.5 [default: the target's cgroup quota, if any].
+    #[arg(long, value_parser = parse_cores, value_name = "CORES")]
+    pub cpu_limit: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The run directory to analyse.
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How long to record.
+    #[arg(long, default_value = "60s", value_parser = units::parse_positive_duration, value_name = "DURATION")]
+    pub duration: Duration,
+    /// Run directory.
+    #[arg(long, default_value = "reports/demo", value_name = "DIR")]
+    pub out: PathBuf,
+    /// No live status line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The sampling interval: a duration of at least 10 ms.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let d = units::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < Duration::from_millis(10) {
+        return Err(format!("'{text}' is too short: the interval must be at least 10ms"));
+    }
+    Ok(d)
+}
+
+/// A CPU count in cores, greater than zero: `0.5`, `2`.
+pub fn parse_cores(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{text}' is not a CPU count in cores (examples: 0.5, 2)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn interval_bounds() {
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("5ms").is_err());
+        assert_eq!(parse_interval("10ms"), Ok(Duration::from_millis(10)));
+        assert!(parse_interval("abc").is_err());
+    }
+
+    #[test]
+    fn cores() {
+        assert_eq!(parse_cores("0.5"), Ok(0.5));
+        assert!(parse_cores("0").is_err());
+        assert!(parse_cores("half").is_err());
+    }
+
+    #[test]
+    fn target_is_required_and_exclusive() {
+        assert!(Cli::try_parse_from(["soakprof", "record"]).is_err());
+        assert!(Cli::try_parse_from(["soakprof", "record", "--pid", "1", "--name", "x"]).is_err());
+        let cli = Cli::try_parse_from(["soakprof", "record", "--", "sleep", "1"]).unwrap();
+        let Command::Record(args) = cli.command else { panic!("not record") };
+        assert_eq!(args.command, vec!["sleep", "1"]);
+    }
+}

@@ -1,0 +1,213 @@
+//! The `record` and `analyze` commands: wiring of target, sampler, loop, log, analysis and
+//! report. `record` ends by calling the same `analyze_dir` that `soakprof analyze` runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
+use crate::cli::JudgeArgs;
+use crate::config::{self, RecordConfig};
+use crate::record::{self, Clock, INTERRUPT, LoopSettings, Recorder, SystemClock};
+use crate::report;
+use crate::runlog::{self, Event, EventKind, Header, HostInfo, Limits, RunData, RunLogWriter, TargetInfo};
+use crate::sample::{self, ProcInfo};
+use crate::status;
+use crate::target::{self, TargetSpec};
+
+/// Work that runs beside the sampler for the length of a run (the demo's request loop,
+/// later the load driver): started once the target runs, stopped before the report.
+pub trait Companion {
+    fn start(&mut self, run_dir: &Path) -> anyhow::Result<()>;
+    fn stop(&mut self);
+}
+
+/// What a finished `record` produced.
+pub struct RecordOutcome {
+    pub run_dir: PathBuf,
+    pub verdict: RunVerdict,
+}
+
+/// Grace between SIGTERM and SIGKILL when soakprof stops a target it started.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Local wall-clock time as `YYYYmmdd-HHMMSS` for run directory names.
+pub fn local_timestamp() -> String {
+    #[cfg(unix)]
+    {
+        // SAFETY: time(2) and localtime_r(3) write only into the struct we own.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        let now = unsafe { libc::time(std::ptr::null_mut()) };
+        if !unsafe { libc::localtime_r(&now, &mut tm) }.is_null() {
+            return format!(
+                "{:04}{:02}{:02}-{:02}{:02}{:02}",
+                tm.tm_year + 1900,
+                tm.tm_mon + 1,
+                tm.tm_mday,
+                tm.tm_hour,
+                tm.tm_min,
+                tm.tm_sec
+            );
+        }
+    }
+    let utc = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    utc.replace(['-', ':'], "").replace('T', "-").trim_end_matches('Z').to_string()
+}
+
+fn host_info() -> HostInfo {
+    let mem_total_bytes = sysinfo::System::new().ok().and_then(|mut system| {
+        system.refresh_memory();
+        Some(system.total_memory()).filter(|&m| m > 0)
+    });
+    HostInfo {
+        hostname: sysinfo::System::host_name().ok(),
+        os: std::env::consts::OS.to_string(),
+        kernel: sysinfo::System::kernel_version().ok(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        mem_total_bytes,
+    }
+}
+
+/// Start a target or resolve an existing one; returns its processes and, when started, the child.
+fn acquire_target(
+    config: &RecordConfig,
+    table: &mut dyn sample::ProcessTable,
+    run_dir: &Path,
+) -> anyhow::Result<(Vec<ProcInfo>, Option<std::process::Child>)> {
+    match &config.target {
+        TargetSpec::Spawn(command) => {
+            let child = target::spawn(command, &run_dir.join(runlog::TARGET_LOG_FILE))?;
+            record::set_spawned_group(child.id() as i32);
+            let info = table.get(child.id())?.ok_or(target::TargetError::NoSuchPid(child.id()))?;
+            Ok((vec![info], Some(child)))
+        }
+        spec => Ok((target::resolve(spec, config.pick, table)?, None)),
+    }
+}
+
+/// Record a run, then analyse and report it.
+pub fn record(config: &RecordConfig, mut companion: Option<&mut dyn Companion>) -> anyhow::Result<RecordOutcome> {
+    let mut backend = sample::open_backend(config.backend);
+    // Resolve an existing target before creating anything, so a typo leaves no directory.
+    let resolved = match &config.target {
+        TargetSpec::Spawn(_) => None,
+        spec => Some(target::resolve(spec, config.pick, backend.as_mut())?),
+    };
+    let run_dir = config.run_dir(&local_timestamp());
+    runlog::create_run_dir(&run_dir)?;
+    let mut log = RunLogWriter::create(&run_dir)?;
+    let (infos, mut child) = match resolved {
+        Some(infos) => (infos, None),
+        None => acquire_target(config, backend.as_mut(), &run_dir)?,
+    };
+    record::install_interrupt_handler();
+
+    let first = &infos[0];
+    let cgroup = backend.cgroup_limits(first.id.pid);
+    let source = cgroup.version.as_ref().map(|v| format!("cgroup {v}"));
+    let found = Limits {
+        mem_limit_bytes: cgroup.mem_limit_bytes,
+        mem_limit_source: cgroup.mem_limit_bytes.and(source.clone()),
+        cpu_limit_cores: cgroup.cpu_limit_cores,
+        cpu_limit_source: cgroup.cpu_limit_cores.and(source),
+    };
+    let now = std::time::SystemTime::now();
+    let header = Header {
+        schema_version: runlog::SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: humantime::format_rfc3339_millis(now).to_string(),
+        started_unix_s: now.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+        host: host_info(),
+        command_line: std::env::args().collect(),
+        target: TargetInfo {
+            mode: config.target.mode().to_string(),
+            spec: config.target.describe(),
+            roots: infos.iter().map(|p| p.id).collect(),
+            name: first.name.clone(),
+            cmdline: first.cmdline.clone(),
+            children: config.children,
+        },
+        interval_s: config.interval.as_secs_f64(),
+        duration_s: config.duration.map(|d| d.as_secs_f64()),
+        backend: config.backend,
+        smaps_every: 1,
+        smaps_read_ms: None,
+        limits: config::limits(&config.judge, &found),
+        thresholds: config::effective_thresholds(&config.judge, &runlog::Thresholds::default()),
+    };
+
+    let mut status = status::make_status(config.quiet);
+    if !config.quiet {
+        eprintln!(
+            "soakprof: recording {} ({}) every {}{} into {}; Ctrl-C to stop and report",
+            header.target.name,
+            infos.iter().map(|p| format!("pid {}", p.id.pid)).collect::<Vec<_>>().join(", "),
+            humantime::format_duration(config.interval),
+            config.duration.map_or(String::new(), |d| format!(" for {}", humantime::format_duration(d))),
+            run_dir.display()
+        );
+    }
+    if let Some(c) = companion.as_deref_mut() {
+        c.start(&run_dir)?;
+    }
+    let clock = SystemClock::start_now();
+    let settings = LoopSettings {
+        interval_s: config.interval.as_secs_f64(),
+        duration_s: config.duration.map(|d| d.as_secs_f64()),
+        children: config.children,
+    };
+    let roots = infos.iter().map(|p| p.id).collect();
+    let mut recorder = Recorder {
+        sampler: backend.as_mut(),
+        clock: &clock,
+        stop: &INTERRUPT,
+        log: &mut log,
+        status: status.as_mut(),
+        spawned: child.as_mut(),
+    };
+    let outcome = recorder.run(&settings, header, roots);
+    status.finish();
+    if let Some(c) = companion.as_deref_mut() {
+        c.stop();
+    }
+    // Stop a target we started even when the loop failed, then report the loop's error.
+    if let Some(child) = child.as_mut() {
+        let pid = child.id();
+        if let Some((code, signal)) = record::stop_spawned(child, STOP_GRACE) {
+            log.event(&Event { t: clock.now_s(), kind: EventKind::TargetExit { pid, code, signal, by_profiler: true } })?;
+        }
+    }
+    let outcome = outcome?;
+    log.event(&Event { t: clock.now_s(), kind: EventKind::Stop { reason: outcome.stop_reason } })?;
+    log.sync()?;
+    drop(log);
+    let (verdict, _) = analyze_dir(&run_dir, &config.judge)?;
+    Ok(RecordOutcome { run_dir, verdict })
+}
+
+/// Read a run directory, analyse it with the thresholds it was recorded with (overridden by
+/// `judge`), and write verdict.json and the charts.
+pub fn analyze_dir(dir: &Path, judge: &JudgeArgs) -> anyhow::Result<(RunVerdict, RunData)> {
+    let run = runlog::read_run(dir)?;
+    if run.skipped_lines > 0 {
+        eprintln!(
+            "soakprof: notice: skipped {} unreadable line(s) in {} (a torn last line is what a killed profiler leaves)",
+            run.skipped_lines,
+            dir.join(runlog::SAMPLES_FILE).display()
+        );
+    }
+    config::check_judge(judge, &run.header.thresholds)?;
+    let analysis_config = AnalysisConfig {
+        thresholds: config::effective_thresholds(judge, &run.header.thresholds),
+        limits: config::limits(judge, &run.header.limits),
+    };
+    let verdict = analysis::analyse(&run, &analysis_config);
+    report::write_all(dir, &run, &verdict).with_context(|| format!("writing the report in {}", dir.display()))?;
+    Ok((verdict, run))
+}
+
+/// Exit code of a verdict: 1 on fail, 0 on pass or warn.
+pub fn verdict_exit_code(verdict: Verdict) -> u8 {
+    if verdict == Verdict::Fail { 1 } else { 0 }
+}

@@ -1,0 +1,69 @@
+//! soakprof: a memory and resource soak profiler.
+//!
+//! Data flows one way: target → sampler → run log → analysis → report. `main.rs` only
+//! parses the command line and maps errors to exit codes; everything else is here so
+//! tests and benches can reach it.
+
+pub mod analysis;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod demo;
+#[path = "../fixtures/fixture.rs"]
+pub mod fixture;
+pub mod record;
+pub mod report;
+pub mod runlog;
+pub mod sample;
+pub mod status;
+pub mod target;
+pub mod units;
+
+use cli::{Cli, Command};
+
+/// Exit code for a bad input (usage, unknown PID, ambiguous name, malformed file).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a runtime error.
+pub const EXIT_RUNTIME: u8 = 3;
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Record(args) => {
+            let quiet = args.quiet;
+            let config = config::RecordConfig::from_args(args)?;
+            let outcome = commands::record(&config, None)?;
+            let text = report::summary_text(&outcome.verdict, &outcome.run_dir);
+            if quiet { eprint!("{text}") } else { print!("{text}") }
+            Ok(commands::verdict_exit_code(outcome.verdict.verdict))
+        }
+        Command::Analyze(args) => {
+            let (verdict, _) = commands::analyze_dir(&args.run_dir, &args.judge)?;
+            print!("{}", report::summary_text(&verdict, &args.run_dir));
+            Ok(commands::verdict_exit_code(verdict.verdict))
+        }
+        Command::Demo(args) => demo::run(args),
+        Command::Fixture(args) => Ok(u8::try_from(fixture::run(args)?).unwrap_or(1)),
+    }
+}
+
+/// The exit code for an error: 2 when it comes from what the user gave, 3 otherwise.
+pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<config::ConfigError>() || cause.is::<units::UnitError>() {
+            return EXIT_BAD_INPUT;
+        }
+        if let Some(e) = cause.downcast_ref::<target::TargetError>() {
+            return if matches!(e, target::TargetError::Table(_)) { EXIT_RUNTIME } else { EXIT_BAD_INPUT };
+        }
+        if let Some(e) = cause.downcast_ref::<runlog::RunLogError>() {
+            return if e.is_bad_input() { EXIT_BAD_INPUT } else { EXIT_RUNTIME };
+        }
+    }
+    EXIT_RUNTIME
+}
+
+/// One line for an error and its causes: "what: why: why".
+pub fn error_line(err: &anyhow::Error) -> String {
+    err.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+}

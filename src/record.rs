@@ -1,0 +1,547 @@
+//! The recording loop: ticks on absolute deadlines (tick k at k × interval from the start,
+//! so nothing drifts over 24 h), a late tick recorded as a gap event rather than silently
+//! shifted, Ctrl-C that stops cleanly, and the target's exit noticed and recorded.
+//!
+//! The loop takes its `Clock` and `Sampler` as parameters: a replay sampler and a fake
+//! clock run a day-long series through it in milliseconds.
+
+use std::process::Child;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::analysis::OnlineSlope;
+use crate::runlog::{Event, EventKind, Header, RunLogError, RunLogWriter, StopReason};
+use crate::sample::{Gone, ProcId, Reading, Sampler};
+use crate::status::StatusSink;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Log(#[from] RunLogError),
+}
+
+/// A stop request that a sleeping loop wakes up for.
+pub struct StopFlag {
+    requested: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Default for StopFlag {
+    fn default() -> Self {
+        StopFlag::new()
+    }
+}
+
+impl StopFlag {
+    pub const fn new() -> StopFlag {
+        StopFlag { requested: Mutex::new(false), wake: Condvar::new() }
+    }
+
+    pub fn request(&self) {
+        let mut flag = self.requested.lock().unwrap_or_else(|e| e.into_inner());
+        *flag = true;
+        self.wake.notify_all();
+    }
+
+    pub fn is_requested(&self) -> bool {
+        *self.requested.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn reset(&self) {
+        *self.requested.lock().unwrap_or_else(|e| e.into_inner()) = false;
+    }
+
+    /// Sleep up to `timeout`; true when a stop was requested.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let guard = self.requested.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = self.wake.wait_timeout_while(guard, timeout, |stop| !*stop).unwrap_or_else(|e| e.into_inner());
+        *guard
+    }
+}
+
+/// The process-wide stop flag that Ctrl-C sets.
+pub static INTERRUPT: StopFlag = StopFlag::new();
+static INTERRUPT_COUNT: AtomicU32 = AtomicU32::new(0);
+/// Process group of a target soakprof started, so a second Ctrl-C can stop it on the way out.
+static SPAWNED_PGID: AtomicI32 = AtomicI32::new(0);
+
+/// Install the Ctrl-C / SIGTERM handler (once per process): the first one asks the loop to
+/// finish cleanly; the second exits at once (the log is flushed line by line, so it stays
+/// valid), stopping a target soakprof started.
+pub fn install_interrupt_handler() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let result = ctrlc::set_handler(|| {
+            if INTERRUPT_COUNT.fetch_add(1, Ordering::SeqCst) == 0 {
+                eprintln!("\nsoakprof: stopping; writing the report (Ctrl-C again to quit at once)");
+                INTERRUPT.request();
+            } else {
+                terminate_spawned_group(libc_signal::SIGTERM);
+                eprintln!("\nsoakprof: quit; the run log is valid, run `soakprof analyze` on it");
+                std::process::exit(130);
+            }
+        });
+        if let Err(e) = result {
+            eprintln!("soakprof: warning: cannot catch Ctrl-C ({e}); Ctrl-C will end the run without a report");
+        }
+    });
+}
+
+pub fn set_spawned_group(pgid: i32) {
+    SPAWNED_PGID.store(pgid, Ordering::SeqCst);
+}
+
+mod libc_signal {
+    pub const SIGTERM: i32 = 15;
+    pub const SIGKILL: i32 = 9;
+}
+
+fn terminate_spawned_group(signal: i32) {
+    let pgid = SPAWNED_PGID.load(Ordering::SeqCst);
+    if pgid > 0 {
+        #[cfg(unix)]
+        // SAFETY: kill(2) with a negative PID signals a process group; no memory involved.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// Where the loop gets its time from.
+pub trait Clock {
+    /// Seconds since the start of the run.
+    fn now_s(&self) -> f64;
+    /// Sleep until `deadline_s`, or until `stop` is requested.
+    fn sleep_until_s(&self, deadline_s: f64, stop: &StopFlag);
+}
+
+/// The real monotonic clock.
+pub struct SystemClock {
+    start: Instant,
+}
+
+impl SystemClock {
+    pub fn start_now() -> SystemClock {
+        SystemClock { start: Instant::now() }
+    }
+}
+
+impl Clock for SystemClock {
+    fn now_s(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+    fn sleep_until_s(&self, deadline_s: f64, stop: &StopFlag) {
+        loop {
+            let left = deadline_s - self.now_s();
+            if left <= 0.0 || stop.wait(Duration::from_secs_f64(left)) {
+                return;
+            }
+        }
+    }
+}
+
+/// How often smaps_rollup is read: every sample while it is cheap, less often when one read
+/// would take more than `SMAPS_BUDGET` of the interval.
+#[derive(Clone, Debug)]
+pub struct SmapsSchedule {
+    pub every: u32,
+    countdown: u32,
+}
+
+/// Share of the sampling interval that smaps_rollup may use on average.
+pub const SMAPS_BUDGET: f64 = 0.05;
+
+impl SmapsSchedule {
+    pub fn new() -> SmapsSchedule {
+        SmapsSchedule { every: 1, countdown: 0 }
+    }
+
+    /// Is a read due on this tick?
+    pub fn due(&mut self) -> bool {
+        if self.countdown == 0 {
+            self.countdown = self.every - 1;
+            true
+        } else {
+            self.countdown -= 1;
+            false
+        }
+    }
+
+    /// Adapt to what one read cost; returns the new period when it changed. Changes by a
+    /// factor of two at least, so the period does not flap.
+    pub fn observe(&mut self, read_s: f64, interval_s: f64) -> Option<u32> {
+        let wanted = (read_s / (SMAPS_BUDGET * interval_s)).ceil().clamp(1.0, 100_000.0) as u32;
+        if wanted > self.every || wanted * 2 <= self.every {
+            self.every = wanted;
+            self.countdown = self.countdown.min(wanted - 1);
+            Some(wanted)
+        } else {
+            None
+        }
+    }
+}
+
+impl Default for SmapsSchedule {
+    fn default() -> Self {
+        SmapsSchedule::new()
+    }
+}
+
+/// What the loop was asked to do.
+#[derive(Clone, Debug)]
+pub struct LoopSettings {
+    pub interval_s: f64,
+    pub duration_s: Option<f64>,
+    pub children: bool,
+}
+
+/// How the loop ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoopOutcome {
+    pub stop_reason: StopReason,
+    pub samples: u64,
+    pub gaps: u64,
+    pub last_t: f64,
+}
+
+/// The parts the loop works with.
+pub struct Recorder<'a> {
+    pub sampler: &'a mut dyn Sampler,
+    pub clock: &'a dyn Clock,
+    pub stop: &'a StopFlag,
+    pub log: &'a mut RunLogWriter,
+    pub status: &'a mut dyn StatusSink,
+    /// The target when soakprof started it: its exit status comes from waiting on it.
+    pub spawned: Option<&'a mut Child>,
+}
+
+/// Exit code and signal of a spawned child that has exited (waiting briefly: the sampler
+/// saw it gone, so it is a zombie or about to be one).
+fn wait_status(child: &mut Child) -> (Option<i32>, Option<i32>) {
+    for _ in 0..50 {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::process::ExitStatusExt;
+                    return (status.code(), status.signal());
+                }
+                #[cfg(not(unix))]
+                return (status.code(), None);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(_) => break,
+        }
+    }
+    (None, None)
+}
+
+/// Decode a raw wait status (as a zombie's /proc stat shows it) into (code, signal).
+pub fn decode_wait_status(status: i32) -> (Option<i32>, Option<i32>) {
+    let signal = status & 0x7f;
+    if signal == 0 { (Some((status >> 8) & 0xff), None) } else { (None, Some(signal)) }
+}
+
+impl Recorder<'_> {
+    fn event(&mut self, t: f64, kind: EventKind) -> Result<(), RecordError> {
+        self.log.event(&Event { t, kind })?;
+        Ok(())
+    }
+
+    /// Record roots that left and drop them from `roots`.
+    fn handle_gone(&mut self, t: f64, gone: &[(ProcId, Gone)], roots: &mut Vec<ProcId>) -> Result<(), RecordError> {
+        for (id, how) in gone {
+            roots.retain(|r| r != id);
+            let kind = match how {
+                Gone::PidReused => {
+                    self.status.note(&format!("PID {} was reused by another program; no longer followed", id.pid));
+                    EventKind::PidReused { pid: id.pid }
+                }
+                Gone::Exited { wait_status: raw } => {
+                    let (code, signal) = match self.spawned.as_deref_mut() {
+                        Some(child) if child.id() == id.pid => wait_status(child),
+                        _ => raw.map(decode_wait_status).unwrap_or((None, None)),
+                    };
+                    let how = match (code, signal) {
+                        (_, Some(s)) => format!("was killed by signal {s}"),
+                        (Some(c), None) => format!("exited with status {c}"),
+                        (None, None) => "exited".to_string(),
+                    };
+                    self.status.note(&format!("target PID {} {how}", id.pid));
+                    EventKind::TargetExit { pid: id.pid, code, signal, by_profiler: false }
+                }
+            };
+            self.event(t, kind)?;
+        }
+        Ok(())
+    }
+
+    /// Run the loop until the duration elapses, a stop is requested, or every root is gone.
+    /// `header` is written before the first sample, with the smaps schedule filled in from
+    /// what the first read cost.
+    pub fn run(
+        &mut self,
+        settings: &LoopSettings,
+        mut header: Header,
+        mut roots: Vec<ProcId>,
+    ) -> Result<LoopOutcome, RecordError> {
+        let interval_s = settings.interval_s;
+        let mut smaps = SmapsSchedule::new();
+        let mut slope = OnlineSlope::default();
+        let mut outcome = LoopOutcome { stop_reason: StopReason::Duration, samples: 0, gaps: 0, last_t: 0.0 };
+        let mut tick: u64 = 0;
+        let mut header_written = false;
+        loop {
+            let deadline_s = tick as f64 * interval_s;
+            if settings.duration_s.is_some_and(|d| deadline_s > d + 1e-9) {
+                outcome.stop_reason = StopReason::Duration;
+                break;
+            }
+            self.clock.sleep_until_s(deadline_s, self.stop);
+            if self.stop.is_requested() {
+                outcome.stop_reason = StopReason::Interrupted;
+                break;
+            }
+            let now_s = self.clock.now_s();
+            let late_s = now_s - deadline_s;
+            // More than half an interval late: say so. Whole ticks missed are skipped (the
+            // schedule is never shifted, and never caught up in a burst).
+            let mut gap = None;
+            if header_written && late_s > interval_s / 2.0 {
+                let missed_ticks = (late_s / interval_s).floor() as u64;
+                tick += missed_ticks;
+                gap = Some(EventKind::Gap { late_s, missed_ticks });
+            }
+            let read_smaps = smaps.due();
+            let Reading { sample, gone, smaps_read_s } =
+                self.sampler.sample(&roots, settings.children, now_s, read_smaps);
+            if let Some(read_s) = smaps_read_s {
+                let changed = smaps.observe(read_s, interval_s);
+                if !header_written {
+                    header.smaps_every = smaps.every;
+                    header.smaps_read_ms = Some(read_s * 1e3);
+                } else if let Some(every) = changed {
+                    self.event(now_s, EventKind::SmapsEvery { every, read_ms: read_s * 1e3 })?;
+                }
+            }
+            if !header_written {
+                self.log.header(&header)?;
+                header_written = true;
+            }
+            if let Some(kind) = gap {
+                outcome.gaps += 1;
+                self.status.note(&format!("sampling was {:.0} ms late at {:.1} s (recorded as a gap)", late_s * 1e3, now_s));
+                self.event(now_s, kind)?;
+            }
+            self.handle_gone(now_s, &gone, &mut roots)?;
+            if roots.is_empty() {
+                outcome.stop_reason = StopReason::TargetExited;
+                break;
+            }
+            self.log.sample(&sample)?;
+            outcome.samples += 1;
+            outcome.last_t = sample.t;
+            if let Some(rss) = sample.rss {
+                slope.push(sample.t, rss as f64);
+            }
+            let remaining = settings.duration_s.map(|d| (d - now_s).max(0.0));
+            self.status.update(&sample, slope.slope_per_s().map(|s| s * 60.0), remaining);
+            tick += 1;
+        }
+        if !header_written {
+            self.log.header(&header)?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// Stop a target soakprof started: SIGTERM to its process group, SIGKILL after `grace`.
+/// Returns (code, signal) when it exited.
+pub fn stop_spawned(child: &mut Child, grace: Duration) -> Option<(Option<i32>, Option<i32>)> {
+    if let Ok(Some(_)) = child.try_wait() {
+        return None; // Already gone and recorded by the loop.
+    }
+    let pgid = child.id() as i32;
+    #[cfg(unix)]
+    // SAFETY: signalling the process group we created for the child.
+    unsafe {
+        libc::kill(-pgid, libc_signal::SIGTERM);
+    }
+    let start = Instant::now();
+    while start.elapsed() < grace {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    #[cfg(unix)]
+    // SAFETY: as above; also reaps any worker left in the group.
+    unsafe {
+        libc::kill(-pgid, libc_signal::SIGKILL);
+    }
+    let _ = child.kill();
+    set_spawned_group(0);
+    match child.wait() {
+        Ok(status) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::ExitStatusExt;
+                Some((status.code(), status.signal()))
+            }
+            #[cfg(not(unix))]
+            Some((status.code(), None))
+        }
+        Err(_) => Some((None, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runlog::{read_run, tests_support::header};
+    use crate::sample::Sample;
+    use std::cell::Cell;
+
+    /// A clock that jumps to each deadline; `stall_at` makes one tick late.
+    struct FakeClock {
+        now: Cell<f64>,
+        stall: Option<(f64, f64)>,
+    }
+
+    impl Clock for FakeClock {
+        fn now_s(&self) -> f64 {
+            self.now.get()
+        }
+        fn sleep_until_s(&self, deadline_s: f64, _: &StopFlag) {
+            let mut t = self.now.get().max(deadline_s);
+            if let Some((at, extra)) = self.stall
+                && (deadline_s - at).abs() < 1e-9
+            {
+                t += extra;
+            }
+            self.now.set(t);
+        }
+    }
+
+    /// Replays a synthetic leak: RSS = 100 MB + 1 MB/min; the root exits at `exit_at_s`.
+    struct ReplaySampler {
+        exit_at_s: Option<f64>,
+        smaps_cost_s: f64,
+    }
+
+    impl Sampler for ReplaySampler {
+        fn sample(&mut self, roots: &[ProcId], _: bool, elapsed_s: f64, read_smaps: bool) -> Reading {
+            if self.exit_at_s.is_some_and(|e| elapsed_s >= e) {
+                return Reading {
+                    gone: vec![(roots[0], Gone::Exited { wait_status: Some(3 << 8) })],
+                    ..Reading::default()
+                };
+            }
+            Reading {
+                sample: Sample {
+                    t: elapsed_s,
+                    rss: Some((100e6 + elapsed_s * 1e6 / 60.0) as u64),
+                    threads: Some(4),
+                    ..Sample::default()
+                },
+                gone: vec![],
+                smaps_read_s: read_smaps.then_some(self.smaps_cost_s),
+            }
+        }
+    }
+
+    struct Silent;
+    impl StatusSink for Silent {
+        fn update(&mut self, _: &Sample, _: Option<f64>, _: Option<f64>) {}
+        fn note(&mut self, _: &str) {}
+        fn finish(&mut self) {}
+    }
+
+    fn run(clock: &FakeClock, sampler: &mut ReplaySampler, settings: LoopSettings) -> (LoopOutcome, crate::runlog::RunData) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = RunLogWriter::create(dir.path()).unwrap();
+        let stop = StopFlag::new();
+        let mut status = Silent;
+        let mut rec = Recorder { sampler, clock, stop: &stop, log: &mut log, status: &mut status, spawned: None };
+        let outcome = rec.run(&settings, header(), vec![ProcId { pid: 7, start: 1 }]).unwrap();
+        drop(log);
+        (outcome, read_run(dir.path()).unwrap())
+    }
+
+    #[test]
+    fn a_day_at_one_hertz_in_milliseconds() {
+        let clock = FakeClock { now: Cell::new(0.0), stall: None };
+        let mut sampler = ReplaySampler { exit_at_s: None, smaps_cost_s: 1e-4 };
+        let settings = LoopSettings { interval_s: 1.0, duration_s: Some(86_400.0), children: false };
+        let (outcome, run) = run(&clock, &mut sampler, settings);
+        assert_eq!(outcome.stop_reason, StopReason::Duration);
+        assert_eq!(run.samples.len(), 86_401);
+        assert_eq!(outcome.gaps, 0);
+        // Absolute deadlines: the last sample sits exactly on its schedule.
+        assert_eq!(run.samples.last().unwrap().t, 86_400.0);
+    }
+
+    #[test]
+    fn late_tick_is_a_gap_and_schedule_is_kept() {
+        // Tick at t=10 is 3.4 s late: ticks 11, 12, 13 are skipped, then back on schedule.
+        let clock = FakeClock { now: Cell::new(0.0), stall: Some((10.0, 3.4)) };
+        let mut sampler = ReplaySampler { exit_at_s: None, smaps_cost_s: 0.0 };
+        let settings = LoopSettings { interval_s: 1.0, duration_s: Some(20.0), children: false };
+        let (outcome, run) = run(&clock, &mut sampler, settings);
+        assert_eq!(outcome.gaps, 1);
+        let gap = run.events.iter().find_map(|e| match e.kind {
+            EventKind::Gap { late_s, missed_ticks } => Some((e.t, late_s, missed_ticks)),
+            _ => None,
+        });
+        let (t, late_s, missed) = gap.unwrap();
+        assert!((t - 13.4).abs() < 1e-9 && (late_s - 3.4).abs() < 1e-9 && missed == 3);
+        let times: Vec<f64> = run.samples.iter().map(|s| s.t).collect();
+        assert!(times.contains(&14.0) && times.contains(&20.0), "{times:?}");
+        assert!(!times.contains(&11.0));
+    }
+
+    #[test]
+    fn target_exit_ends_the_run_with_its_status() {
+        let clock = FakeClock { now: Cell::new(0.0), stall: None };
+        let mut sampler = ReplaySampler { exit_at_s: Some(5.0), smaps_cost_s: 0.0 };
+        let settings = LoopSettings { interval_s: 0.5, duration_s: None, children: false };
+        let (outcome, run) = run(&clock, &mut sampler, settings);
+        assert_eq!(outcome.stop_reason, StopReason::TargetExited);
+        assert_eq!(run.samples.len(), 10);
+        assert_eq!(
+            run.events[0].kind,
+            EventKind::TargetExit { pid: 7, code: Some(3), signal: None, by_profiler: false }
+        );
+    }
+
+    #[test]
+    fn slow_smaps_is_read_less_often() {
+        // 20 ms per read at a 100 ms interval: at most 5% -> every 4th sample.
+        let clock = FakeClock { now: Cell::new(0.0), stall: None };
+        let mut sampler = ReplaySampler { exit_at_s: None, smaps_cost_s: 0.02 };
+        let settings = LoopSettings { interval_s: 0.1, duration_s: Some(2.0), children: false };
+        let (_, run) = run(&clock, &mut sampler, settings);
+        assert_eq!(run.header.smaps_every, 4);
+        assert_eq!(run.header.smaps_read_ms, Some(20.0));
+    }
+
+    #[test]
+    fn smaps_schedule_rules() {
+        let mut s = SmapsSchedule::new();
+        assert!(s.due() && s.due());
+        assert_eq!(s.observe(0.001, 1.0), None);
+        assert_eq!(s.observe(0.2, 1.0), Some(4));
+        let pattern: Vec<bool> = (0..8).map(|_| s.due()).collect();
+        assert_eq!(pattern.iter().filter(|d| **d).count(), 2);
+        assert_eq!(s.observe(0.11, 1.0), None, "within a factor of two: kept");
+        assert_eq!(s.observe(0.01, 1.0), Some(1));
+    }
+
+    #[test]
+    fn wait_status_decoding() {
+        assert_eq!(decode_wait_status(3 << 8), (Some(3), None));
+        assert_eq!(decode_wait_status(9), (None, Some(9)));
+        assert_eq!(decode_wait_status(0), (Some(0), None));
+    }
+}

@@ -1,0 +1,375 @@
+//! The run directory and its logs.
+//!
+//! `samples.jsonl` holds a header line, then one line per sample and event lines, each
+//! tagged by `"type"`. It is written through a buffered writer flushed after every line, so
+//! a `kill -9` of the profiler loses at most the line being written; the reader skips a
+//! torn or malformed line and counts it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sample::{Backend, ProcId, Sample};
+
+pub const SCHEMA_VERSION: u32 = 1;
+pub const SAMPLES_FILE: &str = "samples.jsonl";
+pub const TARGET_LOG_FILE: &str = "target.log";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunLogError {
+    #[error("cannot write the run directory {path}: {source} (choose another --out)")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {source} (is it a soakprof run directory?)")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("{path} has no valid header line; it is not a soakprof run log")]
+    NoHeader { path: PathBuf },
+    #[error("{path} has schema version {found}; this soakprof reads version {SCHEMA_VERSION}")]
+    Version { path: PathBuf, found: u32 },
+}
+
+impl RunLogError {
+    /// Errors that come from what the user gave (a path), as opposed to a failing disk.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, RunLogError::Write { .. })
+    }
+}
+
+/// The machine the run was recorded on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub hostname: Option<String>,
+    pub os: String,
+    pub kernel: Option<String>,
+    pub cpus: usize,
+    pub mem_total_bytes: Option<u64>,
+}
+
+/// How the target was named, and what it resolved to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// `pid`, `name`, `match` or `spawn`.
+    pub mode: String,
+    /// What the user gave: the PID, name, regex or command.
+    pub spec: String,
+    pub roots: Vec<ProcId>,
+    /// Process name and command line of the (first) root.
+    pub name: String,
+    pub cmdline: Vec<String>,
+    pub children: bool,
+}
+
+/// Limits in force for the run, and where each came from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub mem_limit_bytes: Option<u64>,
+    /// `option`, `cgroup v1` or `cgroup v2`.
+    pub mem_limit_source: Option<String>,
+    pub cpu_limit_cores: Option<f64>,
+    pub cpu_limit_source: Option<String>,
+}
+
+/// Thresholds the run was recorded with; `analyze` uses them unless told otherwise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub warn_growth_bytes_per_min: f64,
+    pub max_growth_bytes_per_min: f64,
+    pub max_thread_growth_per_min: f64,
+    pub max_fd_growth_per_min: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        // Our users' own memory targets: < 5 MB/min fine, > 10 MB/min poor; 10 threads or
+        // FDs per hour.
+        Thresholds {
+            warn_growth_bytes_per_min: 5e6,
+            max_growth_bytes_per_min: 10e6,
+            max_thread_growth_per_min: 10.0 / 60.0,
+            max_fd_growth_per_min: 10.0 / 60.0,
+        }
+    }
+}
+
+/// First line of `samples.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub schema_version: u32,
+    pub tool_version: String,
+    /// Wall-clock start, RFC 3339 UTC.
+    pub started_at: String,
+    pub started_unix_s: f64,
+    pub host: HostInfo,
+    /// soakprof's own command line.
+    pub command_line: Vec<String>,
+    pub target: TargetInfo,
+    pub interval_s: f64,
+    pub duration_s: Option<f64>,
+    pub backend: Backend,
+    /// smaps_rollup (PSS/USS) is read on every n-th sample; it costs time in proportion
+    /// to the target's mapped memory. Changes during the run are `smaps_every` events.
+    pub smaps_every: u32,
+    /// What one smaps_rollup read cost when probed at the start, milliseconds.
+    pub smaps_read_ms: Option<f64>,
+    pub limits: Limits,
+    pub thresholds: Thresholds,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// `--duration` elapsed.
+    Duration,
+    /// Ctrl-C (or SIGTERM) to the profiler.
+    Interrupted,
+    /// Every target process exited (or its PID was reused).
+    TargetExited,
+}
+
+impl StopReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::Duration => "the duration elapsed",
+            StopReason::Interrupted => "interrupted (Ctrl-C)",
+            StopReason::TargetExited => "the target exited",
+        }
+    }
+}
+
+/// Something that happened during the run, at time `t` (seconds since start).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub t: f64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A target root process exited. `code` is its exit status, `signal` the signal that
+    /// killed it; both `None` when soakprof could not see them (not its child, already
+    /// reaped). `by_profiler` is true when soakprof itself stopped a target it started.
+    TargetExit {
+        pid: u32,
+        code: Option<i32>,
+        signal: Option<i32>,
+        by_profiler: bool,
+    },
+    /// The PID we followed now belongs to another program.
+    PidReused { pid: u32 },
+    /// A tick was late by `late_s`; `missed_ticks` whole ticks were skipped.
+    Gap { late_s: f64, missed_ticks: u64 },
+    /// smaps_rollup is now read every `every` samples (it took `read_ms`).
+    SmapsEvery { every: u32, read_ms: f64 },
+    /// The run ended; always the last line of a run that was not killed.
+    Stop { reason: StopReason },
+}
+
+/// One line of `samples.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    Header(Header),
+    Sample(Sample),
+    Event(Event),
+}
+
+/// Borrowing twin of `Record`, so writing a sample never clones it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum RecordRef<'a> {
+    Header(&'a Header),
+    Sample(&'a Sample),
+    Event(&'a Event),
+}
+
+/// Create the run directory (and parents). Fails when it cannot be written.
+pub fn create_run_dir(dir: &Path) -> Result<(), RunLogError> {
+    let create = |source| RunLogError::Create { path: dir.to_path_buf(), source };
+    fs::create_dir_all(dir).map_err(create)?;
+    // Prove it is writable now rather than after the target has been started.
+    let probe = dir.join(".soakprof-write-test");
+    File::create(&probe).map_err(create)?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Streams records to `samples.jsonl`, flushed after every line.
+pub struct RunLogWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl RunLogWriter {
+    pub fn create(dir: &Path) -> Result<RunLogWriter, RunLogError> {
+        let path = dir.join(SAMPLES_FILE);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|source| RunLogError::Create { path: path.clone(), source })?;
+        Ok(RunLogWriter { path, out: BufWriter::with_capacity(16 * 1024, file) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write(&mut self, record: &RecordRef) -> Result<(), RunLogError> {
+        let wrap = |source| RunLogError::Write { path: self.path.clone(), source };
+        serde_json::to_writer(&mut self.out, record).map_err(|e| wrap(e.into()))?;
+        self.out.write_all(b"\n").map_err(wrap)?;
+        self.out.flush().map_err(wrap)
+    }
+
+    pub fn header(&mut self, header: &Header) -> Result<(), RunLogError> {
+        self.write(&RecordRef::Header(header))
+    }
+
+    pub fn sample(&mut self, sample: &Sample) -> Result<(), RunLogError> {
+        self.write(&RecordRef::Sample(sample))
+    }
+
+    pub fn event(&mut self, event: &Event) -> Result<(), RunLogError> {
+        self.write(&RecordRef::Event(event))
+    }
+
+    /// Ask the OS to put the log on disk (power loss, not just a crash of the profiler).
+    pub fn sync(&mut self) -> Result<(), RunLogError> {
+        self.out
+            .get_ref()
+            .sync_data()
+            .map_err(|source| RunLogError::Write { path: self.path.clone(), source })
+    }
+}
+
+/// Everything `samples.jsonl` holds, read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunData {
+    pub header: Header,
+    pub samples: Vec<Sample>,
+    pub events: Vec<Event>,
+    /// Lines that could not be parsed (a torn last line after a crash, typically).
+    pub skipped_lines: usize,
+    /// The reason in the final `stop` event; `None` when the profiler was killed.
+    pub stop_reason: Option<StopReason>,
+}
+
+/// Read a run log, tolerating torn and malformed lines (they are counted, not fatal).
+pub fn read_run(dir: &Path) -> Result<RunData, RunLogError> {
+    let path = dir.join(SAMPLES_FILE);
+    let file = File::open(&path).map_err(|source| RunLogError::Open { path: path.clone(), source })?;
+    read_records(BufReader::new(file), &path)
+}
+
+/// Parse records from any reader (the file, or a test's bytes).
+pub fn read_records(reader: impl BufRead, path: &Path) -> Result<RunData, RunLogError> {
+    let mut header = None;
+    let mut samples = Vec::new();
+    let mut events = Vec::new();
+    let mut skipped_lines = 0;
+    let mut stop_reason = None;
+    for line in reader.split(b'\n') {
+        let line = line.map_err(|source| RunLogError::Open { path: path.to_path_buf(), source })?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Record>(&line) {
+            Ok(Record::Header(h)) if header.is_none() => {
+                if h.schema_version != SCHEMA_VERSION {
+                    return Err(RunLogError::Version { path: path.to_path_buf(), found: h.schema_version });
+                }
+                header = Some(h);
+            }
+            Ok(Record::Sample(s)) if header.is_some() => samples.push(s),
+            Ok(Record::Event(e)) if header.is_some() => {
+                if let EventKind::Stop { reason } = e.kind {
+                    stop_reason = Some(reason);
+                }
+                events.push(e);
+            }
+            _ => skipped_lines += 1,
+        }
+    }
+    let header = header.ok_or_else(|| RunLogError::NoHeader { path: path.to_path_buf() })?;
+    Ok(RunData { header, samples, events, skipped_lines, stop_reason })
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// A plain header for tests.
+    pub(crate) fn header() -> Header {
+        Header {
+            schema_version: SCHEMA_VERSION,
+            tool_version: "0.0.0".into(),
+            started_at: "2026-11-23T21:00:00Z".into(),
+            started_unix_s: 1.0,
+            host: HostInfo::default(),
+            command_line: vec!["soakprof".into()],
+            target: TargetInfo::default(),
+            interval_s: 1.0,
+            duration_s: None,
+            backend: Backend::Linux,
+            smaps_every: 1,
+            smaps_read_ms: None,
+            limits: Limits::default(),
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::header as test_header;
+    use super::*;
+
+    #[test]
+    fn round_trip_and_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = RunLogWriter::create(dir.path()).unwrap();
+        w.header(&test_header()).unwrap();
+        let s = Sample { t: 0.5, rss: Some(1234), fds: None, ..Sample::default() };
+        w.sample(&s).unwrap();
+        w.event(&Event { t: 0.7, kind: EventKind::Gap { late_s: 1.2, missed_ticks: 1 } }).unwrap();
+        drop(w);
+        // A crash mid-line leaves a torn last line.
+        let path = dir.path().join(SAMPLES_FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"type":"sample","t":1.5,"rss":12"#).unwrap();
+        drop(f);
+
+        let run = read_run(dir.path()).unwrap();
+        assert_eq!(run.samples, vec![s]);
+        assert_eq!(run.samples[0].fds, None, "null stays null");
+        assert_eq!(run.events.len(), 1);
+        assert_eq!(run.skipped_lines, 1);
+        assert_eq!(run.stop_reason, None);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""fds":null"#), "unread metrics are written as null: {text}");
+        assert!(text.contains(r#""event":"gap""#));
+    }
+
+    #[test]
+    fn missing_header_is_an_error() {
+        let bytes = br#"{"type":"sample","t":1.0}"#;
+        let err = read_records(&bytes[..], Path::new("x")).unwrap_err();
+        assert!(matches!(err, RunLogError::NoHeader { .. }));
+    }
+
+    #[test]
+    fn stop_event_is_found() {
+        let mut text = serde_json::to_string(&Record::Header(test_header())).unwrap();
+        text.push('\n');
+        text.push_str(r#"{"type":"event","t":3.0,"event":"stop","reason":"interrupted"}"#);
+        let run = read_records(text.as_bytes(), Path::new("x")).unwrap();
+        assert_eq!(run.stop_reason, Some(StopReason::Interrupted));
+    }
+}

@@ -1,0 +1,161 @@
+//! What one sample holds, and the OS access behind the `Sampler` and `ProcessTable` traits.
+//!
+//! The recording loop only sees these traits, so a replay sampler can drive it with a
+//! recorded or synthetic series. Backends: `linux` (procfs, the default on Linux) and
+//! `portable` (sysinfo, everywhere else, and on Linux with `--sampler portable`).
+
+pub mod cgroup;
+#[cfg(target_os = "linux")]
+pub mod linux;
+pub mod portable;
+
+use serde::{Deserialize, Serialize};
+
+/// One sample of the target (summed over all its processes). A metric that could not be
+/// read is `None` (`null` in the log), never `0`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Seconds since the start of the run, measured when the sample was taken.
+    pub t: f64,
+    /// Resident set size, bytes.
+    pub rss: Option<u64>,
+    /// Virtual memory size, bytes.
+    pub vms: Option<u64>,
+    /// Proportional set size, bytes (smaps_rollup; not read on every tick when slow).
+    pub pss: Option<u64>,
+    /// Unique set size (private clean + private dirty), bytes.
+    pub uss: Option<u64>,
+    /// Swapped-out memory, bytes.
+    pub swap: Option<u64>,
+    pub threads: Option<u64>,
+    pub fds: Option<u64>,
+    /// Number of processes summed in this sample (roots plus descendants).
+    pub procs: Option<u32>,
+    /// CPU used over the last interval, in cores (1.0 = one core busy all the time).
+    pub cpu: Option<f64>,
+    /// Cumulative user / system CPU seconds of the processes alive now.
+    pub cpu_user_s: Option<f64>,
+    pub cpu_sys_s: Option<f64>,
+    /// Cumulative minor / major page faults.
+    pub minflt: Option<u64>,
+    pub majflt: Option<u64>,
+    /// Cumulative bytes read from / written to storage.
+    pub read_bytes: Option<u64>,
+    pub write_bytes: Option<u64>,
+    /// Cumulative voluntary / involuntary context switches.
+    pub ctx_vol: Option<u64>,
+    pub ctx_invol: Option<u64>,
+    /// Host memory available for new allocations (MemAvailable), bytes.
+    pub host_avail: Option<u64>,
+}
+
+/// A process's identity: its PID plus its start time, so a PID reused by another
+/// program is never followed silently. `start` is in the backend's own unit (clock
+/// ticks since boot on Linux, seconds since the epoch with sysinfo); it is only compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProcId {
+    pub pid: u32,
+    pub start: u64,
+}
+
+/// What target resolution needs to know of a process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcInfo {
+    pub id: ProcId,
+    pub ppid: u32,
+    /// The kernel's process name (`comm`, truncated to 15 bytes on Linux).
+    pub name: String,
+    /// File name of the executable, when readable.
+    pub exe_name: Option<String>,
+    /// Full command line (argv); empty for kernel threads or when unreadable.
+    pub cmdline: Vec<String>,
+}
+
+/// How a root process left.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Gone {
+    /// The process exited. `wait_status` is the raw wait status when it could be seen
+    /// (a zombie's `exit_code` in /proc/PID/stat); `None` when it was already reaped.
+    Exited { wait_status: Option<i32> },
+    /// The PID now belongs to a different process (start time differs).
+    PidReused,
+}
+
+/// The result of one `Sampler::sample` call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reading {
+    pub sample: Sample,
+    /// Roots that are no longer the process we followed; the caller drops them.
+    pub gone: Vec<(ProcId, Gone)>,
+    /// Seconds spent reading smaps_rollup in this call, when it was read.
+    pub smaps_read_s: Option<f64>,
+}
+
+/// Memory and CPU limits of the cgroup a process is in (the tightest along its path).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CgroupLimits {
+    pub mem_limit_bytes: Option<u64>,
+    pub cpu_limit_cores: Option<f64>,
+    /// "v1" or "v2", when a cgroup hierarchy was found.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    #[error("cannot list processes: {0}")]
+    List(String),
+    #[error("cannot read process {pid}: {reason}")]
+    Read { pid: u32, reason: String },
+}
+
+/// Reads resource usage of a set of processes.
+pub trait Sampler {
+    /// Sample the `roots` (and, when `children` is true, all their descendants, walked
+    /// anew on every call), summed. `elapsed_s` is the run clock's time of this sample,
+    /// used for `Sample::t` and as the time base of the CPU rate (cores = CPU seconds
+    /// used since the previous call / elapsed seconds since the previous call; `None`
+    /// on the first call). `read_smaps` asks for PSS/USS from smaps_rollup; when false,
+    /// `pss` and `uss` are `None`.
+    fn sample(&mut self, roots: &[ProcId], children: bool, elapsed_s: f64, read_smaps: bool) -> Reading;
+}
+
+/// Lists and identifies processes, for resolving `--pid`, `--name` and `--match`.
+pub trait ProcessTable {
+    /// Every process on the host that can be seen.
+    fn list(&mut self) -> Result<Vec<ProcInfo>, SampleError>;
+    /// One process by PID; `Ok(None)` when there is no such process.
+    fn get(&mut self, pid: u32) -> Result<Option<ProcInfo>, SampleError>;
+    /// The cgroup limits that apply to a process (all `None` when none are found).
+    fn cgroup_limits(&mut self, pid: u32) -> CgroupLimits;
+}
+
+/// Which backend to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// /proc via the procfs crate (Linux only): every metric.
+    Linux,
+    /// sysinfo: portable, fewer metrics (no FDs, PSS or context switches).
+    Portable,
+}
+
+impl Backend {
+    pub fn default_for_os() -> Backend {
+        if cfg!(target_os = "linux") { Backend::Linux } else { Backend::Portable }
+    }
+}
+
+/// A backend implementing both traits.
+pub trait ProcessBackend: Sampler + ProcessTable + Send {}
+impl<T: Sampler + ProcessTable + Send> ProcessBackend for T {}
+
+/// Make the chosen backend.
+pub fn open_backend(backend: Backend) -> Box<dyn ProcessBackend> {
+    match backend {
+        #[cfg(target_os = "linux")]
+        Backend::Linux => Box::new(linux::LinuxSampler::new()),
+        #[cfg(not(target_os = "linux"))]
+        Backend::Linux => Box::new(portable::PortableSampler::new()),
+        Backend::Portable => Box::new(portable::PortableSampler::new()),
+    }
+}

@@ -1,0 +1,109 @@
+//! Helpers: start fixture processes, run soakprof, read its verdict.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn soakprof_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_soakprof"))
+}
+
+pub fn fixture_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_soakprof-fixture"))
+}
+
+/// A fixture process, killed when dropped.
+pub struct Fixture {
+    pub child: Child,
+    pub pid: u32,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start the fixture (under `name` when given: a copy of the binary with that file name,
+/// so `--name` tests don't see each other's fixtures) and wait for its `ready` line.
+pub fn start_fixture(name: Option<&str>, args: &[&str]) -> Fixture {
+    let (program, dir) = match name {
+        Some(name) => {
+            let dir = tempfile::tempdir().unwrap();
+            let copy = dir.path().join(name);
+            std::fs::copy(fixture_bin(), &copy).unwrap();
+            (copy, Some(dir))
+        }
+        None => (fixture_bin(), None),
+    };
+    let mut child = Command::new(&program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = lines.next().expect("fixture printed nothing").unwrap();
+    assert!(ready.starts_with("ready pid="), "unexpected first line: {ready}");
+    // Keep draining stdout so the fixture never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let pid = child.id();
+    Fixture { child, pid, _dir: dir }
+}
+
+/// A unique process name for this test run (longer than 15 bytes on purpose: the kernel
+/// cuts `comm`, and `--name` must still find it by its executable's name).
+pub fn unique_name(tag: &str) -> String {
+    format!("soakfx-{tag}-{}", std::process::id())
+}
+
+pub fn soakprof(args: &[&str]) -> Output {
+    Command::new(soakprof_bin()).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn read_verdict(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("verdict.json"))
+        .unwrap_or_else(|e| panic!("no verdict.json in {}: {e}", dir.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The run directory holds the log, the verdict and the three charts.
+pub fn assert_complete_run(dir: &Path) {
+    for file in ["samples.jsonl", "verdict.json", "memory.svg", "threads_fds.svg", "cpu.svg"] {
+        let path = dir.join(file);
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 0, "{} missing or empty", path.display());
+    }
+}
+
+/// Bad input: exit 2, one line on stderr, no panic.
+pub fn assert_bad_input(out: &Output, expect_in_message: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected, got: {err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    assert!(err.contains(expect_in_message), "expected '{expect_in_message}' in: {err}");
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a PID this test started.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
