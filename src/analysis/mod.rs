@@ -43,6 +43,8 @@ pub struct AnalysisConfig {
 pub struct MetricTrend {
     /// `bytes` or `count`.
     pub unit: String,
+    /// False for metrics that are reported but not judged (VMS, PSS); their verdict is pass.
+    pub judged: bool,
     pub slope_per_min: f64,
     /// 95% confidence interval of the slope, corrected for autocorrelation.
     pub slope_ci: [f64; 2],
@@ -170,17 +172,24 @@ impl MetricKind {
         if self.is_bytes() { format_byte_rate(per_min) } else { format_count_rate(per_min) }
     }
 
-    /// (warn, fail) thresholds per minute. VMS is reported but never judged: address
-    /// space reservations (arenas, thread stacks) grow without costing memory.
+    /// (warn, fail) thresholds per minute, for the metrics that are judged. VMS is
+    /// reported but not judged: address-space reservations (arenas, thread stacks) grow
+    /// without costing memory. Nor is PSS: it moves when *other* processes map or unmap
+    /// pages the target shares with them; USS (private memory) is the leak signal.
     fn thresholds(self, th: &Thresholds) -> Option<(f64, f64)> {
         match self {
-            MetricKind::Rss | MetricKind::Pss | MetricKind::Uss => {
-                Some((th.warn_growth_bytes_per_min, th.max_growth_bytes_per_min))
-            }
+            MetricKind::Rss | MetricKind::Uss => Some((th.warn_growth_bytes_per_min, th.max_growth_bytes_per_min)),
             MetricKind::Threads => Some((th.max_thread_growth_per_min, th.max_thread_growth_per_min)),
             MetricKind::Fds => Some((th.max_fd_growth_per_min, th.max_fd_growth_per_min)),
-            MetricKind::Vms => None,
+            MetricKind::Vms | MetricKind::Pss => None,
         }
+    }
+
+    /// Growth over the whole analysed span below which a trend is measurement noise, not a
+    /// finding: 1 MB of memory (about 250 pages), or 2 threads / FDs. Without it a
+    /// one-second run turns a few pages of jitter into "MB per minute".
+    fn min_total_growth(self) -> f64 {
+        if self.is_bytes() { 1e6 } else { 2.0 }
     }
 }
 
@@ -204,8 +213,11 @@ pub fn analyse_metric(
     let per_min = |x: f64| x * 60.0;
     let slope = per_min(fit.slope_per_s);
     let ci = [per_min(fit.slope_ci_per_s[0]), per_min(fit.slope_ci_per_s[1])];
+    let span_s = t[t.len() - 1] - t[0];
+    let total_growth = fit.slope_per_s * span_s;
     let verdict = match kind.thresholds(thresholds) {
         None => Verdict::Pass,
+        Some(_) if total_growth < kind.min_total_growth() => Verdict::Pass,
         // Fail only when even the low end of the interval is above the threshold; a point
         // estimate above it with a wide interval is a warning, not yet proof.
         Some((_, fail)) if ci[0] > fail => Verdict::Fail,
@@ -225,7 +237,7 @@ pub fn analyse_metric(
             kind.format_rate(slope),
             kind.format_rate(ci[0]),
             kind.format_rate(ci[1]),
-            format_duration_s(t[t.len() - 1] - t[0]),
+            format_duration_s(span_s),
         ));
     }
     let (first_t, last_t) = (t[0], t[t.len() - 1]);
@@ -233,6 +245,7 @@ pub fn analyse_metric(
     let max = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     Some(MetricTrend {
         unit: if kind.is_bytes() { "bytes" } else { "count" }.to_string(),
+        judged: kind.thresholds(thresholds).is_some(),
         slope_per_min: slope,
         slope_ci: ci,
         robust_slope_per_min: None,
@@ -398,7 +411,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         fds: analyse_metric(samples, MetricKind::Fds, th, &mut reasons),
         cpu: analyse_cpu(samples, &config.limits, &mut reasons),
     };
-    let mut verdict = [&metrics.rss, &metrics.pss, &metrics.uss, &metrics.threads, &metrics.fds]
+    let mut verdict = [&metrics.rss, &metrics.uss, &metrics.threads, &metrics.fds]
         .iter()
         .filter_map(|m| m.as_ref().map(|m| m.verdict))
         .chain(metrics.cpu.as_ref().map(|c| c.verdict))
@@ -518,6 +531,33 @@ mod tests {
         let flat = analyse(&run_with(linear_samples(300, 0.0), vec![]), &config);
         assert_eq!(flat.verdict, Verdict::Pass, "{:?}", flat.reasons);
         assert_eq!(flat.metrics.threads.as_ref().unwrap().slope_per_min, 0.0);
+    }
+
+    #[test]
+    fn jitter_on_a_short_run_is_not_growth() {
+        // 20 samples over 1 s, RSS wobbling by 300 kB: "18 MB/min" extrapolated, but the
+        // fitted growth over the span is below 1 MB, so it is not judged as growth.
+        let samples: Vec<Sample> = (0..20)
+            .map(|i| Sample { t: i as f64 * 0.05, rss: Some(50_000_000 + (i as u64 / 10) * 300_000), ..Sample::default() })
+            .collect();
+        let v = analyse(&run_with(samples, vec![]), &AnalysisConfig::default());
+        let rss = v.metrics.rss.as_ref().unwrap();
+        assert!(rss.slope_per_min > 10e6, "{}", rss.slope_per_min);
+        assert_eq!(v.verdict, Verdict::Pass, "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn pss_and_vms_are_reported_not_judged() {
+        let mut samples = linear_samples(300, 0.0);
+        for s in &mut samples {
+            s.pss = Some((s.t * 1e6) as u64); // 60 MB/min of PSS, from sharers coming and going
+            s.vms = s.pss;
+        }
+        let v = analyse(&run_with(samples, vec![]), &AnalysisConfig::default());
+        let pss = v.metrics.pss.as_ref().unwrap();
+        assert!(!pss.judged && pss.verdict == Verdict::Pass);
+        assert!(v.metrics.rss.as_ref().unwrap().judged);
+        assert_eq!(v.verdict, Verdict::Pass, "{:?}", v.reasons);
     }
 
     #[test]

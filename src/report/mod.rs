@@ -47,7 +47,7 @@ fn trend_row(name: &str, trend: &MetricTrend) -> String {
     let value = |v: f64| if bytes { format_bytes(v) } else { format!("{v:.0}") };
     format!(
         "  {name:<8} {:<5} {:>14}  95% CI {} to {}   first {}  last {}  peak {}",
-        trend.verdict.as_str(),
+        if trend.judged { trend.verdict.as_str() } else { "info" },
         rate(trend.slope_per_min),
         rate(trend.slope_ci[0]),
         rate(trend.slope_ci[1]),

@@ -784,8 +784,8 @@ mod tests {
             parse_status(&fixture("python-threads/status")),
             StatusFields {
                 swap_bytes: Some(0),
-                ctx_vol: Some(1),
-                ctx_invol: Some(0),
+                ctx_vol: Some(44),
+                ctx_invol: Some(8),
                 tgid: Some(7315),
             }
         );
@@ -927,6 +927,8 @@ mod tests {
     fn lists_and_gets_processes() {
         let mut sampler = LinuxSampler::new();
         let mut child = spawn("sleep", &["30"]);
+        // spawn() returns once exec has begun; argv is in place a moment later.
+        wait_until(|| !sampler.get(child.id()).unwrap().unwrap().cmdline.is_empty());
         let info = sampler.get(child.id()).unwrap().unwrap();
         assert_eq!(info.name, "sleep");
         assert_eq!(info.exe_name.as_deref(), Some("sleep"));

@@ -385,6 +385,8 @@ mod tests {
     fn reports_gone_and_reused() {
         let mut sampler = PortableSampler::new();
         let mut child = spawn("sleep", &["30"]);
+        // spawn() returns once exec has begun; argv is in place a moment later.
+        wait_until(|| !sampler.get(child.id()).unwrap().unwrap().cmdline.is_empty());
         let info = sampler.get(child.id()).unwrap().unwrap();
         assert_eq!(info.name, "sleep");
         assert_eq!(info.cmdline, ["sleep", "30"]);

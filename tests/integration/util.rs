@@ -39,12 +39,19 @@ pub fn start_fixture(name: Option<&str>, args: &[&str]) -> Fixture {
         }
         None => (fixture_bin(), None),
     };
-    let mut child = Command::new(&program)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    // A binary just copied may be "text file busy" for a moment: another test thread's
+    // fork can hold the copy's write descriptor until that child execs.
+    let mut attempt = 0;
+    let mut child = loop {
+        match Command::new(&program).args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn() {
+            Ok(child) => break child,
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot start {}: {e}", program.display()),
+        }
+    };
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let ready = lines.next().expect("fixture printed nothing").unwrap();
