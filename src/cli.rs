@@ -124,7 +124,9 @@ pub struct DemoArgs {
 pub fn parse_interval(text: &str) -> Result<Duration, String> {
     let d = units::parse_duration(text).map_err(|e| e.to_string())?;
     if d < Duration::from_millis(10) {
-        return Err(format!("'{text}' is too short: the interval must be at least 10ms"));
+        return Err(format!(
+            "'{text}' is too short: the interval must be at least 10ms"
+        ));
     }
     Ok(d)
 }
@@ -133,7 +135,9 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
 pub fn parse_cores(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("'{text}' is not a CPU count in cores (examples: 0.5, 2)")),
+        _ => Err(format!(
+            "'{text}' is not a CPU count in cores (examples: 0.5, 2)"
+        )),
     }
 }
 
@@ -167,7 +171,9 @@ mod tests {
         assert!(Cli::try_parse_from(["soakprof", "record"]).is_err());
         assert!(Cli::try_parse_from(["soakprof", "record", "--pid", "1", "--name", "x"]).is_err());
         let cli = Cli::try_parse_from(["soakprof", "record", "--", "sleep", "1"]).unwrap();
-        let Command::Record(args) = cli.command else { panic!("not record") };
+        let Command::Record(args) = cli.command else {
+            panic!("not record")
+        };
         assert_eq!(args.command, vec!["sleep", "1"]);
     }
 }

@@ -11,7 +11,9 @@ use crate::cli::JudgeArgs;
 use crate::config::{self, RecordConfig};
 use crate::record::{self, Clock, INTERRUPT, LoopSettings, Recorder, SystemClock};
 use crate::report;
-use crate::runlog::{self, Event, EventKind, Header, HostInfo, Limits, RunData, RunLogWriter, TargetInfo};
+use crate::runlog::{
+    self, Event, EventKind, Header, HostInfo, Limits, RunData, RunLogWriter, TargetInfo,
+};
 use crate::sample::{self, ProcInfo};
 use crate::status;
 use crate::target::{self, TargetSpec};
@@ -52,7 +54,10 @@ pub fn local_timestamp() -> String {
         }
     }
     let utc = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    utc.replace(['-', ':'], "").replace('T', "-").trim_end_matches('Z').to_string()
+    utc.replace(['-', ':'], "")
+        .replace('T', "-")
+        .trim_end_matches('Z')
+        .to_string()
 }
 
 fn host_info() -> HostInfo {
@@ -79,7 +84,9 @@ fn acquire_target(
         TargetSpec::Spawn(command) => {
             let child = target::spawn(command, &run_dir.join(runlog::TARGET_LOG_FILE))?;
             record::set_spawned_group(child.id() as i32);
-            let info = table.get(child.id())?.ok_or(target::TargetError::NoSuchPid(child.id()))?;
+            let info = table
+                .get(child.id())?
+                .ok_or(target::TargetError::NoSuchPid(child.id()))?;
             Ok((vec![info], Some(child)))
         }
         spec => Ok((target::resolve(spec, config.pick, table)?, None)),
@@ -87,7 +94,10 @@ fn acquire_target(
 }
 
 /// Record a run, then analyse and report it.
-pub fn record(config: &RecordConfig, mut companion: Option<&mut dyn Companion>) -> anyhow::Result<RecordOutcome> {
+pub fn record(
+    config: &RecordConfig,
+    mut companion: Option<&mut dyn Companion>,
+) -> anyhow::Result<RecordOutcome> {
     let mut backend = sample::open_backend(config.backend);
     // Resolve an existing target before creating anything, so a typo leaves no directory.
     let resolved = match &config.target {
@@ -117,7 +127,9 @@ pub fn record(config: &RecordConfig, mut companion: Option<&mut dyn Companion>) 
         schema_version: runlog::SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: humantime::format_rfc3339_millis(now).to_string(),
-        started_unix_s: now.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+        started_unix_s: now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
         host: host_info(),
         command_line: std::env::args().collect(),
         target: TargetInfo {
@@ -142,13 +154,20 @@ pub fn record(config: &RecordConfig, mut companion: Option<&mut dyn Companion>) 
         eprintln!(
             "soakprof: recording {} ({}) every {}{} into {}; Ctrl-C to stop and report",
             header.target.name,
-            infos.iter().map(|p| format!("pid {}", p.id.pid)).collect::<Vec<_>>().join(", "),
+            infos
+                .iter()
+                .map(|p| format!("pid {}", p.id.pid))
+                .collect::<Vec<_>>()
+                .join(", "),
             humantime::format_duration(config.interval),
-            config.duration.map_or(String::new(), |d| format!(" for {}", humantime::format_duration(d))),
+            config.duration.map_or(String::new(), |d| format!(
+                " for {}",
+                humantime::format_duration(d)
+            )),
             run_dir.display()
         );
     }
-    if let Some(c) = companion.as_deref_mut() {
+    if let Some(c) = &mut companion {
         c.start(&run_dir)?;
     }
     let clock = SystemClock::start_now();
@@ -168,18 +187,31 @@ pub fn record(config: &RecordConfig, mut companion: Option<&mut dyn Companion>) 
     };
     let outcome = recorder.run(&settings, header, roots);
     status.finish();
-    if let Some(c) = companion.as_deref_mut() {
+    if let Some(c) = &mut companion {
         c.stop();
     }
     // Stop a target we started even when the loop failed, then report the loop's error.
     if let Some(child) = child.as_mut() {
         let pid = child.id();
         if let Some((code, signal)) = record::stop_spawned(child, STOP_GRACE) {
-            log.event(&Event { t: clock.now_s(), kind: EventKind::TargetExit { pid, code, signal, by_profiler: true } })?;
+            log.event(&Event {
+                t: clock.now_s(),
+                kind: EventKind::TargetExit {
+                    pid,
+                    code,
+                    signal,
+                    by_profiler: true,
+                },
+            })?;
         }
     }
     let outcome = outcome?;
-    log.event(&Event { t: clock.now_s(), kind: EventKind::Stop { reason: outcome.stop_reason } })?;
+    log.event(&Event {
+        t: clock.now_s(),
+        kind: EventKind::Stop {
+            reason: outcome.stop_reason,
+        },
+    })?;
     log.sync()?;
     drop(log);
     let (verdict, _) = analyze_dir(&run_dir, &config.judge)?;
@@ -203,7 +235,8 @@ pub fn analyze_dir(dir: &Path, judge: &JudgeArgs) -> anyhow::Result<(RunVerdict,
         limits: config::limits(judge, &run.header.limits),
     };
     let verdict = analysis::analyse(&run, &analysis_config);
-    report::write_all(dir, &run, &verdict).with_context(|| format!("writing the report in {}", dir.display()))?;
+    report::write_all(dir, &run, &verdict)
+        .with_context(|| format!("writing the report in {}", dir.display()))?;
     Ok((verdict, run))
 }
 

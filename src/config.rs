@@ -50,7 +50,13 @@ impl RecordConfig {
         } else if let Some(pattern) = args.match_regex {
             let re = Regex::new(&pattern).map_err(|e| ConfigError::Regex {
                 pattern: pattern.clone(),
-                reason: e.to_string().lines().last().unwrap_or("invalid").trim().to_string(),
+                reason: e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim()
+                    .to_string(),
             })?;
             TargetSpec::Match(re)
         } else {
@@ -87,8 +93,17 @@ impl RecordConfig {
                 .and_then(|c| Path::new(c).file_name())
                 .map_or_else(|| "cmd".to_string(), |n| n.to_string_lossy().into_owned()),
         };
-        let safe: String =
-            label.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).take(40).collect();
+        let safe: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
         PathBuf::from("reports").join(format!("{timestamp}-{safe}"))
     }
 }
@@ -99,7 +114,9 @@ pub fn thresholds(judge: &JudgeArgs, base: &Thresholds) -> Thresholds {
     Thresholds {
         warn_growth_bytes_per_min: judge.warn_growth.unwrap_or(base.warn_growth_bytes_per_min),
         max_growth_bytes_per_min: judge.max_growth.unwrap_or(base.max_growth_bytes_per_min),
-        max_thread_growth_per_min: judge.max_thread_growth.unwrap_or(base.max_thread_growth_per_min),
+        max_thread_growth_per_min: judge
+            .max_thread_growth
+            .unwrap_or(base.max_thread_growth_per_min),
         max_fd_growth_per_min: judge.max_fd_growth.unwrap_or(base.max_fd_growth_per_min),
     }
 }
@@ -122,7 +139,9 @@ pub fn check_judge(judge: &JudgeArgs, base: &Thresholds) -> Result<(), ConfigErr
 /// Thresholds with the warning clamped to the fail level (see `check_judge`).
 pub fn effective_thresholds(judge: &JudgeArgs, base: &Thresholds) -> Thresholds {
     let mut th = thresholds(judge, base);
-    th.warn_growth_bytes_per_min = th.warn_growth_bytes_per_min.min(th.max_growth_bytes_per_min);
+    th.warn_growth_bytes_per_min = th
+        .warn_growth_bytes_per_min
+        .min(th.max_growth_bytes_per_min);
     th
 }
 
@@ -136,7 +155,12 @@ pub fn limits(judge: &JudgeArgs, found: &Limits) -> Limits {
         Some(v) => (Some(v), Some("option".to_string())),
         None => (found.cpu_limit_cores, found.cpu_limit_source.clone()),
     };
-    Limits { mem_limit_bytes, mem_limit_source, cpu_limit_cores, cpu_limit_source }
+    Limits {
+        mem_limit_bytes,
+        mem_limit_source,
+        cpu_limit_cores,
+        cpu_limit_source,
+    }
 }
 
 #[cfg(test)]
@@ -145,18 +169,31 @@ mod tests {
 
     #[test]
     fn lowered_max_growth_drags_the_warning_down() {
-        let judge = JudgeArgs { max_growth: Some(1e6), ..JudgeArgs::default() };
+        let judge = JudgeArgs {
+            max_growth: Some(1e6),
+            ..JudgeArgs::default()
+        };
         assert!(check_judge(&judge, &Thresholds::default()).is_ok());
         let th = effective_thresholds(&judge, &Thresholds::default());
         assert_eq!(th.warn_growth_bytes_per_min, 1e6);
-        let bad = JudgeArgs { warn_growth: Some(20e6), ..JudgeArgs::default() };
+        let bad = JudgeArgs {
+            warn_growth: Some(20e6),
+            ..JudgeArgs::default()
+        };
         assert!(check_judge(&bad, &Thresholds::default()).is_err());
     }
 
     #[test]
     fn option_limits_override_cgroup() {
-        let found = Limits { mem_limit_bytes: Some(1 << 30), mem_limit_source: Some("cgroup v2".into()), ..Limits::default() };
-        let judge = JudgeArgs { cpu_limit: Some(0.5), ..JudgeArgs::default() };
+        let found = Limits {
+            mem_limit_bytes: Some(1 << 30),
+            mem_limit_source: Some("cgroup v2".into()),
+            ..Limits::default()
+        };
+        let judge = JudgeArgs {
+            cpu_limit: Some(0.5),
+            ..JudgeArgs::default()
+        };
         let l = limits(&judge, &found);
         assert_eq!(l.mem_limit_bytes, Some(1 << 30));
         assert_eq!(l.mem_limit_source.as_deref(), Some("cgroup v2"));

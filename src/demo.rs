@@ -49,7 +49,8 @@ fn read_port(port_file: &Path, stop: &AtomicBool) -> Option<u16> {
 
 /// One GET on a keep-alive connection; reads the whole response.
 fn get(conn: &mut BufReader<TcpStream>, scratch: &mut Vec<u8>) -> std::io::Result<()> {
-    conn.get_mut().write_all(b"GET /demo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")?;
+    conn.get_mut()
+        .write_all(b"GET /demo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")?;
     let mut content_length = 0usize;
     let mut status_ok = false;
     loop {
@@ -70,13 +71,22 @@ fn get(conn: &mut BufReader<TcpStream>, scratch: &mut Vec<u8>) -> std::io::Resul
     }
     scratch.resize(content_length, 0);
     conn.read_exact(scratch)?;
-    if status_ok { Ok(()) } else { Err(std::io::Error::other("status not 200")) }
+    if status_ok {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("status not 200"))
+    }
 }
 
 impl Companion for RequestLoop {
     fn start(&mut self, _run_dir: &Path) -> anyhow::Result<()> {
-        let (port_file, stop, sent, errors, max_life) =
-            (self.port_file.clone(), self.stop.clone(), self.sent.clone(), self.errors.clone(), self.max_life);
+        let (port_file, stop, sent, errors, max_life) = (
+            self.port_file.clone(),
+            self.stop.clone(),
+            self.sent.clone(),
+            self.errors.clone(),
+            self.max_life,
+        );
         let worker = std::thread::Builder::new()
             .name("demo-load".into())
             .spawn(move || {
@@ -96,7 +106,9 @@ impl Companion for RequestLoop {
                         std::thread::sleep(wait);
                     }
                     if conn.is_none() {
-                        conn = TcpStream::connect(("127.0.0.1", port)).ok().map(BufReader::new);
+                        conn = TcpStream::connect(("127.0.0.1", port))
+                            .ok()
+                            .map(BufReader::new);
                     }
                     let ok = conn.as_mut().is_some_and(|c| get(c, &mut scratch).is_ok());
                     if ok {
@@ -125,7 +137,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let exe = std::env::current_exe().context("finding the soakprof executable")?;
     // Start from a clean directory, so nothing from an earlier demo is left in it.
     if args.out.join(crate::runlog::SAMPLES_FILE).exists() {
-        std::fs::remove_dir_all(&args.out).with_context(|| format!("clearing {}", args.out.display()))?;
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("clearing {}", args.out.display()))?;
     }
     crate::runlog::create_run_dir(&args.out)?;
     let port_file = args.out.join("fixture.port");
@@ -168,7 +181,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
         load.sent.load(Ordering::Relaxed),
         load.errors.load(Ordering::Relaxed)
     );
-    print!("{}", crate::report::summary_text(&outcome.verdict, &outcome.run_dir));
+    print!(
+        "{}",
+        crate::report::summary_text(&outcome.verdict, &outcome.run_dir)
+    );
     println!(
         "demo: verdict {} (the fixture leaks on purpose). Charts: {}/memory.svg, threads_fds.svg, cpu.svg; verdict: {}/verdict.json",
         outcome.verdict.verdict.as_str(),

@@ -30,11 +30,12 @@ pub const EXIT_RUNTIME: u8 = 3;
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Record(args) => {
-            let quiet = args.quiet;
             let config = config::RecordConfig::from_args(args)?;
             let outcome = commands::record(&config, None)?;
-            let text = report::summary_text(&outcome.verdict, &outcome.run_dir);
-            if quiet { eprint!("{text}") } else { print!("{text}") }
+            print!(
+                "{}",
+                report::summary_text(&outcome.verdict, &outcome.run_dir)
+            );
             Ok(commands::verdict_exit_code(outcome.verdict.verdict))
         }
         Command::Analyze(args) => {
@@ -54,10 +55,18 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
             return EXIT_BAD_INPUT;
         }
         if let Some(e) = cause.downcast_ref::<target::TargetError>() {
-            return if matches!(e, target::TargetError::Table(_)) { EXIT_RUNTIME } else { EXIT_BAD_INPUT };
+            return if matches!(e, target::TargetError::Table(_)) {
+                EXIT_RUNTIME
+            } else {
+                EXIT_BAD_INPUT
+            };
         }
         if let Some(e) = cause.downcast_ref::<runlog::RunLogError>() {
-            return if e.is_bad_input() { EXIT_BAD_INPUT } else { EXIT_RUNTIME };
+            return if e.is_bad_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_RUNTIME
+            };
         }
     }
     EXIT_RUNTIME
@@ -65,5 +74,8 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
 
 /// One line for an error and its causes: "what: why: why".
 pub fn error_line(err: &anyhow::Error) -> String {
-    err.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+    err.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
 }

@@ -35,7 +35,10 @@ impl Default for StopFlag {
 
 impl StopFlag {
     pub const fn new() -> StopFlag {
-        StopFlag { requested: Mutex::new(false), wake: Condvar::new() }
+        StopFlag {
+            requested: Mutex::new(false),
+            wake: Condvar::new(),
+        }
     }
 
     pub fn request(&self) {
@@ -55,7 +58,10 @@ impl StopFlag {
     /// Sleep up to `timeout`; true when a stop was requested.
     pub fn wait(&self, timeout: Duration) -> bool {
         let guard = self.requested.lock().unwrap_or_else(|e| e.into_inner());
-        let (guard, _) = self.wake.wait_timeout_while(guard, timeout, |stop| !*stop).unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = self
+            .wake
+            .wait_timeout_while(guard, timeout, |stop| !*stop)
+            .unwrap_or_else(|e| e.into_inner());
         *guard
     }
 }
@@ -123,7 +129,9 @@ pub struct SystemClock {
 
 impl SystemClock {
     pub fn start_now() -> SystemClock {
-        SystemClock { start: Instant::now() }
+        SystemClock {
+            start: Instant::now(),
+        }
     }
 }
 
@@ -154,7 +162,10 @@ pub const SMAPS_BUDGET: f64 = 0.05;
 
 impl SmapsSchedule {
     pub fn new() -> SmapsSchedule {
-        SmapsSchedule { every: 1, countdown: 0 }
+        SmapsSchedule {
+            every: 1,
+            countdown: 0,
+        }
     }
 
     /// Is a read due on this tick?
@@ -171,7 +182,9 @@ impl SmapsSchedule {
     /// Adapt to what one read cost; returns the new period when it changed. Changes by a
     /// factor of two at least, so the period does not flap.
     pub fn observe(&mut self, read_s: f64, interval_s: f64) -> Option<u32> {
-        let wanted = (read_s / (SMAPS_BUDGET * interval_s)).ceil().clamp(1.0, 100_000.0) as u32;
+        let wanted = (read_s / (SMAPS_BUDGET * interval_s))
+            .ceil()
+            .clamp(1.0, 100_000.0) as u32;
         if wanted > self.every || wanted * 2 <= self.every {
             self.every = wanted;
             self.countdown = self.countdown.min(wanted - 1);
@@ -240,7 +253,11 @@ fn wait_status(child: &mut Child) -> (Option<i32>, Option<i32>) {
 /// Decode a raw wait status (as a zombie's /proc stat shows it) into (code, signal).
 pub fn decode_wait_status(status: i32) -> (Option<i32>, Option<i32>) {
     let signal = status & 0x7f;
-    if signal == 0 { (Some((status >> 8) & 0xff), None) } else { (None, Some(signal)) }
+    if signal == 0 {
+        (Some((status >> 8) & 0xff), None)
+    } else {
+        (None, Some(signal))
+    }
 }
 
 impl Recorder<'_> {
@@ -250,12 +267,20 @@ impl Recorder<'_> {
     }
 
     /// Record roots that left and drop them from `roots`.
-    fn handle_gone(&mut self, t: f64, gone: &[(ProcId, Gone)], roots: &mut Vec<ProcId>) -> Result<(), RecordError> {
+    fn handle_gone(
+        &mut self,
+        t: f64,
+        gone: &[(ProcId, Gone)],
+        roots: &mut Vec<ProcId>,
+    ) -> Result<(), RecordError> {
         for (id, how) in gone {
             roots.retain(|r| r != id);
             let kind = match how {
                 Gone::PidReused => {
-                    self.status.note(&format!("PID {} was reused by another program; no longer followed", id.pid));
+                    self.status.note(&format!(
+                        "PID {} was reused by another program; no longer followed",
+                        id.pid
+                    ));
                     EventKind::PidReused { pid: id.pid }
                 }
                 Gone::Exited { wait_status: raw } => {
@@ -269,7 +294,12 @@ impl Recorder<'_> {
                         (None, None) => "exited".to_string(),
                     };
                     self.status.note(&format!("target PID {} {how}", id.pid));
-                    EventKind::TargetExit { pid: id.pid, code, signal, by_profiler: false }
+                    EventKind::TargetExit {
+                        pid: id.pid,
+                        code,
+                        signal,
+                        by_profiler: false,
+                    }
                 }
             };
             self.event(t, kind)?;
@@ -289,7 +319,12 @@ impl Recorder<'_> {
         let interval_s = settings.interval_s;
         let mut smaps = SmapsSchedule::new();
         let mut slope = OnlineSlope::default();
-        let mut outcome = LoopOutcome { stop_reason: StopReason::Duration, samples: 0, gaps: 0, last_t: 0.0 };
+        let mut outcome = LoopOutcome {
+            stop_reason: StopReason::Duration,
+            samples: 0,
+            gaps: 0,
+            last_t: 0.0,
+        };
         let mut tick: u64 = 0;
         let mut header_written = false;
         loop {
@@ -311,18 +346,32 @@ impl Recorder<'_> {
             if header_written && late_s > interval_s / 2.0 {
                 let missed_ticks = (late_s / interval_s).floor() as u64;
                 tick += missed_ticks;
-                gap = Some(EventKind::Gap { late_s, missed_ticks });
+                gap = Some(EventKind::Gap {
+                    late_s,
+                    missed_ticks,
+                });
             }
             let read_smaps = smaps.due();
-            let Reading { sample, gone, smaps_read_s } =
-                self.sampler.sample(&roots, settings.children, now_s, read_smaps);
+            let Reading {
+                sample,
+                gone,
+                smaps_read_s,
+            } = self
+                .sampler
+                .sample(&roots, settings.children, now_s, read_smaps);
             if let Some(read_s) = smaps_read_s {
                 let changed = smaps.observe(read_s, interval_s);
                 if !header_written {
                     header.smaps_every = smaps.every;
                     header.smaps_read_ms = Some(read_s * 1e3);
                 } else if let Some(every) = changed {
-                    self.event(now_s, EventKind::SmapsEvery { every, read_ms: read_s * 1e3 })?;
+                    self.event(
+                        now_s,
+                        EventKind::SmapsEvery {
+                            every,
+                            read_ms: read_s * 1e3,
+                        },
+                    )?;
                 }
             }
             if !header_written {
@@ -331,7 +380,11 @@ impl Recorder<'_> {
             }
             if let Some(kind) = gap {
                 outcome.gaps += 1;
-                self.status.note(&format!("sampling was {:.0} ms late at {:.1} s (recorded as a gap)", late_s * 1e3, now_s));
+                self.status.note(&format!(
+                    "sampling was {:.0} ms late at {:.1} s (recorded as a gap)",
+                    late_s * 1e3,
+                    now_s
+                ));
                 self.event(now_s, kind)?;
             }
             self.handle_gone(now_s, &gone, &mut roots)?;
@@ -346,7 +399,8 @@ impl Recorder<'_> {
                 slope.push(sample.t, rss as f64);
             }
             let remaining = settings.duration_s.map(|d| (d - now_s).max(0.0));
-            self.status.update(&sample, slope.slope_per_s().map(|s| s * 60.0), remaining);
+            self.status
+                .update(&sample, slope.slope_per_s().map(|s| s * 60.0), remaining);
             tick += 1;
         }
         if !header_written {
@@ -431,10 +485,21 @@ mod tests {
     }
 
     impl Sampler for ReplaySampler {
-        fn sample(&mut self, roots: &[ProcId], _: bool, elapsed_s: f64, read_smaps: bool) -> Reading {
+        fn sample(
+            &mut self,
+            roots: &[ProcId],
+            _: bool,
+            elapsed_s: f64,
+            read_smaps: bool,
+        ) -> Reading {
             if self.exit_at_s.is_some_and(|e| elapsed_s >= e) {
                 return Reading {
-                    gone: vec![(roots[0], Gone::Exited { wait_status: Some(3 << 8) })],
+                    gone: vec![(
+                        roots[0],
+                        Gone::Exited {
+                            wait_status: Some(3 << 8),
+                        },
+                    )],
                     ..Reading::default()
                 };
             }
@@ -458,22 +523,45 @@ mod tests {
         fn finish(&mut self) {}
     }
 
-    fn run(clock: &FakeClock, sampler: &mut ReplaySampler, settings: LoopSettings) -> (LoopOutcome, crate::runlog::RunData) {
+    fn run(
+        clock: &FakeClock,
+        sampler: &mut ReplaySampler,
+        settings: LoopSettings,
+    ) -> (LoopOutcome, crate::runlog::RunData) {
         let dir = tempfile::tempdir().unwrap();
         let mut log = RunLogWriter::create(dir.path()).unwrap();
         let stop = StopFlag::new();
         let mut status = Silent;
-        let mut rec = Recorder { sampler, clock, stop: &stop, log: &mut log, status: &mut status, spawned: None };
-        let outcome = rec.run(&settings, header(), vec![ProcId { pid: 7, start: 1 }]).unwrap();
+        let mut rec = Recorder {
+            sampler,
+            clock,
+            stop: &stop,
+            log: &mut log,
+            status: &mut status,
+            spawned: None,
+        };
+        let outcome = rec
+            .run(&settings, header(), vec![ProcId { pid: 7, start: 1 }])
+            .unwrap();
         drop(log);
         (outcome, read_run(dir.path()).unwrap())
     }
 
     #[test]
     fn a_day_at_one_hertz_in_milliseconds() {
-        let clock = FakeClock { now: Cell::new(0.0), stall: None };
-        let mut sampler = ReplaySampler { exit_at_s: None, smaps_cost_s: 1e-4 };
-        let settings = LoopSettings { interval_s: 1.0, duration_s: Some(86_400.0), children: false };
+        let clock = FakeClock {
+            now: Cell::new(0.0),
+            stall: None,
+        };
+        let mut sampler = ReplaySampler {
+            exit_at_s: None,
+            smaps_cost_s: 1e-4,
+        };
+        let settings = LoopSettings {
+            interval_s: 1.0,
+            duration_s: Some(86_400.0),
+            children: false,
+        };
         let (outcome, run) = run(&clock, &mut sampler, settings);
         assert_eq!(outcome.stop_reason, StopReason::Duration);
         assert_eq!(run.samples.len(), 86_401);
@@ -485,13 +573,26 @@ mod tests {
     #[test]
     fn late_tick_is_a_gap_and_schedule_is_kept() {
         // Tick at t=10 is 3.4 s late: ticks 11, 12, 13 are skipped, then back on schedule.
-        let clock = FakeClock { now: Cell::new(0.0), stall: Some((10.0, 3.4)) };
-        let mut sampler = ReplaySampler { exit_at_s: None, smaps_cost_s: 0.0 };
-        let settings = LoopSettings { interval_s: 1.0, duration_s: Some(20.0), children: false };
+        let clock = FakeClock {
+            now: Cell::new(0.0),
+            stall: Some((10.0, 3.4)),
+        };
+        let mut sampler = ReplaySampler {
+            exit_at_s: None,
+            smaps_cost_s: 0.0,
+        };
+        let settings = LoopSettings {
+            interval_s: 1.0,
+            duration_s: Some(20.0),
+            children: false,
+        };
         let (outcome, run) = run(&clock, &mut sampler, settings);
         assert_eq!(outcome.gaps, 1);
         let gap = run.events.iter().find_map(|e| match e.kind {
-            EventKind::Gap { late_s, missed_ticks } => Some((e.t, late_s, missed_ticks)),
+            EventKind::Gap {
+                late_s,
+                missed_ticks,
+            } => Some((e.t, late_s, missed_ticks)),
             _ => None,
         });
         let (t, late_s, missed) = gap.unwrap();
@@ -503,24 +604,49 @@ mod tests {
 
     #[test]
     fn target_exit_ends_the_run_with_its_status() {
-        let clock = FakeClock { now: Cell::new(0.0), stall: None };
-        let mut sampler = ReplaySampler { exit_at_s: Some(5.0), smaps_cost_s: 0.0 };
-        let settings = LoopSettings { interval_s: 0.5, duration_s: None, children: false };
+        let clock = FakeClock {
+            now: Cell::new(0.0),
+            stall: None,
+        };
+        let mut sampler = ReplaySampler {
+            exit_at_s: Some(5.0),
+            smaps_cost_s: 0.0,
+        };
+        let settings = LoopSettings {
+            interval_s: 0.5,
+            duration_s: None,
+            children: false,
+        };
         let (outcome, run) = run(&clock, &mut sampler, settings);
         assert_eq!(outcome.stop_reason, StopReason::TargetExited);
         assert_eq!(run.samples.len(), 10);
         assert_eq!(
             run.events[0].kind,
-            EventKind::TargetExit { pid: 7, code: Some(3), signal: None, by_profiler: false }
+            EventKind::TargetExit {
+                pid: 7,
+                code: Some(3),
+                signal: None,
+                by_profiler: false
+            }
         );
     }
 
     #[test]
     fn slow_smaps_is_read_less_often() {
         // 20 ms per read at a 100 ms interval: at most 5% -> every 4th sample.
-        let clock = FakeClock { now: Cell::new(0.0), stall: None };
-        let mut sampler = ReplaySampler { exit_at_s: None, smaps_cost_s: 0.02 };
-        let settings = LoopSettings { interval_s: 0.1, duration_s: Some(2.0), children: false };
+        let clock = FakeClock {
+            now: Cell::new(0.0),
+            stall: None,
+        };
+        let mut sampler = ReplaySampler {
+            exit_at_s: None,
+            smaps_cost_s: 0.02,
+        };
+        let settings = LoopSettings {
+            interval_s: 0.1,
+            duration_s: Some(2.0),
+            children: false,
+        };
         let (_, run) = run(&clock, &mut sampler, settings);
         assert_eq!(run.header.smaps_every, 4);
         assert_eq!(run.header.smaps_read_ms, Some(20.0));

@@ -20,11 +20,20 @@ pub const TARGET_LOG_FILE: &str = "target.log";
 #[derive(Debug, thiserror::Error)]
 pub enum RunLogError {
     #[error("cannot write the run directory {path}: {source} (choose another --out)")]
-    Create { path: PathBuf, source: std::io::Error },
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read {path}: {source} (is it a soakprof run directory?)")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} has no valid header line; it is not a soakprof run log")]
     NoHeader { path: PathBuf },
     #[error("{path} has schema version {found}; this soakprof reads version {SCHEMA_VERSION}")]
@@ -190,7 +199,10 @@ enum RecordRef<'a> {
 
 /// Create the run directory (and parents). Fails when it cannot be written.
 pub fn create_run_dir(dir: &Path) -> Result<(), RunLogError> {
-    let create = |source| RunLogError::Create { path: dir.to_path_buf(), source };
+    let create = |source| RunLogError::Create {
+        path: dir.to_path_buf(),
+        source,
+    };
     fs::create_dir_all(dir).map_err(create)?;
     // Prove it is writable now rather than after the target has been started.
     let probe = dir.join(".soakprof-write-test");
@@ -213,8 +225,14 @@ impl RunLogWriter {
             .create(true)
             .truncate(true)
             .open(&path)
-            .map_err(|source| RunLogError::Create { path: path.clone(), source })?;
-        Ok(RunLogWriter { path, out: BufWriter::with_capacity(16 * 1024, file) })
+            .map_err(|source| RunLogError::Create {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(RunLogWriter {
+            path,
+            out: BufWriter::with_capacity(16 * 1024, file),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -222,7 +240,10 @@ impl RunLogWriter {
     }
 
     fn write(&mut self, record: &RecordRef) -> Result<(), RunLogError> {
-        let wrap = |source| RunLogError::Write { path: self.path.clone(), source };
+        let wrap = |source| RunLogError::Write {
+            path: self.path.clone(),
+            source,
+        };
         serde_json::to_writer(&mut self.out, record).map_err(|e| wrap(e.into()))?;
         self.out.write_all(b"\n").map_err(wrap)?;
         self.out.flush().map_err(wrap)
@@ -245,7 +266,10 @@ impl RunLogWriter {
         self.out
             .get_ref()
             .sync_data()
-            .map_err(|source| RunLogError::Write { path: self.path.clone(), source })
+            .map_err(|source| RunLogError::Write {
+                path: self.path.clone(),
+                source,
+            })
     }
 }
 
@@ -264,7 +288,10 @@ pub struct RunData {
 /// Read a run log, tolerating torn and malformed lines (they are counted, not fatal).
 pub fn read_run(dir: &Path) -> Result<RunData, RunLogError> {
     let path = dir.join(SAMPLES_FILE);
-    let file = File::open(&path).map_err(|source| RunLogError::Open { path: path.clone(), source })?;
+    let file = File::open(&path).map_err(|source| RunLogError::Open {
+        path: path.clone(),
+        source,
+    })?;
     read_records(BufReader::new(file), &path)
 }
 
@@ -276,14 +303,20 @@ pub fn read_records(reader: impl BufRead, path: &Path) -> Result<RunData, RunLog
     let mut skipped_lines = 0;
     let mut stop_reason = None;
     for line in reader.split(b'\n') {
-        let line = line.map_err(|source| RunLogError::Open { path: path.to_path_buf(), source })?;
+        let line = line.map_err(|source| RunLogError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match serde_json::from_slice::<Record>(&line) {
             Ok(Record::Header(h)) if header.is_none() => {
                 if h.schema_version != SCHEMA_VERSION {
-                    return Err(RunLogError::Version { path: path.to_path_buf(), found: h.schema_version });
+                    return Err(RunLogError::Version {
+                        path: path.to_path_buf(),
+                        found: h.schema_version,
+                    });
                 }
                 header = Some(h);
             }
@@ -297,8 +330,16 @@ pub fn read_records(reader: impl BufRead, path: &Path) -> Result<RunData, RunLog
             _ => skipped_lines += 1,
         }
     }
-    let header = header.ok_or_else(|| RunLogError::NoHeader { path: path.to_path_buf() })?;
-    Ok(RunData { header, samples, events, skipped_lines, stop_reason })
+    let header = header.ok_or_else(|| RunLogError::NoHeader {
+        path: path.to_path_buf(),
+    })?;
+    Ok(RunData {
+        header,
+        samples,
+        events,
+        skipped_lines,
+        stop_reason,
+    })
 }
 
 #[cfg(test)]
@@ -336,14 +377,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = RunLogWriter::create(dir.path()).unwrap();
         w.header(&test_header()).unwrap();
-        let s = Sample { t: 0.5, rss: Some(1234), fds: None, ..Sample::default() };
+        let s = Sample {
+            t: 0.5,
+            rss: Some(1234),
+            fds: None,
+            ..Sample::default()
+        };
         w.sample(&s).unwrap();
-        w.event(&Event { t: 0.7, kind: EventKind::Gap { late_s: 1.2, missed_ticks: 1 } }).unwrap();
+        w.event(&Event {
+            t: 0.7,
+            kind: EventKind::Gap {
+                late_s: 1.2,
+                missed_ticks: 1,
+            },
+        })
+        .unwrap();
         drop(w);
         // A crash mid-line leaves a torn last line.
         let path = dir.path().join(SAMPLES_FILE);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(br#"{"type":"sample","t":1.5,"rss":12"#).unwrap();
+        f.write_all(br#"{"type":"sample","t":1.5,"rss":12"#)
+            .unwrap();
         drop(f);
 
         let run = read_run(dir.path()).unwrap();
@@ -353,7 +407,10 @@ mod tests {
         assert_eq!(run.skipped_lines, 1);
         assert_eq!(run.stop_reason, None);
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains(r#""fds":null"#), "unread metrics are written as null: {text}");
+        assert!(
+            text.contains(r#""fds":null"#),
+            "unread metrics are written as null: {text}"
+        );
         assert!(text.contains(r#""event":"gap""#));
     }
 

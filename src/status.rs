@@ -13,7 +13,12 @@ use crate::units::{format_byte_rate, format_bytes, format_duration_s};
 pub trait StatusSink {
     /// `slope_bytes_per_min`: the running RSS slope; `remaining_s`: time left when a
     /// duration was given.
-    fn update(&mut self, sample: &Sample, slope_bytes_per_min: Option<f64>, remaining_s: Option<f64>);
+    fn update(
+        &mut self,
+        sample: &Sample,
+        slope_bytes_per_min: Option<f64>,
+        remaining_s: Option<f64>,
+    );
     /// A line worth showing at once (target exit, a gap).
     fn note(&mut self, message: &str);
     fn finish(&mut self);
@@ -26,7 +31,10 @@ pub fn make_status(quiet: bool) -> Box<dyn StatusSink> {
     } else if std::io::stderr().is_terminal() {
         Box::new(TtyStatus::new())
     } else {
-        Box::new(PlainStatus { last_line: None, every: Duration::from_secs(60) })
+        Box::new(PlainStatus {
+            last_line: None,
+            every: Duration::from_secs(60),
+        })
     }
 }
 
@@ -39,10 +47,12 @@ pub fn status_line(s: &Sample, slope: Option<f64>, remaining_s: Option<f64>) -> 
     }
     line.push_str(&format!(
         " | RSS {} | threads {} | FDs {} | CPU {}",
-        s.rss.map_or_else(|| "n/a".to_string(), |b| format_bytes(b as f64)),
+        s.rss
+            .map_or_else(|| "n/a".to_string(), |b| format_bytes(b as f64)),
         opt(s.threads),
         opt(s.fds),
-        s.cpu.map_or_else(|| "n/a".to_string(), |c| format!("{c:.2} cores")),
+        s.cpu
+            .map_or_else(|| "n/a".to_string(), |c| format!("{c:.2} cores")),
     ));
     if let Some(procs) = s.procs.filter(|&p| p > 1) {
         line.push_str(&format!(" | {procs} procs"));
@@ -72,18 +82,25 @@ impl TtyStatus {
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
             bar.set_style(style);
         }
-        TtyStatus { bar, last_draw: None }
+        TtyStatus {
+            bar,
+            last_draw: None,
+        }
     }
 }
 
 impl StatusSink for TtyStatus {
     fn update(&mut self, sample: &Sample, slope: Option<f64>, remaining_s: Option<f64>) {
         // At a 10 ms interval, formatting every sample would cost more than sampling.
-        if self.last_draw.is_some_and(|t| t.elapsed() < Duration::from_millis(200)) {
+        if self
+            .last_draw
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
+        {
             return;
         }
         self.last_draw = Some(Instant::now());
-        self.bar.set_message(status_line(sample, slope, remaining_s));
+        self.bar
+            .set_message(status_line(sample, slope, remaining_s));
         self.bar.tick();
     }
     fn note(&mut self, message: &str) {
@@ -118,7 +135,14 @@ mod tests {
 
     #[test]
     fn line_shows_missing_as_na() {
-        let s = Sample { t: 75.0, rss: Some(52_400_000), threads: Some(9), fds: None, cpu: Some(0.5), ..Sample::default() };
+        let s = Sample {
+            t: 75.0,
+            rss: Some(52_400_000),
+            threads: Some(9),
+            fds: None,
+            cpu: Some(0.5),
+            ..Sample::default()
+        };
         let line = status_line(&s, Some(1.2e6), Some(30.0));
         assert_eq!(
             line,

@@ -21,14 +21,26 @@ pub enum TargetError {
     NoSuchPid(u32),
     #[error("no process matches {what} (list candidates with `ps -eo pid,comm,args`)")]
     NoMatch { what: String },
-    #[error("{what} matches {count} processes: {list}; choose one with --pid, or add --pick newest|oldest|all")]
-    Ambiguous { what: String, count: usize, list: String },
+    #[error(
+        "{what} matches {count} processes: {list}; choose one with --pid, or add --pick newest|oldest|all"
+    )]
+    Ambiguous {
+        what: String,
+        count: usize,
+        list: String,
+    },
     #[error("PID {0} is soakprof itself or one of its parents; name the process to profile")]
     IsSelf(u32),
     #[error("cannot start `{command}`: {source}")]
-    Spawn { command: String, source: std::io::Error },
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
     #[error("cannot create {path}: {source}")]
-    TargetLog { path: String, source: std::io::Error },
+    TargetLog {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Table(#[from] SampleError),
 }
@@ -74,7 +86,10 @@ pub enum Pick {
 }
 
 fn file_name(path: &str) -> &str {
-    Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or(path)
+    Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(path)
 }
 
 /// Does `info` go by `name`? The kernel name (cut to 15 bytes, so a longer `name` matches
@@ -83,13 +98,18 @@ pub fn name_matches(info: &ProcInfo, name: &str) -> bool {
     if info.name == name {
         return true;
     }
-    if name.len() > COMM_MAX_LEN && info.name.len() == COMM_MAX_LEN && name.as_bytes().starts_with(info.name.as_bytes()) {
+    if name.len() > COMM_MAX_LEN
+        && info.name.len() == COMM_MAX_LEN
+        && name.as_bytes().starts_with(info.name.as_bytes())
+    {
         return true;
     }
     if info.exe_name.as_deref() == Some(name) {
         return true;
     }
-    info.cmdline.first().is_some_and(|argv0| file_name(argv0) == name)
+    info.cmdline
+        .first()
+        .is_some_and(|argv0| file_name(argv0) == name)
 }
 
 /// Does the regex match the full command line (arguments joined by spaces)?
@@ -103,7 +123,13 @@ pub fn self_and_ancestors(processes: &[ProcInfo], self_pid: u32) -> Vec<u32> {
     let mut current = self_pid;
     // Bounded walk: a PID table can't have a cycle, but never trust that blindly.
     for _ in 0..processes.len() {
-        let Some(parent) = processes.iter().find(|p| p.id.pid == current).map(|p| p.ppid) else { break };
+        let Some(parent) = processes
+            .iter()
+            .find(|p| p.id.pid == current)
+            .map(|p| p.ppid)
+        else {
+            break;
+        };
         if parent == 0 || chain.contains(&parent) {
             break;
         }
@@ -114,12 +140,24 @@ pub fn self_and_ancestors(processes: &[ProcInfo], self_pid: u32) -> Vec<u32> {
 }
 
 fn short_command(info: &ProcInfo) -> String {
-    let full = if info.cmdline.is_empty() { format!("[{}]", info.name) } else { info.cmdline.join(" ") };
-    if full.chars().count() > 60 { format!("{}…", full.chars().take(59).collect::<String>()) } else { full }
+    let full = if info.cmdline.is_empty() {
+        format!("[{}]", info.name)
+    } else {
+        info.cmdline.join(" ")
+    };
+    if full.chars().count() > 60 {
+        format!("{}…", full.chars().take(59).collect::<String>())
+    } else {
+        full
+    }
 }
 
 /// Pick among the processes matching a name or regex.
-pub fn choose(mut matches: Vec<ProcInfo>, what: String, pick: Option<Pick>) -> Result<Vec<ProcInfo>, TargetError> {
+pub fn choose(
+    mut matches: Vec<ProcInfo>,
+    what: String,
+    pick: Option<Pick>,
+) -> Result<Vec<ProcInfo>, TargetError> {
     matches.sort_by_key(|p| (p.id.start, p.id.pid));
     match (matches.len(), pick) {
         (0, _) => Err(TargetError::NoMatch { what }),
@@ -127,36 +165,54 @@ pub fn choose(mut matches: Vec<ProcInfo>, what: String, pick: Option<Pick>) -> R
         (_, Some(Pick::Oldest)) => Ok(matches.into_iter().take(1).collect()),
         (_, Some(Pick::Newest)) => Ok(matches.into_iter().last().into_iter().collect()),
         (count, None) => {
-            let list = matches.iter().map(|p| format!("{} ({})", p.id.pid, short_command(p))).collect::<Vec<_>>().join(", ");
+            let list = matches
+                .iter()
+                .map(|p| format!("{} ({})", p.id.pid, short_command(p)))
+                .collect::<Vec<_>>()
+                .join(", ");
             Err(TargetError::Ambiguous { what, count, list })
         }
     }
 }
 
 /// Resolve an existing process (not `Spawn`) to its root processes.
-pub fn resolve(spec: &TargetSpec, pick: Option<Pick>, table: &mut dyn ProcessTable) -> Result<Vec<ProcInfo>, TargetError> {
+pub fn resolve(
+    spec: &TargetSpec,
+    pick: Option<Pick>,
+    table: &mut dyn ProcessTable,
+) -> Result<Vec<ProcInfo>, TargetError> {
     let self_pid = std::process::id();
     match spec {
         TargetSpec::Pid(pid) => {
             if *pid == self_pid {
                 return Err(TargetError::IsSelf(*pid));
             }
-            table.get(*pid)?.map(|p| vec![p]).ok_or(TargetError::NoSuchPid(*pid))
+            table
+                .get(*pid)?
+                .map(|p| vec![p])
+                .ok_or(TargetError::NoSuchPid(*pid))
         }
         TargetSpec::Name(name) => {
             let all = table.list()?;
             let excluded = self_and_ancestors(&all, self_pid);
-            let found = all.into_iter().filter(|p| !excluded.contains(&p.id.pid) && name_matches(p, name)).collect();
+            let found = all
+                .into_iter()
+                .filter(|p| !excluded.contains(&p.id.pid) && name_matches(p, name))
+                .collect();
             choose(found, format!("name '{name}'"), pick)
         }
         TargetSpec::Match(re) => {
             let all = table.list()?;
             let excluded = self_and_ancestors(&all, self_pid);
-            let found =
-                all.into_iter().filter(|p| !excluded.contains(&p.id.pid) && command_line_matches(p, re)).collect();
+            let found = all
+                .into_iter()
+                .filter(|p| !excluded.contains(&p.id.pid) && command_line_matches(p, re))
+                .collect();
             choose(found, format!("regex '{}'", re.as_str()), pick)
         }
-        TargetSpec::Spawn(_) => Err(TargetError::NoMatch { what: "a command to start (use spawn)".into() }),
+        TargetSpec::Spawn(_) => Err(TargetError::NoMatch {
+            what: "a command to start (use spawn)".into(),
+        }),
     }
 }
 
@@ -169,19 +225,28 @@ pub fn spawn(command: &[String], log_path: &Path) -> Result<Child, TargetError> 
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"),
         });
     };
-    let log = File::create(log_path)
-        .map_err(|source| TargetError::TargetLog { path: log_path.display().to_string(), source })?;
-    let log_err = log
-        .try_clone()
-        .map_err(|source| TargetError::TargetLog { path: log_path.display().to_string(), source })?;
+    let log = File::create(log_path).map_err(|source| TargetError::TargetLog {
+        path: log_path.display().to_string(),
+        source,
+    })?;
+    let log_err = log.try_clone().map_err(|source| TargetError::TargetLog {
+        path: log_path.display().to_string(),
+        source,
+    })?;
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).stdout(log).stderr(log_err);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
     }
-    cmd.spawn().map_err(|source| TargetError::Spawn { command: command.join(" "), source })
+    cmd.spawn().map_err(|source| TargetError::Spawn {
+        command: command.join(" "),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -189,7 +254,14 @@ mod tests {
     use super::*;
     use crate::sample::ProcId;
 
-    fn proc(pid: u32, ppid: u32, start: u64, name: &str, exe: Option<&str>, cmd: &[&str]) -> ProcInfo {
+    fn proc(
+        pid: u32,
+        ppid: u32,
+        start: u64,
+        name: &str,
+        exe: Option<&str>,
+        cmd: &[&str],
+    ) -> ProcInfo {
         ProcInfo {
             id: ProcId { pid, start },
             ppid,
@@ -201,13 +273,27 @@ mod tests {
 
     #[test]
     fn names_match_comm_truncation_exe_and_argv0() {
-        let fixture = proc(10, 1, 5, "soakprof-fixtur", Some("soakprof-fixture"), &["./soakprof-fixture"]);
+        let fixture = proc(
+            10,
+            1,
+            5,
+            "soakprof-fixtur",
+            Some("soakprof-fixture"),
+            &["./soakprof-fixture"],
+        );
         assert!(name_matches(&fixture, "soakprof-fixture"));
         assert!(name_matches(&fixture, "soakprof-fixtur"));
         assert!(!name_matches(&fixture, "soakprof"));
         let comm_only = proc(11, 1, 5, "a-very-long-wor", None, &[]);
         assert!(name_matches(&comm_only, "a-very-long-worker-name"));
-        let python = proc(12, 1, 5, "python3", Some("python3.11"), &["/usr/bin/python3", "app.py"]);
+        let python = proc(
+            12,
+            1,
+            5,
+            "python3",
+            Some("python3.11"),
+            &["/usr/bin/python3", "app.py"],
+        );
         assert!(name_matches(&python, "python3"));
         assert!(name_matches(&python, "python3.11"));
         assert!(!name_matches(&python, "app.py"));
@@ -216,11 +302,27 @@ mod tests {
 
     #[test]
     fn regex_over_full_command_line() {
-        let python = proc(12, 1, 5, "python3", None, &["python3", "app.py", "--port", "8000"]);
-        assert!(command_line_matches(&python, &Regex::new(r"app\.py").unwrap()));
-        assert!(command_line_matches(&python, &Regex::new(r"app\.py --port 8000$").unwrap()));
+        let python = proc(
+            12,
+            1,
+            5,
+            "python3",
+            None,
+            &["python3", "app.py", "--port", "8000"],
+        );
+        assert!(command_line_matches(
+            &python,
+            &Regex::new(r"app\.py").unwrap()
+        ));
+        assert!(command_line_matches(
+            &python,
+            &Regex::new(r"app\.py --port 8000$").unwrap()
+        ));
         let kernel_thread = proc(2, 0, 1, "kthreadd", None, &[]);
-        assert!(!command_line_matches(&kernel_thread, &Regex::new("kthreadd").unwrap()));
+        assert!(!command_line_matches(
+            &kernel_thread,
+            &Regex::new("kthreadd").unwrap()
+        ));
     }
 
     #[test]
@@ -228,14 +330,37 @@ mod tests {
         let a = proc(100, 1, 50, "api", None, &["api", "--worker", "1"]);
         let b = proc(200, 1, 10, "api", None, &["api", "--worker", "2"]);
         let both = || vec![a.clone(), b.clone()];
-        let err = choose(both(), "name 'api'".into(), None).unwrap_err().to_string();
+        let err = choose(both(), "name 'api'".into(), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("matches 2 processes"), "{err}");
-        assert!(err.contains("100 (api --worker 1)") && err.contains("200 (api --worker 2)"), "{err}");
+        assert!(
+            err.contains("100 (api --worker 1)") && err.contains("200 (api --worker 2)"),
+            "{err}"
+        );
         assert!(!err.contains('\n'));
-        assert_eq!(choose(both(), String::new(), Some(Pick::Newest)).unwrap()[0].id.pid, 100);
-        assert_eq!(choose(both(), String::new(), Some(Pick::Oldest)).unwrap()[0].id.pid, 200);
-        assert_eq!(choose(both(), String::new(), Some(Pick::All)).unwrap().len(), 2);
-        assert!(matches!(choose(vec![], "x".into(), None), Err(TargetError::NoMatch { .. })));
+        assert_eq!(
+            choose(both(), String::new(), Some(Pick::Newest)).unwrap()[0]
+                .id
+                .pid,
+            100
+        );
+        assert_eq!(
+            choose(both(), String::new(), Some(Pick::Oldest)).unwrap()[0]
+                .id
+                .pid,
+            200
+        );
+        assert_eq!(
+            choose(both(), String::new(), Some(Pick::All))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(matches!(
+            choose(vec![], "x".into(), None),
+            Err(TargetError::NoMatch { .. })
+        ));
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
         _ => return Err(err()),
     };
     let seconds = value * unit_s;
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 1e12 {
+    if !(0.0..=1e12).contains(&seconds) {
         return Err(err());
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -94,7 +94,7 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     let err = || UnitError::Size(text.to_string());
     let (value, suffix) = split_number(text).ok_or_else(err)?;
     let bytes = value * size_multiplier(suffix).ok_or_else(err)?;
-    if bytes < 0.0 || bytes > 1.8e19 {
+    if !(0.0..=1.8e19).contains(&bytes) {
         return Err(err());
     }
     Ok(bytes.round() as u64)
@@ -191,7 +191,12 @@ pub fn format_duration_s(seconds: f64) -> String {
         return format!("{s:.1} s");
     }
     let total = s.round() as u64;
-    let (d, h, m, sec) = (total / 86400, total / 3600 % 24, total / 60 % 60, total % 60);
+    let (d, h, m, sec) = (
+        total / 86400,
+        total / 3600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
     if d > 0 {
         format!("{d} d {h} h")
     } else if h > 0 {
@@ -222,7 +227,10 @@ mod tests {
         assert!(parse_duration("10").is_err(), "a bare number has no unit");
         assert!(parse_duration("-5s").is_err());
         assert!(parse_duration("5 parsecs").is_err());
-        assert!(matches!(parse_positive_duration("0s"), Err(UnitError::Zero(_))));
+        assert!(matches!(
+            parse_positive_duration("0s"),
+            Err(UnitError::Zero(_))
+        ));
     }
 
     #[test]
@@ -237,7 +245,10 @@ mod tests {
         assert!(parse_size("10XB").is_err());
         assert!(parse_size("-1MB").is_err());
         assert!(parse_size("").is_err());
-        assert!(matches!(parse_positive_size("0MB"), Err(UnitError::Zero(_))));
+        assert!(matches!(
+            parse_positive_size("0MB"),
+            Err(UnitError::Zero(_))
+        ));
     }
 
     #[test]

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::runlog::{EventKind, Limits, RunData, StopReason, TargetInfo, Thresholds};
 use crate::sample::Sample;
-use crate::units::{format_byte_rate, format_bytes, format_count_rate, format_duration_s, three_figures};
+use crate::units::{
+    format_byte_rate, format_bytes, format_count_rate, format_duration_s, three_figures,
+};
 pub use regression::{LinearFit, OnlineSlope, fit_linear};
 
 /// Fewer samples than this and a trend is not judged at all.
@@ -169,7 +171,11 @@ impl MetricKind {
     }
 
     fn format_rate(self, per_min: f64) -> String {
-        if self.is_bytes() { format_byte_rate(per_min) } else { format_count_rate(per_min) }
+        if self.is_bytes() {
+            format_byte_rate(per_min)
+        } else {
+            format_count_rate(per_min)
+        }
     }
 
     /// (warn, fail) thresholds per minute, for the metrics that are judged. VMS is
@@ -178,8 +184,12 @@ impl MetricKind {
     /// pages the target shares with them; USS (private memory) is the leak signal.
     fn thresholds(self, th: &Thresholds) -> Option<(f64, f64)> {
         match self {
-            MetricKind::Rss | MetricKind::Uss => Some((th.warn_growth_bytes_per_min, th.max_growth_bytes_per_min)),
-            MetricKind::Threads => Some((th.max_thread_growth_per_min, th.max_thread_growth_per_min)),
+            MetricKind::Rss | MetricKind::Uss => {
+                Some((th.warn_growth_bytes_per_min, th.max_growth_bytes_per_min))
+            }
+            MetricKind::Threads => {
+                Some((th.max_thread_growth_per_min, th.max_thread_growth_per_min))
+            }
             MetricKind::Fds => Some((th.max_fd_growth_per_min, th.max_fd_growth_per_min)),
             MetricKind::Vms | MetricKind::Pss => None,
         }
@@ -195,7 +205,10 @@ impl MetricKind {
 
 /// (t, value) pairs of one metric, skipping samples where it is missing.
 pub fn series(samples: &[Sample], kind: MetricKind) -> (Vec<f64>, Vec<f64>) {
-    samples.iter().filter_map(|s| kind.value(s).map(|v| (s.t, v))).unzip()
+    samples
+        .iter()
+        .filter_map(|s| kind.value(s).map(|v| (s.t, v)))
+        .unzip()
 }
 
 /// Fit and judge one metric. `None` when it has too few readable samples.
@@ -212,7 +225,10 @@ pub fn analyse_metric(
     let fit = fit_linear(&t, &y)?;
     let per_min = |x: f64| x * 60.0;
     let slope = per_min(fit.slope_per_s);
-    let ci = [per_min(fit.slope_ci_per_s[0]), per_min(fit.slope_ci_per_s[1])];
+    let ci = [
+        per_min(fit.slope_ci_per_s[0]),
+        per_min(fit.slope_ci_per_s[1]),
+    ];
     let span_s = t[t.len() - 1] - t[0];
     let total_growth = fit.slope_per_s * span_s;
     let verdict = match kind.thresholds(thresholds) {
@@ -229,7 +245,11 @@ pub fn analyse_metric(
         let threshold = if verdict == Verdict::Fail {
             format!("fail threshold {}", kind.format_rate(fail_at))
         } else {
-            format!("warn threshold {}, fail threshold {}", kind.format_rate(warn_at), kind.format_rate(fail_at))
+            format!(
+                "warn threshold {}, fail threshold {}",
+                kind.format_rate(warn_at),
+                kind.format_rate(fail_at)
+            )
         };
         reasons.push(format!(
             "{} grows {} (95% CI {} to {}) over {}; {threshold}",
@@ -272,7 +292,11 @@ fn quantile(values: &[f64], q: f64) -> f64 {
     sorted[rank - 1]
 }
 
-fn analyse_cpu(samples: &[Sample], limits: &Limits, reasons: &mut Vec<String>) -> Option<CpuSummary> {
+fn analyse_cpu(
+    samples: &[Sample],
+    limits: &Limits,
+    reasons: &mut Vec<String>,
+) -> Option<CpuSummary> {
     let cores: Vec<f64> = samples.iter().filter_map(|s| s.cpu).collect();
     if cores.is_empty() {
         return None;
@@ -343,20 +367,31 @@ fn analyse_capacity(
 fn judge_exits(run: &RunData, verdict: &mut Verdict, reasons: &mut Vec<String>) {
     for event in &run.events {
         match &event.kind {
-            EventKind::TargetExit { by_profiler: true, .. } => {}
-            EventKind::TargetExit { pid, code, signal, .. } => {
+            EventKind::TargetExit {
+                by_profiler: true, ..
+            } => {}
+            EventKind::TargetExit {
+                pid, code, signal, ..
+            } => {
                 let at = format_duration_s(event.t);
                 match (code, signal) {
                     (_, Some(sig)) => {
                         *verdict = Verdict::Fail;
-                        reasons.push(format!("target (pid {pid}) was killed by signal {sig} ({}) after {at}", signal_name(*sig)));
+                        reasons.push(format!(
+                            "target (pid {pid}) was killed by signal {sig} ({}) after {at}",
+                            signal_name(*sig)
+                        ));
                     }
                     (Some(0), None) => {
-                        reasons.push(format!("target (pid {pid}) exited with status 0 after {at}"));
+                        reasons.push(format!(
+                            "target (pid {pid}) exited with status 0 after {at}"
+                        ));
                     }
                     (Some(code), None) => {
                         *verdict = Verdict::Fail;
-                        reasons.push(format!("target (pid {pid}) exited with status {code} after {at}"));
+                        reasons.push(format!(
+                            "target (pid {pid}) exited with status {code} after {at}"
+                        ));
                     }
                     (None, None) => {
                         *verdict = (*verdict).max(Verdict::Warn);
@@ -417,7 +452,13 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         .chain(metrics.cpu.as_ref().map(|c| c.verdict))
         .max()
         .unwrap_or(Verdict::Pass);
-    let capacity = analyse_capacity(samples, metrics.rss.as_ref(), &config.limits, &mut verdict, &mut reasons);
+    let capacity = analyse_capacity(
+        samples,
+        metrics.rss.as_ref(),
+        &config.limits,
+        &mut verdict,
+        &mut reasons,
+    );
     judge_exits(run, &mut verdict, &mut reasons);
 
     if samples.len() < MIN_SAMPLES_FOR_TREND {
@@ -428,23 +469,34 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         ));
     }
     if run.stop_reason.is_none() {
-        reasons.push("the log has no end record: the profiler was killed; analysed what was written".to_string());
+        reasons.push(
+            "the log has no end record: the profiler was killed; analysed what was written"
+                .to_string(),
+        );
     }
     if run.skipped_lines > 0 {
-        reasons.push(format!("{} unreadable line(s) in the log were skipped", run.skipped_lines));
+        reasons.push(format!(
+            "{} unreadable line(s) in the log were skipped",
+            run.skipped_lines
+        ));
     }
-    if verdict == Verdict::Pass && reasons.is_empty() {
-        if let Some(rss) = &metrics.rss {
-            reasons.push(format!(
-                "RSS trend {} (95% CI {} to {}) is within the warn threshold {}",
-                format_byte_rate(rss.slope_per_min),
-                format_byte_rate(rss.slope_ci[0]),
-                format_byte_rate(rss.slope_ci[1]),
-                format_byte_rate(th.warn_growth_bytes_per_min)
-            ));
-        }
+    if verdict == Verdict::Pass
+        && reasons.is_empty()
+        && let Some(rss) = &metrics.rss
+    {
+        reasons.push(format!(
+            "RSS trend {} (95% CI {} to {}) is within the warn threshold {}",
+            format_byte_rate(rss.slope_per_min),
+            format_byte_rate(rss.slope_ci[0]),
+            format_byte_rate(rss.slope_ci[1]),
+            format_byte_rate(th.warn_growth_bytes_per_min)
+        ));
     }
-    let gaps = run.events.iter().filter(|e| matches!(e.kind, EventKind::Gap { .. })).count();
+    let gaps = run
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Gap { .. }))
+        .count();
     let duration_s = match (samples.first(), samples.last()) {
         (Some(a), Some(b)) => b.t - a.t,
         _ => 0.0,
@@ -525,8 +577,16 @@ mod tests {
         let leak = analyse(&run_with(linear_samples(300, 30e6), vec![]), &config);
         assert_eq!(leak.verdict, Verdict::Fail, "{:?}", leak.reasons);
         let rss = leak.metrics.rss.as_ref().unwrap();
-        assert!((rss.slope_per_min - 30e6).abs() < 0.5e6, "{}", rss.slope_per_min);
-        assert!(leak.reasons[0].starts_with("RSS grows 30."), "{}", leak.reasons[0]);
+        assert!(
+            (rss.slope_per_min - 30e6).abs() < 0.5e6,
+            "{}",
+            rss.slope_per_min
+        );
+        assert!(
+            leak.reasons[0].starts_with("RSS grows 30."),
+            "{}",
+            leak.reasons[0]
+        );
 
         let flat = analyse(&run_with(linear_samples(300, 0.0), vec![]), &config);
         assert_eq!(flat.verdict, Verdict::Pass, "{:?}", flat.reasons);
@@ -538,7 +598,11 @@ mod tests {
         // 20 samples over 1 s, RSS wobbling by 300 kB: "18 MB/min" extrapolated, but the
         // fitted growth over the span is below 1 MB, so it is not judged as growth.
         let samples: Vec<Sample> = (0..20)
-            .map(|i| Sample { t: i as f64 * 0.05, rss: Some(50_000_000 + (i as u64 / 10) * 300_000), ..Sample::default() })
+            .map(|i| Sample {
+                t: i as f64 * 0.05,
+                rss: Some(50_000_000 + (i as u64 / 10) * 300_000),
+                ..Sample::default()
+            })
             .collect();
         let v = analyse(&run_with(samples, vec![]), &AnalysisConfig::default());
         let rss = v.metrics.rss.as_ref().unwrap();
@@ -562,7 +626,10 @@ mod tests {
 
     #[test]
     fn between_thresholds_warns() {
-        let v = analyse(&run_with(linear_samples(300, 7e6), vec![]), &AnalysisConfig::default());
+        let v = analyse(
+            &run_with(linear_samples(300, 7e6), vec![]),
+            &AnalysisConfig::default(),
+        );
         assert_eq!(v.verdict, Verdict::Warn, "{:?}", v.reasons);
     }
 
@@ -581,24 +648,65 @@ mod tests {
     fn exit_status_and_signal_fail() {
         let exit = |code, signal| Event {
             t: 20.0,
-            kind: EventKind::TargetExit { pid: 42, code, signal, by_profiler: false },
+            kind: EventKind::TargetExit {
+                pid: 42,
+                code,
+                signal,
+                by_profiler: false,
+            },
         };
         let samples = linear_samples(30, 0.0);
-        let v = analyse(&run_with(samples.clone(), vec![exit(Some(3), None)]), &AnalysisConfig::default());
+        let v = analyse(
+            &run_with(samples.clone(), vec![exit(Some(3), None)]),
+            &AnalysisConfig::default(),
+        );
         assert_eq!(v.verdict, Verdict::Fail);
-        assert!(v.reasons.iter().any(|r| r.contains("exited with status 3")), "{:?}", v.reasons);
-        let v = analyse(&run_with(samples.clone(), vec![exit(None, Some(9))]), &AnalysisConfig::default());
-        assert!(v.reasons.iter().any(|r| r.contains("signal 9 (SIGKILL)")), "{:?}", v.reasons);
-        let v = analyse(&run_with(samples.clone(), vec![exit(Some(0), None)]), &AnalysisConfig::default());
+        assert!(
+            v.reasons.iter().any(|r| r.contains("exited with status 3")),
+            "{:?}",
+            v.reasons
+        );
+        let v = analyse(
+            &run_with(samples.clone(), vec![exit(None, Some(9))]),
+            &AnalysisConfig::default(),
+        );
+        assert!(
+            v.reasons.iter().any(|r| r.contains("signal 9 (SIGKILL)")),
+            "{:?}",
+            v.reasons
+        );
+        let v = analyse(
+            &run_with(samples.clone(), vec![exit(Some(0), None)]),
+            &AnalysisConfig::default(),
+        );
         assert_eq!(v.verdict, Verdict::Pass);
-        let stopped = Event { t: 20.0, kind: EventKind::TargetExit { pid: 1, code: None, signal: Some(15), by_profiler: true } };
-        assert_eq!(analyse(&run_with(samples, vec![stopped]), &AnalysisConfig::default()).verdict, Verdict::Pass);
+        let stopped = Event {
+            t: 20.0,
+            kind: EventKind::TargetExit {
+                pid: 1,
+                code: None,
+                signal: Some(15),
+                by_profiler: true,
+            },
+        };
+        assert_eq!(
+            analyse(
+                &run_with(samples, vec![stopped]),
+                &AnalysisConfig::default()
+            )
+            .verdict,
+            Verdict::Pass
+        );
     }
 
     #[test]
     fn capacity_against_limit() {
         let config = AnalysisConfig {
-            limits: Limits { mem_limit_bytes: Some(200_000_000), cpu_limit_cores: Some(0.2), ..Limits::default() },
+            limits: Limits {
+                mem_limit_bytes: Some(200_000_000),
+                cpu_limit_cores: Some(0.2),
+                ..Limits::default()
+            },
             ..AnalysisConfig::default()
         };
         let v = analyse(&run_with(linear_samples(600, 3e6), vec![]), &config);

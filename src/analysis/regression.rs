@@ -64,10 +64,18 @@ pub fn fit_linear(t: &[f64], y: &[f64]) -> Option<LinearFit> {
         lag1 += r * previous;
         previous = r;
     }
-    let r1 = if sse > 0.0 { (lag1 / sse).clamp(-0.99, 0.99) } else { 0.0 };
+    let r1 = if sse > 0.0 {
+        (lag1 / sse).clamp(-0.99, 0.99)
+    } else {
+        0.0
+    };
     // Only positive autocorrelation inflates the variance; negative is treated as none,
     // which keeps the interval conservative.
-    let n_eff = if r1 > 0.0 { (nf * (1.0 - r1) / (1.0 + r1)).max(3.0) } else { nf };
+    let n_eff = if r1 > 0.0 {
+        (nf * (1.0 - r1) / (1.0 + r1)).max(3.0)
+    } else {
+        nf
+    };
     let r_squared = if syy > 0.0 { 1.0 - sse / syy } else { 1.0 };
 
     let dof = n_eff - 2.0;
@@ -151,7 +159,11 @@ mod tests {
         assert!((fit.intercept - 2.2).abs() < 1e-12);
         assert!((fit.r_squared - 0.6).abs() < 1e-12);
         assert_eq!(fit.n_eff, 5.0);
-        assert!((fit.slope_ci_per_s[0] - (0.6 - 0.9001)).abs() < 1e-3, "{:?}", fit.slope_ci_per_s);
+        assert!(
+            (fit.slope_ci_per_s[0] - (0.6 - 0.9001)).abs() < 1e-3,
+            "{:?}",
+            fit.slope_ci_per_s
+        );
         assert!((fit.slope_ci_per_s[1] - (0.6 + 0.9001)).abs() < 1e-3);
         // Two-sided p for t = 0.6/0.2828 = 2.1213 with 3 dof is 0.1240.
         assert!((fit.p_value - 0.1240).abs() < 1e-3, "{}", fit.p_value);
@@ -177,7 +189,10 @@ mod tests {
     #[test]
     fn online_matches_batch() {
         let t: Vec<f64> = (0..100).map(|i| i as f64 * 0.5).collect();
-        let y: Vec<f64> = t.iter().map(|x| 5e8 + 3e5 * x + (x * 7.0).sin() * 1e5).collect();
+        let y: Vec<f64> = t
+            .iter()
+            .map(|x| 5e8 + 3e5 * x + (x * 7.0).sin() * 1e5)
+            .collect();
         let mut online = OnlineSlope::default();
         for (a, b) in t.iter().zip(&y) {
             online.push(*a, *b);

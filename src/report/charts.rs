@@ -45,12 +45,29 @@ pub struct TimeUnit {
 
 pub fn time_unit(span_s: f64) -> TimeUnit {
     if span_s <= 180.0 {
-        TimeUnit { seconds: 1.0, name: "s" }
+        TimeUnit {
+            seconds: 1.0,
+            name: "s",
+        }
     } else if span_s <= 3.0 * 3600.0 {
-        TimeUnit { seconds: 60.0, name: "min" }
+        TimeUnit {
+            seconds: 60.0,
+            name: "min",
+        }
     } else {
-        TimeUnit { seconds: 3600.0, name: "h" }
+        TimeUnit {
+            seconds: 3600.0,
+            name: "h",
+        }
     }
+}
+
+/// An axis tick label with as many decimals as the axis span needs (about 10 ticks), so
+/// counts read `8` not `8.00` and a small CPU axis does not repeat `0.01`.
+pub fn axis_label(value: f64, span: f64) -> String {
+    let step = (span / 10.0).abs().max(1e-12);
+    let decimals = (-step.log10().floor()).clamp(0.0, 6.0) as usize;
+    format!("{value:.decimals$}")
 }
 
 /// Keep the first, min, max and last point of each bucket so spikes survive thinning.
@@ -82,9 +99,21 @@ pub fn thin(points: &[(f64, f64)], max_points: usize) -> Vec<(f64, f64)> {
 }
 
 /// Draw lines over time into an SVG file.
-pub fn line_chart(path: &Path, title: &str, y_label: &str, lines: &[Line], span_s: f64) -> Result<(), ChartError> {
-    let file = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let fail = |e: &dyn std::fmt::Display| ChartError { file: file.clone(), reason: e.to_string() };
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    lines: &[Line],
+    span_s: f64,
+) -> Result<(), ChartError> {
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let fail = |e: &dyn std::fmt::Display| ChartError {
+        file: file.clone(),
+        reason: e.to_string(),
+    };
     let unit = time_unit(span_s);
     let all = lines.iter().flat_map(|l| l.points.iter());
     let (mut y_min, mut y_max) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -101,6 +130,7 @@ pub fn line_chart(path: &Path, title: &str, y_label: &str, lines: &[Line], span_
     let y_range = (y_min - pad).max(if y_min >= 0.0 { 0.0 } else { f64::MIN })..(y_max + pad);
     let x_range = 0.0..(x_max / unit.seconds).max(1e-9);
 
+    let (y_span, x_span) = (y_range.end - y_range.start, x_range.end);
     let root = SVGBackend::new(path, (960, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -114,24 +144,34 @@ pub fn line_chart(path: &Path, title: &str, y_label: &str, lines: &[Line], span_
         .configure_mesh()
         .x_desc(format!("time ({})", unit.name))
         .y_desc(y_label)
-        .y_label_formatter(&|v| three_figures(*v))
-        .x_label_formatter(&|v| three_figures(*v))
+        .y_label_formatter(&|v| axis_label(*v, y_span))
+        .x_label_formatter(&|v| axis_label(*v, x_span))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(|e| fail(&e))?;
     for line in lines {
-        let style = ShapeStyle { color: line.color.to_rgba(), filled: false, stroke_width: line.width };
-        let pts = thin(&line.points, MAX_POINTS).into_iter().map(|(x, y)| (x / unit.seconds, y));
+        let style = ShapeStyle {
+            color: line.color.to_rgba(),
+            filled: false,
+            stroke_width: line.width,
+        };
+        let pts = thin(&line.points, MAX_POINTS)
+            .into_iter()
+            .map(|(x, y)| (x / unit.seconds, y));
         let color = line.color;
         let width = line.width;
         let series = if line.dashed {
-            chart.draw_series(DashedLineSeries::new(pts, 8, 5, style)).map_err(|e| fail(&e))?
+            chart
+                .draw_series(DashedLineSeries::new(pts, 8, 5, style))
+                .map_err(|e| fail(&e))?
         } else {
-            chart.draw_series(LineSeries::new(pts, style)).map_err(|e| fail(&e))?
+            chart
+                .draw_series(LineSeries::new(pts, style))
+                .map_err(|e| fail(&e))?
         };
-        series
-            .label(line.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width)));
+        series.label(line.label.clone()).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width))
+        });
     }
     chart
         .configure_series_labels()
@@ -150,32 +190,61 @@ fn points(run: &RunData, kind: MetricKind, scale: f64) -> Vec<(f64, f64)> {
 }
 
 fn fitted(trend: &MetricTrend, scale: f64) -> Vec<(f64, f64)> {
-    vec![(trend.fit_start[0], trend.fit_start[1] / scale), (trend.fit_end[0], trend.fit_end[1] / scale)]
+    vec![
+        (trend.fit_start[0], trend.fit_start[1] / scale),
+        (trend.fit_end[0], trend.fit_end[1] / scale),
+    ]
 }
 
 fn trend_title(name: &str, trend: Option<&MetricTrend>, fmt: fn(f64) -> String) -> String {
     match trend {
         Some(t) => {
             let sign = if t.slope_per_min >= 0.0 { "+" } else { "" };
-            format!("{name}: {sign}{} ({})", fmt(t.slope_per_min), t.verdict.as_str())
+            format!(
+                "{name}: {sign}{} ({})",
+                fmt(t.slope_per_min),
+                t.verdict.as_str()
+            )
         }
         None => format!("{name}: too few samples for a trend"),
     }
 }
 
 /// Write memory.svg, threads_fds.svg and cpu.svg; returns the file names written.
-pub fn write_charts(dir: &Path, run: &RunData, verdict: &RunVerdict) -> Result<Vec<String>, ChartError> {
+pub fn write_charts(
+    dir: &Path,
+    run: &RunData,
+    verdict: &RunVerdict,
+) -> Result<Vec<String>, ChartError> {
     let span_s = run.samples.last().map_or(0.0, |s| s.t);
     let mut written = Vec::new();
     let mb = 1e6;
 
-    let mut memory = vec![Line { label: "RSS".into(), points: points(run, MetricKind::Rss, mb), color: BLUE, width: 2, dashed: false }];
+    let mut memory = vec![Line {
+        label: "RSS".into(),
+        points: points(run, MetricKind::Rss, mb),
+        color: BLUE,
+        width: 2,
+        dashed: false,
+    }];
     let pss = points(run, MetricKind::Pss, mb);
     if !pss.is_empty() {
-        memory.push(Line { label: "PSS".into(), points: pss, color: GREEN, width: 1, dashed: false });
+        memory.push(Line {
+            label: "PSS".into(),
+            points: pss,
+            color: GREEN,
+            width: 1,
+            dashed: false,
+        });
     }
     if let Some(rss) = &verdict.metrics.rss {
-        memory.push(Line { label: "RSS fitted trend".into(), points: fitted(rss, mb), color: VERMILLION, width: 2, dashed: true });
+        memory.push(Line {
+            label: "RSS fitted trend".into(),
+            points: fitted(rss, mb),
+            color: VERMILLION,
+            width: 2,
+            dashed: true,
+        });
     }
     if let Some(limit) = verdict.capacity.mem_limit_bytes {
         memory.push(Line {
@@ -186,30 +255,82 @@ pub fn write_charts(dir: &Path, run: &RunData, verdict: &RunVerdict) -> Result<V
             dashed: true,
         });
     }
-    let title = trend_title("Memory — RSS", verdict.metrics.rss.as_ref(), crate::units::format_byte_rate);
+    let title = trend_title(
+        "Memory — RSS",
+        verdict.metrics.rss.as_ref(),
+        crate::units::format_byte_rate,
+    );
     line_chart(&dir.join("memory.svg"), &title, "MB", &memory, span_s)?;
     written.push("memory.svg".to_string());
 
-    let mut counts = vec![Line { label: "threads".into(), points: points(run, MetricKind::Threads, 1.0), color: BLUE, width: 2, dashed: false }];
+    let mut counts = vec![Line {
+        label: "threads".into(),
+        points: points(run, MetricKind::Threads, 1.0),
+        color: BLUE,
+        width: 2,
+        dashed: false,
+    }];
     let fds = points(run, MetricKind::Fds, 1.0);
     if !fds.is_empty() {
-        counts.push(Line { label: "open FDs".into(), points: fds, color: ORANGE, width: 2, dashed: true });
+        counts.push(Line {
+            label: "open FDs".into(),
+            points: fds,
+            color: ORANGE,
+            width: 2,
+            dashed: true,
+        });
     }
     let title = format!(
         "{} · {}",
-        trend_title("Threads", verdict.metrics.threads.as_ref(), crate::units::format_count_rate),
-        trend_title("FDs", verdict.metrics.fds.as_ref(), crate::units::format_count_rate)
+        trend_title(
+            "Threads",
+            verdict.metrics.threads.as_ref(),
+            crate::units::format_count_rate
+        ),
+        trend_title(
+            "FDs",
+            verdict.metrics.fds.as_ref(),
+            crate::units::format_count_rate
+        )
     );
-    line_chart(&dir.join("threads_fds.svg"), &title, "count", &counts, span_s)?;
+    line_chart(
+        &dir.join("threads_fds.svg"),
+        &title,
+        "count",
+        &counts,
+        span_s,
+    )?;
     written.push("threads_fds.svg".to_string());
 
-    let cpu: Vec<(f64, f64)> = run.samples.iter().filter_map(|s| s.cpu.map(|c| (s.t, c))).collect();
-    let mut cpu_lines = vec![Line { label: "CPU".into(), points: cpu, color: BLUE, width: 1, dashed: false }];
+    let cpu: Vec<(f64, f64)> = run
+        .samples
+        .iter()
+        .filter_map(|s| s.cpu.map(|c| (s.t, c)))
+        .collect();
+    let mut cpu_lines = vec![Line {
+        label: "CPU".into(),
+        points: cpu,
+        color: BLUE,
+        width: 1,
+        dashed: false,
+    }];
     if let Some(limit) = verdict.capacity.cpu_limit_cores {
-        cpu_lines.push(Line { label: "CPU limit".into(), points: vec![(0.0, limit), (span_s, limit)], color: PURPLE, width: 1, dashed: true });
+        cpu_lines.push(Line {
+            label: "CPU limit".into(),
+            points: vec![(0.0, limit), (span_s, limit)],
+            color: PURPLE,
+            width: 1,
+            dashed: true,
+        });
     }
     let title = match &verdict.metrics.cpu {
-        Some(c) => format!("CPU: mean {} cores, p95 {}, max {} ({})", three_figures(c.mean_cores), three_figures(c.p95_cores), three_figures(c.max_cores), c.verdict.as_str()),
+        Some(c) => format!(
+            "CPU: mean {} cores, p95 {}, max {} ({})",
+            three_figures(c.mean_cores),
+            three_figures(c.p95_cores),
+            three_figures(c.max_cores),
+            c.verdict.as_str()
+        ),
         None => "CPU: not measured".to_string(),
     };
     line_chart(&dir.join("cpu.svg"), &title, "cores", &cpu_lines, span_s)?;
@@ -229,7 +350,18 @@ mod tests {
         let thin = thin(&pts, 1000);
         assert!(thin.len() <= 1002, "{}", thin.len());
         assert!(thin.iter().any(|p| p.1 == 1e6) && thin.iter().any(|p| p.1 == -1e6));
-        assert!(thin.windows(2).all(|w| w[0].0 <= w[1].0), "time stays ordered");
+        assert!(
+            thin.windows(2).all(|w| w[0].0 <= w[1].0),
+            "time stays ordered"
+        );
+    }
+
+    #[test]
+    fn axis_labels_follow_the_span() {
+        assert_eq!(axis_label(8.0, 6.0), "8.0");
+        assert_eq!(axis_label(8.0, 60.0), "8");
+        assert_eq!(axis_label(0.015, 0.045), "0.015");
+        assert_eq!(axis_label(25.0, 30.0), "25");
     }
 
     #[test]

@@ -113,10 +113,13 @@ fn unescape_mount_field(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
         match (bytes[i], octal) {
             (b'\\', Some(d)) => {
-                let value = (d[0] - b'0') as u32 * 64 + (d[1] - b'0') as u32 * 8 + (d[2] - b'0') as u32;
+                let value =
+                    (d[0] - b'0') as u32 * 64 + (d[1] - b'0') as u32 * 8 + (d[2] - b'0') as u32;
                 out.push(value as u8);
                 i += 4;
             }
@@ -215,16 +218,24 @@ pub fn cgroup_dir(mount: &CgroupMount, path: &str) -> PathBuf {
     };
     let relative = Path::new(relative.trim_start_matches('/'));
     // Never follow ".." out of the mount.
-    if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
         return mount.mount_point.clone();
     }
     let dir = mount.mount_point.join(relative);
-    if dir.is_dir() { dir } else { mount.mount_point.clone() }
+    if dir.is_dir() {
+        dir
+    } else {
+        mount.mount_point.clone()
+    }
 }
 
 /// Directories from `dir` up to and including `mount_point`.
 fn dirs_up_to<'a>(dir: &'a Path, mount_point: &'a Path) -> impl Iterator<Item = &'a Path> {
-    dir.ancestors().take_while(move |d| d.starts_with(mount_point))
+    dir.ancestors()
+        .take_while(move |d| d.starts_with(mount_point))
 }
 
 fn read_trimmed(path: &Path) -> Option<String> {
@@ -263,18 +274,24 @@ pub fn limits_from(proc_cgroup: &str, mounts: &[CgroupMount]) -> CgroupLimits {
             v2_found = true;
             let dir = cgroup_dir(mount, &entry.path);
             // In a hybrid layout the v2 tree exists but memory and cpu stay on v1.
-            let controllers = read_trimmed(&mount.mount_point.join("cgroup.controllers")).unwrap_or_default();
-            if controllers.split_whitespace().any(|c| c == "memory" || c == "cpu") {
+            let controllers =
+                read_trimmed(&mount.mount_point.join("cgroup.controllers")).unwrap_or_default();
+            if controllers
+                .split_whitespace()
+                .any(|c| c == "memory" || c == "cpu")
+            {
                 v2_has_controllers = true;
             }
             for d in dirs_up_to(&dir, &mount.mount_point) {
                 if let Some(text) = read_trimmed(&d.join("memory.max")) {
                     v2_has_controllers = true;
-                    limits.mem_limit_bytes = tighter_u64(limits.mem_limit_bytes, parse_v2_memory_max(&text));
+                    limits.mem_limit_bytes =
+                        tighter_u64(limits.mem_limit_bytes, parse_v2_memory_max(&text));
                 }
                 if let Some(text) = read_trimmed(&d.join("cpu.max")) {
                     v2_has_controllers = true;
-                    limits.cpu_limit_cores = tighter_f64(limits.cpu_limit_cores, parse_v2_cpu_max(&text));
+                    limits.cpu_limit_cores =
+                        tighter_f64(limits.cpu_limit_cores, parse_v2_cpu_max(&text));
                 }
             }
             continue;
@@ -285,7 +302,9 @@ pub fn limits_from(proc_cgroup: &str, mounts: &[CgroupMount]) -> CgroupLimits {
             continue;
         }
         let mount = mounts.iter().find(|m| match &m.hierarchy {
-            Hierarchy::V1 { controllers } => controllers.iter().any(|c| entry.controllers.contains(c)),
+            Hierarchy::V1 { controllers } => {
+                controllers.iter().any(|c| entry.controllers.contains(c))
+            }
             Hierarchy::V2 => false,
         });
         let Some(mount) = mount else { continue };
@@ -293,7 +312,8 @@ pub fn limits_from(proc_cgroup: &str, mounts: &[CgroupMount]) -> CgroupLimits {
         let dir = cgroup_dir(mount, &entry.path);
         for d in dirs_up_to(&dir, &mount.mount_point) {
             if wants_memory && let Some(text) = read_trimmed(&d.join("memory.limit_in_bytes")) {
-                limits.mem_limit_bytes = tighter_u64(limits.mem_limit_bytes, parse_v1_memory_limit(&text));
+                limits.mem_limit_bytes =
+                    tighter_u64(limits.mem_limit_bytes, parse_v1_memory_limit(&text));
             }
             if wants_cpu
                 && let (Some(quota), Some(period)) = (
@@ -301,7 +321,8 @@ pub fn limits_from(proc_cgroup: &str, mounts: &[CgroupMount]) -> CgroupLimits {
                     read_trimmed(&d.join("cpu.cfs_period_us")),
                 )
             {
-                limits.cpu_limit_cores = tighter_f64(limits.cpu_limit_cores, parse_v1_cpu(&quota, &period));
+                limits.cpu_limit_cores =
+                    tighter_f64(limits.cpu_limit_cores, parse_v1_cpu(&quota, &period));
             }
         }
     }
@@ -340,7 +361,9 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/proc/cgroup").join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/proc/cgroup")
+            .join(name)
     }
 
     fn read(path: &Path) -> String {
@@ -365,7 +388,10 @@ mod tests {
 
     fn limits_with_guess(name: &str) -> CgroupLimits {
         let root = fixture(name);
-        limits_from(&read(&root.join("cgroup")), &guess_mounts(&root.join("sys/fs/cgroup")))
+        limits_from(
+            &read(&root.join("cgroup")),
+            &guess_mounts(&root.join("sys/fs/cgroup")),
+        )
     }
 
     #[test]
@@ -389,7 +415,10 @@ mod tests {
     fn parses_proc_cgroup_of_this_machine() {
         let entries = parse_proc_cgroup(&read(&fixture("hybrid/cgroup")));
         assert_eq!(entries.len(), 10);
-        let memory = entries.iter().find(|e| e.controllers == ["memory"]).unwrap();
+        let memory = entries
+            .iter()
+            .find(|e| e.controllers == ["memory"])
+            .unwrap();
         assert_eq!(memory.hierarchy_id, 4);
         assert_eq!(memory.path, "/process_api/10be57c8c03c2a868ba11dbc58c11e98");
         let v2 = entries.iter().find(|e| e.is_v2()).unwrap();
@@ -405,15 +434,28 @@ mod tests {
         assert_eq!(mounts.len(), 10);
         assert!(mounts.iter().any(|m| m.hierarchy == Hierarchy::V2
             && m.mount_point == Path::new("/sys/fs/cgroup/unified")));
-        let memory = mounts.iter().find(|m| m.mount_point.ends_with("memory")).unwrap();
-        assert_eq!(memory.hierarchy, Hierarchy::V1 { controllers: vec!["memory".to_owned()] });
+        let memory = mounts
+            .iter()
+            .find(|m| m.mount_point.ends_with("memory"))
+            .unwrap();
+        assert_eq!(
+            memory.hierarchy,
+            Hierarchy::V1 {
+                controllers: vec!["memory".to_owned()]
+            }
+        );
         let container = parse_mountinfo(&read(&fixture("v1-container/mountinfo")));
         assert_eq!(container[0].root, "/docker/c0ffee");
         assert_eq!(
             container[1].hierarchy,
-            Hierarchy::V1 { controllers: vec!["cpu".to_owned(), "cpuacct".to_owned()] }
+            Hierarchy::V1 {
+                controllers: vec!["cpu".to_owned(), "cpuacct".to_owned()]
+            }
         );
-        assert_eq!(unescape_mount_field(r"/mnt/with\040space"), "/mnt/with space");
+        assert_eq!(
+            unescape_mount_field(r"/mnt/with\040space"),
+            "/mnt/with space"
+        );
     }
 
     #[test]
@@ -491,7 +533,10 @@ mod tests {
         };
         assert_eq!(cgroup_dir(&mount, "/../../.."), mount.mount_point);
         assert_eq!(cgroup_dir(&mount, "/"), mount.mount_point);
-        assert_eq!(cgroup_dir(&mount, "/system.slice"), mount.mount_point.join("system.slice"));
+        assert_eq!(
+            cgroup_dir(&mount, "/system.slice"),
+            mount.mount_point.join("system.slice")
+        );
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! Linux backend: reads /proc.
 //!
 //! The hot path (`Sampler::sample`) reads `stat`, `status`, `io`, the size of `fd/` and
-//! optionally `smaps_rollup` per process into one reused buffer, and builds every path in
-//! one reused string, so a sample allocates nothing in steady state. `stat` is parsed with
-//! the procfs crate; `status`, `io`, `smaps_rollup` and `meminfo` are scanned here for the
-//! two or three fields we need, because procfs's parsers build a map of every line (and an
-//! 8 KiB reader) on each call. The process table (not hot) uses procfs throughout.
+//! optionally `smaps_rollup` per process into one reused buffer, building paths in one
+//! reused string. The stat/status/io files of up to `HELD_MAX` processes and /proc/meminfo
+//! stay open between samples and are re-read with pread, which halves the system calls.
+//! `stat` is parsed with the procfs crate (two small allocations); `status`, `io`,
+//! `smaps_rollup` and `meminfo` are scanned here for the two or three fields we need,
+//! because procfs's parsers build a map of every line (and an 8 KiB reader) on each call.
+//! The process table (not hot) uses procfs throughout.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Instant;
@@ -18,13 +20,18 @@ use std::time::Instant;
 use procfs::process::{Process, Stat};
 use procfs::{FromRead, ProcError};
 
-use super::{CgroupLimits, Gone, ProcId, ProcInfo, ProcessTable, Reading, Sample, SampleError, Sampler, cgroup};
+use super::{
+    CgroupLimits, Gone, ProcId, ProcInfo, ProcessTable, Reading, Sample, SampleError, Sampler,
+    cgroup,
+};
 
 /// Reads /proc files into one reused buffer, building their paths in one reused string.
 #[derive(Default)]
 struct ProcReader {
     path: String,
+    /// Kept initialized to its full length (so reads need no zeroing); `len` bytes are valid.
     buf: Vec<u8>,
+    len: usize,
 }
 
 impl ProcReader {
@@ -35,12 +42,45 @@ impl ProcReader {
         &self.path
     }
 
-    /// The whole file at `path`.
+    /// The whole of a one-record file at `path` (see `fill_from`).
     fn read(&mut self, path: fmt::Arguments<'_>) -> io::Result<&[u8]> {
         self.set_path(path);
-        self.buf.clear();
-        File::open(&self.path)?.read_to_end(&mut self.buf)?;
-        Ok(&self.buf)
+        let file = File::open(&self.path)?;
+        self.fill(&file, true)
+    }
+
+    /// The whole file at `path`, read up to end of file: for seq_files of many records
+    /// (such as `children`), where a read may stop short at a page of text.
+    fn read_to_eof(&mut self, path: fmt::Arguments<'_>) -> io::Result<&[u8]> {
+        self.set_path(path);
+        let file = File::open(&self.path)?;
+        self.fill(&file, false)
+    }
+
+    /// The whole of a one-record /proc file (`stat`, `status`, `io`, `smaps_rollup`,
+    /// `meminfo`: each is printed by a single seq_file `show`). A short read is then the
+    /// end of the text, which saves the extra read that would return 0.
+    fn fill_from(&mut self, file: &File) -> io::Result<&[u8]> {
+        self.fill(file, true)
+    }
+
+    /// Reads from offset 0 with pread: a file kept open is generated afresh (a seq_file
+    /// restarts at offset 0) with no open or close, and without the fstat and lseek that
+    /// `read_to_end` spends on a size hint /proc cannot give.
+    fn fill(&mut self, file: &File, short_read_ends: bool) -> io::Result<&[u8]> {
+        self.len = 0;
+        loop {
+            if self.buf.len() - self.len < 1024 {
+                let grown = self.buf.len() + 4096;
+                self.buf.resize(grown, 0);
+            }
+            let wanted = self.buf.len() - self.len;
+            let read = file.read_at(&mut self.buf[self.len..], self.len as u64)?;
+            self.len += read;
+            if read == 0 || (short_read_ends && read < wanted) {
+                return Ok(&self.buf[..self.len]);
+            }
+        }
     }
 }
 
@@ -60,32 +100,38 @@ enum StatError {
     Unreadable,
 }
 
-fn read_stat(reader: &mut ProcReader, pid: u32) -> Result<Stat, StatError> {
-    match reader.read(format_args!("/proc/{pid}/stat")) {
-        Ok(bytes) if bytes.is_empty() => Err(StatError::Gone),
+/// Parse the result of reading a /proc/PID/stat file.
+fn stat_from(read: io::Result<&[u8]>) -> Result<Stat, StatError> {
+    match read {
+        Ok([]) => Err(StatError::Gone),
         Ok(bytes) => Stat::from_read(bytes).map_err(|_| StatError::Unreadable),
         Err(e) if is_gone(&e) => Err(StatError::Gone),
         Err(_) => Err(StatError::Unreadable),
     }
 }
 
-/// Calls `f(key, value)` for each `Key:  123...` line, with the value's leading decimal
-/// digits (units such as `kB` are the caller's business). Other lines are skipped.
-fn for_each_number(text: &[u8], mut f: impl FnMut(&[u8], u64)) {
+fn read_stat(reader: &mut ProcReader, pid: u32) -> Result<Stat, StatError> {
+    stat_from(reader.read(format_args!("/proc/{pid}/stat")))
+}
+
+/// Calls `f(index, value)` for each `KEY:  123...` line whose key is `keys[index]`, with
+/// the value's leading decimal digits (units such as `kB` are the caller's business).
+/// Other lines are skipped without parsing.
+fn for_each_number(text: &[u8], keys: &[&[u8]], mut f: impl FnMut(usize, u64)) {
     for line in text.split(|&b| b == b'\n') {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        let Some(index) = keys
+            .iter()
+            .position(|key| line.starts_with(key) && line.get(key.len()) == Some(&b':'))
+        else {
             continue;
         };
-        let value = line[colon + 1..].trim_ascii_start();
+        let value = line[keys[index].len() + 1..].trim_ascii_start();
         let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 {
-            continue;
-        }
-        let parsed = value[..digits]
-            .iter()
-            .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')));
-        if let Some(number) = parsed {
-            f(&line[..colon], number);
+        let parsed = value[..digits].iter().try_fold(0u64, |acc, &d| {
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        });
+        if let (true, Some(number)) = (digits > 0, parsed) {
+            f(index, number);
         }
     }
 }
@@ -102,12 +148,17 @@ pub(crate) struct StatusFields {
 
 pub(crate) fn parse_status(text: &[u8]) -> StatusFields {
     let mut fields = StatusFields::default();
-    for_each_number(text, |key, value| match key {
-        b"VmSwap" => fields.swap_bytes = value.checked_mul(1024),
-        b"voluntary_ctxt_switches" => fields.ctx_vol = Some(value),
-        b"nonvoluntary_ctxt_switches" => fields.ctx_invol = Some(value),
-        b"Tgid" => fields.tgid = u32::try_from(value).ok(),
-        _ => {}
+    let keys: [&[u8]; 4] = [
+        b"VmSwap",
+        b"voluntary_ctxt_switches",
+        b"nonvoluntary_ctxt_switches",
+        b"Tgid",
+    ];
+    for_each_number(text, &keys, |index, value| match index {
+        0 => fields.swap_bytes = value.checked_mul(1024),
+        1 => fields.ctx_vol = Some(value),
+        2 => fields.ctx_invol = Some(value),
+        _ => fields.tgid = u32::try_from(value).ok(),
     });
     fields
 }
@@ -115,35 +166,39 @@ pub(crate) fn parse_status(text: &[u8]) -> StatusFields {
 /// `(read_bytes, write_bytes)` from /proc/PID/io.
 pub(crate) fn parse_io(text: &[u8]) -> (Option<u64>, Option<u64>) {
     let (mut read_bytes, mut write_bytes) = (None, None);
-    for_each_number(text, |key, value| match key {
-        b"read_bytes" => read_bytes = Some(value),
-        b"write_bytes" => write_bytes = Some(value),
-        _ => {}
-    });
+    for_each_number(
+        text,
+        &[b"read_bytes", b"write_bytes"],
+        |index, value| match index {
+            0 => read_bytes = Some(value),
+            _ => write_bytes = Some(value),
+        },
+    );
     (read_bytes, write_bytes)
 }
 
 /// `(pss_bytes, uss_bytes)` from /proc/PID/smaps_rollup; USS = Private_Clean + Private_Dirty.
 pub(crate) fn parse_smaps_rollup(text: &[u8]) -> (Option<u64>, Option<u64>) {
-    let (mut pss_kib, mut clean_kib, mut dirty_kib) = (None, None, None);
-    for_each_number(text, |key, value| match key {
-        b"Pss" => pss_kib = Some(value),
-        b"Private_Clean" => clean_kib = Some(value),
-        b"Private_Dirty" => dirty_kib = Some(value),
-        _ => {}
-    });
+    let mut kib: [Option<u64>; 3] = [None; 3];
+    for_each_number(
+        text,
+        &[b"Pss", b"Private_Clean", b"Private_Dirty"],
+        |index, value| {
+            kib[index] = Some(value);
+        },
+    );
+    let [pss_kib, clean_kib, dirty_kib] = kib;
     let uss_kib = clean_kib.zip(dirty_kib).map(|(c, d)| c.saturating_add(d));
-    (pss_kib.map(|k| k.saturating_mul(1024)), uss_kib.map(|k| k.saturating_mul(1024)))
+    (
+        pss_kib.map(|k| k.saturating_mul(1024)),
+        uss_kib.map(|k| k.saturating_mul(1024)),
+    )
 }
 
 /// MemAvailable from /proc/meminfo, bytes.
 pub(crate) fn parse_meminfo_available(text: &[u8]) -> Option<u64> {
     let mut avail_kib = None;
-    for_each_number(text, |key, value| {
-        if key == b"MemAvailable" {
-            avail_kib = Some(value);
-        }
-    });
+    for_each_number(text, &[b"MemAvailable"], |_, value| avail_kib = Some(value));
     avail_kib.map(|k| k.saturating_mul(1024))
 }
 
@@ -157,7 +212,9 @@ pub(crate) fn parse_pid_list(text: &[u8]) -> impl Iterator<Item = u32> + '_ {
 /// process). The command name may hold spaces and parentheses, so look after the last ')'.
 pub(crate) fn parse_stat_ppid(text: &[u8]) -> Option<u32> {
     let close = text.iter().rposition(|&b| b == b')')?;
-    let mut fields = text[close + 1..].split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let mut fields = text[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty());
     let _state = fields.next()?;
     std::str::from_utf8(fields.next()?).ok()?.parse().ok()
 }
@@ -329,28 +386,33 @@ fn proc_info(process: &Process, stat: Stat) -> Option<ProcInfo> {
     })
 }
 
-/// Reads a file from offset 0 with `pread`, so a file kept open is re-generated by the
-/// kernel on each call (seq_file restarts at offset 0) without an open/close.
-fn read_whole_at(file: &File, buf: &mut Vec<u8>) -> io::Result<()> {
-    buf.clear();
-    loop {
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(4096);
-        }
-        let filled = buf.len();
-        buf.resize(buf.capacity(), 0);
-        let read = file.read_at(&mut buf[filled..], filled as u64);
-        let n = match read {
-            Ok(n) => n,
-            Err(e) => {
-                buf.truncate(filled);
-                return Err(e);
-            }
-        };
-        buf.truncate(filled + n);
-        if n == 0 {
-            return Ok(());
-        }
+/// How many processes keep their files open between samples. Re-reading an open /proc
+/// file with pread skips the open and close, which cost as much as the read itself; the
+/// cap keeps a large process tree from using up our file descriptors (3 per process).
+/// Processes beyond it are read by path.
+const HELD_MAX: usize = 16;
+
+/// The open stat, status and io files of one process. They stay bound to the process they
+/// were opened for: once it is reaped, reads fail with ESRCH, even if its PID is reused.
+struct Held {
+    stat: File,
+    status: File,
+    /// `None` when opening was refused (another user's process); not retried while this
+    /// process lives.
+    io: Option<File>,
+    /// Read during this call; the others are closed at its end.
+    used: bool,
+}
+
+impl Held {
+    fn open(reader: &mut ProcReader, pid: u32) -> Option<Held> {
+        let mut open = |leaf: &str| File::open(reader.set_path(format_args!("/proc/{pid}/{leaf}")));
+        Some(Held {
+            stat: open("stat").ok()?,
+            status: open("status").ok()?,
+            io: open("io").ok(),
+            used: true,
+        })
     }
 }
 
@@ -365,6 +427,8 @@ pub struct LinuxSampler {
     dir_path: String,
     /// Kept open and re-read with pread: cheaper than opening it on every sample.
     meminfo: Option<File>,
+    /// Open stat/status/io files of up to `HELD_MAX` processes, by PID.
+    held: HashMap<u32, Held>,
     /// Cumulative CPU seconds per process at the previous call, and at this one. Swapped
     /// each call and rebuilt from the processes present, so they never outgrow the set.
     prev_cpu_s: HashMap<ProcId, f64>,
@@ -396,10 +460,12 @@ impl LinuxSampler {
             has_children_file: Path::new(&format!("/proc/{me}/task/{me}/children")).exists(),
             reader: ProcReader {
                 path: String::with_capacity(64),
-                buf: Vec::with_capacity(8192),
+                buf: vec![0; 8192],
+                len: 0,
             },
             dir_path: String::with_capacity(64),
             meminfo: None,
+            held: HashMap::with_capacity(HELD_MAX),
             prev_cpu_s: HashMap::new(),
             cur_cpu_s: HashMap::new(),
             prev_elapsed_s: None,
@@ -415,8 +481,8 @@ impl LinuxSampler {
             self.meminfo = File::open("/proc/meminfo").ok();
         }
         let file = self.meminfo.as_ref()?;
-        match read_whole_at(file, &mut self.reader.buf) {
-            Ok(()) => parse_meminfo_available(&self.reader.buf),
+        match self.reader.fill_from(file) {
+            Ok(text) => parse_meminfo_available(text),
             Err(_) => {
                 // Reopen next time.
                 self.meminfo = None;
@@ -426,7 +492,13 @@ impl LinuxSampler {
     }
 
     /// Everything but `stat` for one process; `Err(())` when it vanished meanwhile.
-    fn read_figures(&mut self, pid: u32, stat: &Stat, read_smaps: bool, smaps_s: &mut f64) -> Result<ProcFigures, ()> {
+    fn read_figures(
+        &mut self,
+        pid: u32,
+        stat: &Stat,
+        read_smaps: bool,
+        smaps_s: &mut f64,
+    ) -> Result<ProcFigures, ()> {
         let mut f = ProcFigures {
             cpu_user_s: stat.utime as f64 / self.ticks_per_s,
             cpu_sys_s: stat.stime as f64 / self.ticks_per_s,
@@ -438,8 +510,13 @@ impl LinuxSampler {
             ..ProcFigures::default()
         };
         let reader = &mut self.reader;
+        let held = self.held.get(&pid);
 
-        match reader.read(format_args!("/proc/{pid}/status")) {
+        let status = match held {
+            Some(held) => reader.fill_from(&held.status),
+            None => reader.read(format_args!("/proc/{pid}/status")),
+        };
+        match status {
             Ok(bytes) => {
                 let status = parse_status(bytes);
                 f.swap_bytes = status.swap_bytes;
@@ -451,7 +528,12 @@ impl LinuxSampler {
         }
 
         // Needs ptrace access: EACCES for other users' processes, then None.
-        match reader.read(format_args!("/proc/{pid}/io")) {
+        let io = match held {
+            Some(Held { io: Some(io), .. }) => reader.fill_from(io),
+            Some(Held { io: None, .. }) => Err(io::ErrorKind::PermissionDenied.into()),
+            None => reader.read(format_args!("/proc/{pid}/io")),
+        };
+        match io {
             Ok(bytes) => (f.read_bytes, f.write_bytes) = parse_io(bytes),
             Err(e) if is_gone(&e) => return Err(()),
             Err(_) => {}
@@ -461,7 +543,9 @@ impl LinuxSampler {
 
         if read_smaps {
             let started = Instant::now();
-            let result = reader.read(format_args!("/proc/{pid}/smaps_rollup")).map(parse_smaps_rollup);
+            let result = reader
+                .read(format_args!("/proc/{pid}/smaps_rollup"))
+                .map(parse_smaps_rollup);
             *smaps_s += started.elapsed().as_secs_f64();
             match result {
                 Ok((pss, uss)) => (f.pss_bytes, f.uss_bytes) = (pss, uss),
@@ -470,6 +554,29 @@ impl LinuxSampler {
             }
         }
         Ok(f)
+    }
+
+    /// The stat of `pid`: through its held files, opening them when there is room.
+    fn stat_of(&mut self, pid: u32) -> Result<Stat, StatError> {
+        if let Some(held) = self.held.get_mut(&pid) {
+            match self.reader.fill_from(&held.stat) {
+                Ok(bytes) if !bytes.is_empty() => {
+                    held.used = true;
+                    return Stat::from_read(bytes).map_err(|_| StatError::Unreadable);
+                }
+                // The process they were opened for is gone; the PID may be another's now.
+                _ => {
+                    self.held.remove(&pid);
+                }
+            }
+        }
+        if self.held.len() < HELD_MAX
+            && let Some(held) = Held::open(&mut self.reader, pid)
+        {
+            let held = self.held.entry(pid).insert_entry(held).into_mut();
+            return stat_from(self.reader.fill_from(&held.stat));
+        }
+        read_stat(&mut self.reader, pid)
     }
 
     /// Queue the children of `pid` (which has `threads` threads) for reading.
@@ -508,7 +615,10 @@ impl LinuxSampler {
     }
 
     fn queue_children_of_task(&mut self, pid: u32, tid: u32) {
-        let Ok(bytes) = self.reader.read(format_args!("/proc/{pid}/task/{tid}/children")) else {
+        let Ok(bytes) = self
+            .reader
+            .read_to_eof(format_args!("/proc/{pid}/task/{tid}/children"))
+        else {
             return;
         };
         for child in parse_pid_list(bytes) {
@@ -526,7 +636,11 @@ impl LinuxSampler {
             return;
         };
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Ok(bytes) = self.reader.read(format_args!("/proc/{pid}/stat"))
@@ -576,7 +690,13 @@ fn zombie_wait_status(stat: &Stat) -> Option<i32> {
 }
 
 impl Sampler for LinuxSampler {
-    fn sample(&mut self, roots: &[ProcId], children: bool, elapsed_s: f64, read_smaps: bool) -> Reading {
+    fn sample(
+        &mut self,
+        roots: &[ProcId],
+        children: bool,
+        elapsed_s: f64,
+        read_smaps: bool,
+    ) -> Reading {
         let mut ctx = CallState {
             totals: Totals::new(read_smaps),
             read_smaps,
@@ -594,7 +714,7 @@ impl Sampler for LinuxSampler {
             if !self.visited.insert(root.pid) {
                 continue;
             }
-            let stat = match read_stat(&mut self.reader, root.pid) {
+            let stat = match self.stat_of(root.pid) {
                 Ok(stat) => stat,
                 Err(StatError::Gone) => {
                     gone.push((*root, Gone::Exited { wait_status: None }));
@@ -620,7 +740,7 @@ impl Sampler for LinuxSampler {
         }
 
         while let Some((pid, parent)) = self.pending.pop() {
-            let stat = match read_stat(&mut self.reader, pid) {
+            let stat = match self.stat_of(pid) {
                 Ok(stat) => stat,
                 Err(StatError::Gone) => continue,
                 Err(StatError::Unreadable) => {
@@ -638,10 +758,14 @@ impl Sampler for LinuxSampler {
 
         let dt_s = self.prev_elapsed_s.map(|prev| elapsed_s - prev);
         let cpu = match dt_s {
-            Some(dt_s) if dt_s > 0.0 && ctx.totals.procs > 0 && ctx.totals.complete => Some(ctx.cpu_delta_s / dt_s),
+            Some(dt_s) if dt_s > 0.0 && ctx.totals.procs > 0 && ctx.totals.complete => {
+                Some(ctx.cpu_delta_s / dt_s)
+            }
             _ => None,
         };
         std::mem::swap(&mut self.prev_cpu_s, &mut self.cur_cpu_s);
+        // Close the files of processes not read this time.
+        self.held.retain(|_, held| std::mem::take(&mut held.used));
         self.prev_elapsed_s = Some(elapsed_s);
 
         let host_avail = self.host_avail_bytes();
@@ -680,7 +804,8 @@ fn read_error(pid: u32, e: ProcError) -> SampleError {
 
 impl ProcessTable for LinuxSampler {
     fn list(&mut self) -> Result<Vec<ProcInfo>, SampleError> {
-        let processes = procfs::process::all_processes().map_err(|e| SampleError::List(e.to_string()))?;
+        let processes =
+            procfs::process::all_processes().map_err(|e| SampleError::List(e.to_string()))?;
         Ok(processes
             // Processes that vanish while listing are simply not there.
             .filter_map(Result::ok)
@@ -731,16 +856,29 @@ mod tests {
     use std::time::Duration;
 
     fn fixture(path: &str) -> Vec<u8> {
-        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/proc").join(path)).unwrap()
+        fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/proc")
+                .join(path),
+        )
+        .unwrap()
     }
 
     fn me() -> ProcId {
-        LinuxSampler::new().get(std::process::id()).unwrap().unwrap().id
+        LinuxSampler::new()
+            .get(std::process::id())
+            .unwrap()
+            .unwrap()
+            .id
     }
 
     /// A child in its own process group, so the whole group can be killed.
     fn spawn(program: &str, args: &[&str]) -> Child {
-        Command::new(program).args(args).process_group(0).spawn().unwrap()
+        Command::new(program)
+            .args(args)
+            .process_group(0)
+            .spawn()
+            .unwrap()
     }
 
     fn kill_group(child: &mut Child) {
@@ -764,7 +902,10 @@ mod tests {
         let stat = Stat::from_read(&fixture("python-threads/stat")[..]).unwrap();
         assert_eq!((stat.pid, stat.state, stat.num_threads), (7315, 'S', 5));
         assert_eq!((stat.utime, stat.stime, stat.starttime), (4, 4, 163262));
-        assert_eq!((stat.minflt, stat.majflt, stat.vsize, stat.rss), (4956, 8, 327446528, 5422));
+        assert_eq!(
+            (stat.minflt, stat.majflt, stat.vsize, stat.rss),
+            (4956, 8, 327446528, 5422)
+        );
 
         let weird = Stat::from_read(&fixture("weird-comm/stat")[..]).unwrap();
         assert_eq!(weird.comm, "we ird) (x");
@@ -798,7 +939,10 @@ mod tests {
 
     #[test]
     fn parses_io_smaps_meminfo_and_children() {
-        assert_eq!(parse_io(&fixture("python-threads/io")), (Some(1122304), Some(4096)));
+        assert_eq!(
+            parse_io(&fixture("python-threads/io")),
+            (Some(1122304), Some(4096))
+        );
         assert_eq!(
             parse_smaps_rollup(&fixture("python-threads/smaps_rollup")),
             (Some(20447 * 1024), Some((4940 + 15176) * 1024))
@@ -806,7 +950,10 @@ mod tests {
         let avail = parse_meminfo_available(&fixture("meminfo")).unwrap();
         assert_eq!(avail % 1024, 0);
         assert!(avail > 0);
-        assert_eq!(parse_pid_list(b"123 456 \n").collect::<Vec<_>>(), [123, 456]);
+        assert_eq!(
+            parse_pid_list(b"123 456 \n").collect::<Vec<_>>(),
+            [123, 456]
+        );
         assert_eq!(parse_pid_list(b"").count(), 0);
         assert_eq!(parse_io(b""), (None, None));
     }
@@ -873,7 +1020,15 @@ mod tests {
             matches!(read_stat(&mut reader, id.pid), Ok(stat) if stat.state == 'Z')
         });
         let zombie = sampler.sample(&[id], false, 1.0, false);
-        assert_eq!(zombie.gone, [(id, Gone::Exited { wait_status: Some(libc::SIGKILL) })]);
+        assert_eq!(
+            zombie.gone,
+            [(
+                id,
+                Gone::Exited {
+                    wait_status: Some(libc::SIGKILL)
+                }
+            )]
+        );
 
         let _ = child.wait();
         let reaped = sampler.sample(&[id], false, 2.0, false);
@@ -887,6 +1042,14 @@ mod tests {
         let mut shell = spawn("sh", &["-c", "sleep 30 & sleep 30 & wait"]);
         let id = sampler.get(shell.id()).unwrap().unwrap().id;
         wait_until(|| sampler.sample(&[id], true, 0.0, false).sample.procs == Some(3));
+
+        // The ppid scan (kernels without the children file) finds the same set.
+        let mut scanning = LinuxSampler::new();
+        scanning.has_children_file = false;
+        assert_eq!(
+            scanning.sample(&[id], true, 0.0, false).sample.procs,
+            Some(3)
+        );
 
         let alone = sampler.sample(&[id], false, 0.1, false).sample;
         let family = sampler.sample(&[id], true, 0.2, false).sample;
@@ -909,10 +1072,37 @@ mod tests {
     }
 
     #[test]
+    fn keeps_files_open_for_a_bounded_number_of_processes() {
+        let mut sampler = LinuxSampler::new();
+        let mut shell = spawn(
+            "sh",
+            &["-c", "for i in $(seq 20); do sleep 30 & done; wait"],
+        );
+        let id = sampler.get(shell.id()).unwrap().unwrap().id;
+        wait_until(|| sampler.sample(&[id], true, 0.0, false).sample.procs == Some(21));
+        // Past the cap, processes are read by path, and counted all the same.
+        assert_eq!(sampler.held.len(), HELD_MAX);
+        let again = sampler.sample(&[id], true, 0.1, false).sample;
+        assert_eq!(again.procs, Some(21));
+        assert!(again.fds.is_some() && again.swap.is_some() && again.read_bytes.is_some());
+        // Without children, only the root's files stay open.
+        sampler.sample(&[id], false, 0.2, false);
+        assert_eq!(sampler.held.len(), 1);
+        kill_group(&mut shell);
+        let after = sampler.sample(&[id], true, 0.3, false);
+        assert_eq!(after.gone, [(id, Gone::Exited { wait_status: None })]);
+        assert!(
+            sampler.held.is_empty(),
+            "files of gone processes are closed"
+        );
+    }
+
+    #[test]
     fn an_unreadable_metric_is_none_for_the_whole_sum() {
         // PID 1's io is not readable here even as root (no ptrace access to init):
         // the sum over {this process, PID 1} must not present our own I/O as the total.
-        if !matches!(File::open("/proc/1/io"), Err(e) if e.kind() == io::ErrorKind::PermissionDenied) {
+        if !matches!(File::open("/proc/1/io"), Err(e) if e.kind() == io::ErrorKind::PermissionDenied)
+        {
             return;
         }
         let mut sampler = LinuxSampler::new();
@@ -956,9 +1146,16 @@ mod tests {
     #[test]
     fn dead_roots_do_not_stop_live_ones() {
         let mut sampler = LinuxSampler::new();
-        let ghost = ProcId { pid: u32::MAX - 1, start: 1 };
+        let ghost = ProcId {
+            pid: u32::MAX - 1,
+            start: 1,
+        };
         let reading = sampler.sample(&[ghost, me(), me()], false, 0.0, false);
         assert_eq!(reading.gone, [(ghost, Gone::Exited { wait_status: None })]);
-        assert_eq!(reading.sample.procs, Some(1), "a duplicate root is counted once");
+        assert_eq!(
+            reading.sample.procs,
+            Some(1),
+            "a duplicate root is counted once"
+        );
     }
 }

@@ -116,7 +116,13 @@ pub trait Sampler {
     /// used since the previous call / elapsed seconds since the previous call; `None`
     /// on the first call). `read_smaps` asks for PSS/USS from smaps_rollup; when false,
     /// `pss` and `uss` are `None`.
-    fn sample(&mut self, roots: &[ProcId], children: bool, elapsed_s: f64, read_smaps: bool) -> Reading;
+    fn sample(
+        &mut self,
+        roots: &[ProcId],
+        children: bool,
+        elapsed_s: f64,
+        read_smaps: bool,
+    ) -> Reading;
 }
 
 /// Lists and identifies processes, for resolving `--pid`, `--name` and `--match`.
@@ -141,7 +147,11 @@ pub enum Backend {
 
 impl Backend {
     pub fn default_for_os() -> Backend {
-        if cfg!(target_os = "linux") { Backend::Linux } else { Backend::Portable }
+        if cfg!(target_os = "linux") {
+            Backend::Linux
+        } else {
+            Backend::Portable
+        }
     }
 }
 

@@ -8,9 +8,14 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use sysinfo::{MemoryRefreshKind, Pid, Process, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System, UpdateKind};
+use sysinfo::{
+    MemoryRefreshKind, Pid, Process, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System,
+    UpdateKind,
+};
 
-use super::{CgroupLimits, Gone, ProcId, ProcInfo, ProcessTable, Reading, Sample, SampleError, Sampler};
+use super::{
+    CgroupLimits, Gone, ProcId, ProcInfo, ProcessTable, Reading, Sample, SampleError, Sampler,
+};
 
 /// Samples processes through sysinfo.
 pub struct PortableSampler {
@@ -51,7 +56,10 @@ fn table_refresh_kind() -> ProcessRefreshKind {
 }
 
 fn is_dead(process: &Process) -> bool {
-    matches!(process.status(), ProcessStatus::Zombie | ProcessStatus::Dead)
+    matches!(
+        process.status(),
+        ProcessStatus::Zombie | ProcessStatus::Dead
+    )
 }
 
 fn proc_id(process: &Process) -> ProcId {
@@ -66,11 +74,16 @@ fn proc_info(process: &Process) -> ProcInfo {
         id: proc_id(process),
         ppid: process.parent().map_or(0, Pid::as_u32),
         name: process.name().to_string_lossy().into_owned(),
-        exe_name: process
-            .exe()
-            .and_then(Path::file_name)
-            .map(|name| name.to_string_lossy().trim_end_matches(" (deleted)").to_owned()),
-        cmdline: process.cmd().iter().map(|arg| arg.to_string_lossy().into_owned()).collect(),
+        exe_name: process.exe().and_then(Path::file_name).map(|name| {
+            name.to_string_lossy()
+                .trim_end_matches(" (deleted)")
+                .to_owned()
+        }),
+        cmdline: process
+            .cmd()
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect(),
     }
 }
 
@@ -116,7 +129,11 @@ impl PortableSampler {
         let Some(system) = self.system.as_mut() else {
             return;
         };
-        system.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing());
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing(),
+        );
         self.ppid_pairs.clear();
         self.ppid_pairs.extend(
             system
@@ -158,7 +175,13 @@ impl PortableSampler {
 }
 
 impl Sampler for PortableSampler {
-    fn sample(&mut self, roots: &[ProcId], children: bool, elapsed_s: f64, _read_smaps: bool) -> Reading {
+    fn sample(
+        &mut self,
+        roots: &[ProcId],
+        children: bool,
+        elapsed_s: f64,
+        _read_smaps: bool,
+    ) -> Reading {
         if self.system.is_none() {
             return Reading {
                 sample: Sample {
@@ -182,7 +205,11 @@ impl Sampler for PortableSampler {
         let Some(system) = self.system.as_mut() else {
             return Reading::default();
         };
-        system.refresh_processes_specifics(ProcessesToUpdate::Some(&self.pids), true, sample_refresh_kind());
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&self.pids),
+            true,
+            sample_refresh_kind(),
+        );
         system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
 
         let mut gone = Vec::new();
@@ -230,8 +257,12 @@ impl Sampler for PortableSampler {
             self.cur_cpu_s.insert(id, cpu_s);
             if io_readable(pid.as_u32()) {
                 let disk = process.disk_usage();
-                totals.read_bytes = totals.read_bytes.map(|b| b.saturating_add(disk.total_read_bytes));
-                totals.write_bytes = totals.write_bytes.map(|b| b.saturating_add(disk.total_written_bytes));
+                totals.read_bytes = totals
+                    .read_bytes
+                    .map(|b| b.saturating_add(disk.total_read_bytes));
+                totals.write_bytes = totals
+                    .write_bytes
+                    .map(|b| b.saturating_add(disk.total_written_bytes));
             } else {
                 (totals.read_bytes, totals.write_bytes) = (None, None);
             }
@@ -277,10 +308,9 @@ impl Sampler for PortableSampler {
 
 impl ProcessTable for PortableSampler {
     fn list(&mut self) -> Result<Vec<ProcInfo>, SampleError> {
-        let system = self
-            .system
-            .as_mut()
-            .ok_or_else(|| SampleError::List("process information is not supported on this OS".to_owned()))?;
+        let system = self.system.as_mut().ok_or_else(|| {
+            SampleError::List("process information is not supported on this OS".to_owned())
+        })?;
         system.refresh_processes_specifics(ProcessesToUpdate::All, true, table_refresh_kind());
         Ok(system
             .processes()
@@ -296,7 +326,11 @@ impl ProcessTable for PortableSampler {
             reason: "process information is not supported on this OS".to_owned(),
         })?;
         let pid = Pid::from_u32(pid);
-        system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, table_refresh_kind());
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            true,
+            table_refresh_kind(),
+        );
         Ok(system
             .process(pid)
             .filter(|p| p.thread_kind().is_none())
@@ -324,7 +358,11 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn spawn(program: &str, args: &[&str]) -> Child {
-        Command::new(program).args(args).process_group(0).spawn().unwrap()
+        Command::new(program)
+            .args(args)
+            .process_group(0)
+            .spawn()
+            .unwrap()
     }
 
     fn kill_group(child: &mut Child) {
@@ -357,7 +395,10 @@ mod tests {
         assert!(s.read_bytes.is_some());
         assert!(s.host_avail.unwrap() > 0);
         // Not available from sysinfo: unknown, never 0.
-        assert_eq!((s.fds, s.pss, s.uss, s.swap, s.ctx_vol, s.minflt), (None, None, None, None, None, None));
+        assert_eq!(
+            (s.fds, s.pss, s.uss, s.swap, s.ctx_vol, s.minflt),
+            (None, None, None, None, None, None)
+        );
         assert_eq!(first.smaps_read_s, None);
 
         let started = Instant::now();
@@ -373,7 +414,10 @@ mod tests {
     fn counts_threads_like_the_kernel() {
         let mut child = spawn(
             "python3",
-            &["-c", "import threading,time\nfor _ in range(4): threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\ntime.sleep(30)"],
+            &[
+                "-c",
+                "import threading,time\nfor _ in range(4): threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\ntime.sleep(30)",
+            ],
         );
         let mut sampler = PortableSampler::new();
         let id = sampler.get(child.id()).unwrap().unwrap().id;
@@ -397,7 +441,10 @@ mod tests {
             start: id.start + 1,
             ..id
         };
-        assert_eq!(sampler.sample(&[impostor], false, 0.1, false).gone, [(impostor, Gone::PidReused)]);
+        assert_eq!(
+            sampler.sample(&[impostor], false, 0.1, false).gone,
+            [(impostor, Gone::PidReused)]
+        );
         kill_group(&mut child);
         let reading = sampler.sample(&[id], false, 0.2, false);
         assert_eq!(reading.gone, [(id, Gone::Exited { wait_status: None })]);
@@ -412,7 +459,10 @@ mod tests {
         let mut shell = spawn("sh", &["-c", "sleep 30 & sleep 30 & wait"]);
         let id = sampler.get(shell.id()).unwrap().unwrap().id;
         wait_until(|| sampler.sample(&[id], true, 0.0, false).sample.procs == Some(3));
-        assert_eq!(sampler.sample(&[id], false, 0.1, false).sample.procs, Some(1));
+        assert_eq!(
+            sampler.sample(&[id], false, 0.1, false).sample.procs,
+            Some(1)
+        );
         assert!(sampler.list().unwrap().iter().any(|p| p.ppid == id.pid));
         kill_group(&mut shell);
         assert_eq!(sampler.sample(&[id], true, 0.2, false).gone.len(), 1);

@@ -12,8 +12,16 @@ fn record_by_pid_writes_a_complete_run() {
     let fixture = start_fixture(None, &["--threads", "5", "--fds", "20"]);
     let out_dir = tempfile::tempdir().unwrap();
     let out = soakprof(&[
-        "record", "--pid", &fixture.pid.to_string(), "--interval", "50ms", "--duration", "2s",
-        "--quiet", "--out", out_dir.path().to_str().unwrap(),
+        "record",
+        "--pid",
+        &fixture.pid.to_string(),
+        "--interval",
+        "50ms",
+        "--duration",
+        "2s",
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_complete_run(out_dir.path());
@@ -32,8 +40,16 @@ fn record_by_name_finds_a_long_name() {
     let fixture = start_fixture(Some(&name), &[]);
     let out_dir = tempfile::tempdir().unwrap();
     let out = soakprof(&[
-        "record", "--name", &name, "--interval", "100ms", "--duration", "1s", "--quiet",
-        "--out", out_dir.path().to_str().unwrap(),
+        "record",
+        "--name",
+        &name,
+        "--interval",
+        "100ms",
+        "--duration",
+        "1s",
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = read_verdict(out_dir.path());
@@ -46,8 +62,18 @@ fn record_a_started_command() {
     let out_dir = tempfile::tempdir().unwrap();
     let fixture = fixture_bin();
     let out = soakprof(&[
-        "record", "--interval", "100ms", "--duration", "1500ms", "--quiet", "--out",
-        out_dir.path().to_str().unwrap(), "--", fixture.to_str().unwrap(), "--leak-mb-per-min", "1",
+        "record",
+        "--interval",
+        "100ms",
+        "--duration",
+        "1500ms",
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "--",
+        fixture.to_str().unwrap(),
+        "--leak-mb-per-min",
+        "1",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_complete_run(out_dir.path());
@@ -58,7 +84,10 @@ fn record_a_started_command() {
     let log = std::fs::read_to_string(out_dir.path().join("target.log")).unwrap();
     assert!(log.contains("ready pid="), "{log}");
     let samples = std::fs::read_to_string(out_dir.path().join("samples.jsonl")).unwrap();
-    assert!(samples.contains(r#""by_profiler":true"#), "the stop is recorded as soakprof's own");
+    assert!(
+        samples.contains(r#""by_profiler":true"#),
+        "the stop is recorded as soakprof's own"
+    );
 }
 
 #[test]
@@ -66,17 +95,36 @@ fn children_are_summed() {
     let fixture = start_fixture(None, &["--children", "3", "--child-mb", "20"]);
     let out_dir = tempfile::tempdir().unwrap();
     let out = soakprof(&[
-        "record", "--pid", &fixture.pid.to_string(), "--children", "--interval", "100ms",
-        "--duration", "1s", "--quiet", "--out", out_dir.path().to_str().unwrap(),
+        "record",
+        "--pid",
+        &fixture.pid.to_string(),
+        "--children",
+        "--interval",
+        "100ms",
+        "--duration",
+        "1s",
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = read_verdict(out_dir.path());
     assert_eq!(v["run"]["max_procs"], 4, "{v}");
     // Three children each holding 20 MB: the sum is well above 60 MB.
-    assert!(v["metrics"]["rss"]["min"].as_f64().unwrap() > 60e6, "{}", v["metrics"]["rss"]);
+    assert!(
+        v["metrics"]["rss"]["min"].as_f64().unwrap() > 60e6,
+        "{}",
+        v["metrics"]["rss"]
+    );
     let samples = std::fs::read_to_string(out_dir.path().join("samples.jsonl")).unwrap();
-    let sample_lines: Vec<&str> = samples.lines().filter(|l| l.starts_with(r#"{"type":"sample""#)).collect();
-    assert!(sample_lines.len() >= 8 && sample_lines.iter().all(|l| l.contains(r#""procs":4"#)), "{samples}");
+    let sample_lines: Vec<&str> = samples
+        .lines()
+        .filter(|l| l.starts_with(r#"{"type":"sample""#))
+        .collect();
+    assert!(
+        sample_lines.len() >= 8 && sample_lines.iter().all(|l| l.contains(r#""procs":4"#)),
+        "{samples}"
+    );
 }
 
 #[test]
@@ -85,22 +133,52 @@ fn bad_input_exits_2_with_one_line() {
     let out_dir = dir.path().join("run");
     let out_arg = out_dir.to_str().unwrap();
     // A PID above the kernel's maximum never exists.
-    assert_bad_input(&soakprof(&["record", "--pid", "2000000000", "--out", out_arg]), "no process with PID 2000000000");
-    assert!(!out_dir.exists(), "a failed resolution leaves no run directory");
-    assert_bad_input(&soakprof(&["record", "--name", "no-such-process-xyz", "--out", out_arg]), "no process matches");
-    assert_bad_input(&soakprof(&["record", "--pid", "1", "--interval", "0s"]), "interval");
-    assert_bad_input(&soakprof(&["record", "--pid", "1", "--duration", "abc"]), "'abc' is not a duration");
-    assert_bad_input(&soakprof(&["record", "--pid", "1", "--max-growth", "lots"]), "'lots' is not a rate");
-    assert_bad_input(&soakprof(&["record", "--match", "(unclosed"]), "not a valid regex");
+    assert_bad_input(
+        &soakprof(&["record", "--pid", "2000000000", "--out", out_arg]),
+        "no process with PID 2000000000",
+    );
+    assert!(
+        !out_dir.exists(),
+        "a failed resolution leaves no run directory"
+    );
+    assert_bad_input(
+        &soakprof(&["record", "--name", "no-such-process-xyz", "--out", out_arg]),
+        "no process matches",
+    );
+    assert_bad_input(
+        &soakprof(&["record", "--pid", "1", "--interval", "0s"]),
+        "interval",
+    );
+    assert_bad_input(
+        &soakprof(&["record", "--pid", "1", "--duration", "abc"]),
+        "'abc' is not a duration",
+    );
+    assert_bad_input(
+        &soakprof(&["record", "--pid", "1", "--max-growth", "lots"]),
+        "'lots' is not a rate",
+    );
+    assert_bad_input(
+        &soakprof(&["record", "--match", "(unclosed"]),
+        "not a valid regex",
+    );
     assert_bad_input(&soakprof(&["record"]), "required");
-    assert_bad_input(&soakprof(&["analyze", dir.path().to_str().unwrap()]), "soakprof run directory");
+    assert_bad_input(
+        &soakprof(&["analyze", dir.path().to_str().unwrap()]),
+        "soakprof run directory",
+    );
     // An --out below a regular file cannot be created (permissions don't stop root).
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let fixture = start_fixture(None, &[]);
     let unwritable = file.join("run");
     assert_bad_input(
-        &soakprof(&["record", "--pid", &fixture.pid.to_string(), "--out", unwritable.to_str().unwrap()]),
+        &soakprof(&[
+            "record",
+            "--pid",
+            &fixture.pid.to_string(),
+            "--out",
+            unwritable.to_str().unwrap(),
+        ]),
         "cannot write the run directory",
     );
 }
@@ -113,16 +191,32 @@ fn ambiguous_name_lists_candidates() {
     let out = soakprof(&["record", "--name", &name, "--duration", "1s"]);
     assert_bad_input(&out, "matches 2 processes");
     let err = stderr(&out);
-    assert!(err.contains(&a.pid.to_string()) && err.contains(&b.pid.to_string()), "{err}");
+    assert!(
+        err.contains(&a.pid.to_string()) && err.contains(&b.pid.to_string()),
+        "{err}"
+    );
     assert!(err.contains("--pick"), "{err}");
     // --pick newest resolves it.
     let out_dir = tempfile::tempdir().unwrap();
     let out = soakprof(&[
-        "record", "--name", &name, "--pick", "newest", "--interval", "100ms", "--duration", "500ms",
-        "--quiet", "--out", out_dir.path().to_str().unwrap(),
+        "record",
+        "--name",
+        &name,
+        "--pick",
+        "newest",
+        "--interval",
+        "100ms",
+        "--duration",
+        "500ms",
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(read_verdict(out_dir.path())["target"]["roots"][0]["pid"], b.pid);
+    assert_eq!(
+        read_verdict(out_dir.path())["target"]["roots"][0]["pid"],
+        b.pid
+    );
 }
 
 #[test]
@@ -130,7 +224,17 @@ fn ctrl_c_finishes_with_a_complete_run() {
     let fixture = start_fixture(None, &[]);
     let out_dir = tempfile::tempdir().unwrap();
     let mut profiler = Command::new(soakprof_bin())
-        .args(["record", "--pid", &fixture.pid.to_string(), "--interval", "50ms", "--duration", "60s", "--quiet", "--out"])
+        .args([
+            "record",
+            "--pid",
+            &fixture.pid.to_string(),
+            "--interval",
+            "50ms",
+            "--duration",
+            "60s",
+            "--quiet",
+            "--out",
+        ])
         .arg(out_dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -154,7 +258,15 @@ fn killed_profiler_leaves_an_analysable_log() {
     let fixture = start_fixture(None, &[]);
     let out_dir = tempfile::tempdir().unwrap();
     let mut profiler = Command::new(soakprof_bin())
-        .args(["record", "--pid", &fixture.pid.to_string(), "--interval", "20ms", "--quiet", "--out"])
+        .args([
+            "record",
+            "--pid",
+            &fixture.pid.to_string(),
+            "--interval",
+            "20ms",
+            "--quiet",
+            "--out",
+        ])
         .arg(out_dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -173,12 +285,19 @@ fn killed_profiler_leaves_an_analysable_log() {
 
     let out = soakprof(&["analyze", out_dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("skipped 1 unreadable line"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("skipped 1 unreadable line"),
+        "{}",
+        stderr(&out)
+    );
     assert_complete_run(out_dir.path());
     let v = read_verdict(out_dir.path());
     assert_eq!(v["run"]["stop_reason"], serde_json::Value::Null);
     assert_eq!(v["run"]["skipped_lines"], 1);
-    assert!(v["reasons"].to_string().contains("profiler was killed"), "{v}");
+    assert!(
+        v["reasons"].to_string().contains("profiler was killed"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -186,14 +305,29 @@ fn target_exit_status_3_fails() {
     let out_dir = tempfile::tempdir().unwrap();
     let fixture = fixture_bin();
     let out = soakprof(&[
-        "record", "--interval", "50ms", "--duration", "30s", "--quiet", "--out", out_dir.path().to_str().unwrap(),
-        "--", fixture.to_str().unwrap(), "--exit-after", "1s", "--exit-code", "3",
+        "record",
+        "--interval",
+        "50ms",
+        "--duration",
+        "30s",
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "--",
+        fixture.to_str().unwrap(),
+        "--exit-after",
+        "1s",
+        "--exit-code",
+        "3",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v = read_verdict(out_dir.path());
     assert_eq!(v["verdict"], "fail");
     assert_eq!(v["run"]["stop_reason"], "target_exited");
-    assert!(v["reasons"].to_string().contains("exited with status 3"), "{v}");
+    assert!(
+        v["reasons"].to_string().contains("exited with status 3"),
+        "{v}"
+    );
     assert!(v["duration_s"].as_f64().unwrap() < 5.0);
 }
 
@@ -202,12 +336,25 @@ fn target_killed_by_signal_fails() {
     let out_dir = tempfile::tempdir().unwrap();
     let fixture = fixture_bin();
     let out = soakprof(&[
-        "record", "--interval", "50ms", "--quiet", "--out", out_dir.path().to_str().unwrap(),
-        "--", fixture.to_str().unwrap(), "--exit-after", "500ms", "--die-signal", "9",
+        "record",
+        "--interval",
+        "50ms",
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "--",
+        fixture.to_str().unwrap(),
+        "--exit-after",
+        "500ms",
+        "--die-signal",
+        "9",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v = read_verdict(out_dir.path());
-    assert!(v["reasons"].to_string().contains("signal 9 (SIGKILL)"), "{v}");
+    assert!(
+        v["reasons"].to_string().contains("signal 9 (SIGKILL)"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -215,15 +362,35 @@ fn leak_fails_and_analyze_can_relax_the_threshold() {
     let out_dir = tempfile::tempdir().unwrap();
     let fixture = fixture_bin();
     let out = soakprof(&[
-        "record", "--interval", "50ms", "--duration", "4s", "--quiet", "--out", out_dir.path().to_str().unwrap(),
-        "--", fixture.to_str().unwrap(), "--leak-mb-per-min", "120",
+        "record",
+        "--interval",
+        "50ms",
+        "--duration",
+        "4s",
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "--",
+        fixture.to_str().unwrap(),
+        "--leak-mb-per-min",
+        "120",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v = read_verdict(out_dir.path());
     let slope = v["metrics"]["rss"]["slope_per_min"].as_f64().unwrap();
     assert!((slope - 120e6).abs() < 24e6, "slope {slope}");
     // The same run judged against 1 GB/min passes: analyze overrides thresholds.
-    let out = soakprof(&["analyze", out_dir.path().to_str().unwrap(), "--max-growth", "1GB/min", "--warn-growth", "500MB/min"]);
+    let out = soakprof(&[
+        "analyze",
+        out_dir.path().to_str().unwrap(),
+        "--max-growth",
+        "1GB/min",
+        "--warn-growth",
+        "500MB/min",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(read_verdict(out_dir.path())["metrics"]["rss"]["verdict"], "pass");
+    assert_eq!(
+        read_verdict(out_dir.path())["metrics"]["rss"]["verdict"],
+        "pass"
+    );
 }

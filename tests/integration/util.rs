@@ -43,7 +43,12 @@ pub fn start_fixture(name: Option<&str>, args: &[&str]) -> Fixture {
     // fork can hold the copy's write descriptor until that child execs.
     let mut attempt = 0;
     let mut child = loop {
-        match Command::new(&program).args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn() {
+        match Command::new(&program)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+        {
             Ok(child) => break child,
             Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempt < 50 => {
                 attempt += 1;
@@ -55,11 +60,18 @@ pub fn start_fixture(name: Option<&str>, args: &[&str]) -> Fixture {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let ready = lines.next().expect("fixture printed nothing").unwrap();
-    assert!(ready.starts_with("ready pid="), "unexpected first line: {ready}");
+    assert!(
+        ready.starts_with("ready pid="),
+        "unexpected first line: {ready}"
+    );
     // Keep draining stdout so the fixture never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     let pid = child.id();
-    Fixture { child, pid, _dir: dir }
+    Fixture {
+        child,
+        pid,
+        _dir: dir,
+    }
 }
 
 /// A unique process name for this test run (longer than 15 bytes on purpose: the kernel
@@ -69,7 +81,11 @@ pub fn unique_name(tag: &str) -> String {
 }
 
 pub fn soakprof(args: &[&str]) -> Output {
-    Command::new(soakprof_bin()).args(args).stdin(Stdio::null()).output().unwrap()
+    Command::new(soakprof_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -84,7 +100,13 @@ pub fn read_verdict(dir: &Path) -> serde_json::Value {
 
 /// The run directory holds the log, the verdict and the three charts.
 pub fn assert_complete_run(dir: &Path) {
-    for file in ["samples.jsonl", "verdict.json", "memory.svg", "threads_fds.svg", "cpu.svg"] {
+    for file in [
+        "samples.jsonl",
+        "verdict.json",
+        "memory.svg",
+        "threads_fds.svg",
+        "cpu.svg",
+    ] {
         let path = dir.join(file);
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(len > 0, "{} missing or empty", path.display());
@@ -95,9 +117,19 @@ pub fn assert_complete_run(dir: &Path) {
 pub fn assert_bad_input(out: &Output, expect_in_message: &str) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(2), "exit code; stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected, got: {err}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
-    assert!(err.contains(expect_in_message), "expected '{expect_in_message}' in: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected, got: {err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    assert!(
+        err.contains(expect_in_message),
+        "expected '{expect_in_message}' in: {err}"
+    );
 }
 
 pub fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
