@@ -56,6 +56,7 @@ impl RecordConfig {
                     .last()
                     .unwrap_or("invalid")
                     .trim()
+                    .trim_start_matches("error: ")
                     .to_string(),
             })?;
             TargetSpec::Match(re)

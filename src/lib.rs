@@ -73,9 +73,39 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
 }
 
 /// One line for an error and its causes: "what: why: why".
+///
+/// A cause whose text the message already holds (thiserror messages often name their
+/// source) is not repeated.
 pub fn error_line(err: &anyhow::Error) -> String {
-    err.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_line_does_not_repeat_a_named_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let err = anyhow::Error::from(target::TargetError::Spawn {
+            command: "x".into(),
+            source: io,
+        });
+        assert_eq!(error_line(&err), "cannot start `x`: No such file");
+        assert_eq!(exit_code_for(&err), EXIT_BAD_INPUT);
+        let wrapped = anyhow::anyhow!("disk on fire").context("writing the report");
+        assert_eq!(error_line(&wrapped), "writing the report: disk on fire");
+        assert_eq!(exit_code_for(&wrapped), EXIT_RUNTIME);
+    }
 }
