@@ -8,13 +8,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10m}
-cargo build --release --quiet
+# SOAKPROF_BIN_DIR: use binaries already built there (e.g. copies) instead of building.
+bin=${SOAKPROF_BIN_DIR:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin=target/release
+fi
 work=$(mktemp -d)
 trap 'kill $fx 2>/dev/null || true; rm -rf "$work"' EXIT
-./target/release/soakprof-fixture --threads 50 --fds 200 --saw-mb 20 --saw-period 30s >/dev/null &
+"$bin/soakprof-fixture" --threads 50 --fds 200 --saw-mb 20 --saw-period 30s >/dev/null &
 fx=$!
 sleep 1
-./target/release/soakprof record --pid "$fx" --interval 100ms --duration "$duration" --quiet --out "$work/run" >/dev/null &
+"$bin/soakprof" record --pid "$fx" --interval 100ms --duration "$duration" --quiet --out "$work/run" >/dev/null &
 sp=$!
 start=$(date +%s.%N)
 while kill -0 "$sp" 2>/dev/null; do

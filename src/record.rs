@@ -201,6 +201,12 @@ impl Default for SmapsSchedule {
     }
 }
 
+/// How late a tick may be before it is recorded as a gap: half an interval, and never more
+/// than 20 ms, so every sample not marked by a gap sits within 20 ms of its schedule.
+pub fn late_tolerance_s(interval_s: f64) -> f64 {
+    (interval_s / 2.0).min(0.020)
+}
+
 /// What the loop was asked to do.
 #[derive(Clone, Debug)]
 pub struct LoopSettings {
@@ -340,10 +346,10 @@ impl Recorder<'_> {
             }
             let now_s = self.clock.now_s();
             let late_s = now_s - deadline_s;
-            // More than half an interval late: say so. Whole ticks missed are skipped (the
+            // Late beyond the tolerance: say so. Whole ticks missed are skipped (the
             // schedule is never shifted, and never caught up in a burst).
             let mut gap = None;
-            if header_written && late_s > interval_s / 2.0 {
+            if header_written && late_s > late_tolerance_s(interval_s) {
                 let missed_ticks = (late_s / interval_s).floor() as u64;
                 tick += missed_ticks;
                 gap = Some(EventKind::Gap {
@@ -662,6 +668,36 @@ mod tests {
         assert_eq!(pattern.iter().filter(|d| **d).count(), 2);
         assert_eq!(s.observe(0.11, 1.0), None, "within a factor of two: kept");
         assert_eq!(s.observe(0.01, 1.0), Some(1));
+    }
+
+    #[test]
+    fn small_lateness_is_tolerated_larger_is_a_gap() {
+        // 15 ms late at a 1 s interval: within tolerance, no gap; 30 ms late: a gap event,
+        // no tick skipped.
+        for (extra, gaps) in [(0.015, 0), (0.030, 1)] {
+            let clock = FakeClock {
+                now: Cell::new(0.0),
+                stall: Some((5.0, extra)),
+            };
+            let mut sampler = ReplaySampler {
+                exit_at_s: None,
+                smaps_cost_s: 0.0,
+            };
+            let settings = LoopSettings {
+                interval_s: 1.0,
+                duration_s: Some(10.0),
+                children: false,
+            };
+            let (outcome, run) = run(&clock, &mut sampler, settings);
+            assert_eq!(outcome.gaps, gaps);
+            assert_eq!(
+                run.samples.len(),
+                11,
+                "no tick skipped for lateness under one interval"
+            );
+        }
+        assert_eq!(late_tolerance_s(0.01), 0.005);
+        assert_eq!(late_tolerance_s(1.0), 0.020);
     }
 
     #[test]
