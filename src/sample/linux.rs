@@ -683,10 +683,14 @@ struct CallState {
     cpu_delta_s: f64,
 }
 
-/// The wait status a zombie left in its stat (`exit_code`, Linux ≥ 3.5). Only visible
-/// with ptrace access to it; without, the kernel shows 0, which we cannot tell apart.
-fn zombie_wait_status(stat: &Stat) -> Option<i32> {
-    stat.exit_code
+/// The wait status a zombie left in its stat (`exit_code`, Linux ≥ 3.5). The kernel shows
+/// it only to a reader with ptrace read access (PTRACE_MODE_READ_FSCREDS) and shows 0
+/// otherwise, which would read as a clean exit; so it is trusted only when that access is
+/// there. Reading /proc/PID/io is checked with the same mode, at read time, and works on a
+/// zombie, so it tells.
+fn zombie_wait_status(pid: u32, stat: &Stat) -> Option<i32> {
+    let permitted = std::fs::read(format!("/proc/{pid}/io")).is_ok();
+    stat.exit_code.filter(|_| permitted)
 }
 
 impl Sampler for LinuxSampler {
@@ -731,7 +735,7 @@ impl Sampler for LinuxSampler {
                 gone.push((
                     *root,
                     Gone::Exited {
-                        wait_status: zombie_wait_status(&stat),
+                        wait_status: zombie_wait_status(root.pid, &stat),
                     },
                 ));
             } else {
@@ -916,7 +920,9 @@ mod tests {
         // A zombie that exited with status 3: wait status 3 << 8.
         let zombie = Stat::from_read(&fixture("zombie/stat")[..]).unwrap();
         assert!(is_dead(zombie.state));
-        assert_eq!(zombie_wait_status(&zombie), Some(768));
+        assert_eq!(zombie.exit_code, Some(768));
+        // A PID that is not there: no access can be shown, so the status is not trusted.
+        assert_eq!(zombie_wait_status(u32::MAX, &zombie), None);
     }
 
     #[test]
