@@ -179,13 +179,16 @@ impl SmapsSchedule {
         }
     }
 
-    /// Adapt to what one read cost; returns the new period when it changed. Changes by a
-    /// factor of two at least, so the period does not flap.
+    /// Adapt to what one read cost; returns the new period when it changed. Periods are
+    /// powers of two, raised when a read needs more and lowered only when it needs a
+    /// quarter or less, so a target whose memory (and so read cost) grows steadily changes
+    /// the period a handful of times over a run, not on every read.
     pub fn observe(&mut self, read_s: f64, interval_s: f64) -> Option<u32> {
-        let wanted = (read_s / (SMAPS_BUDGET * interval_s))
+        let needed = (read_s / (SMAPS_BUDGET * interval_s))
             .ceil()
-            .clamp(1.0, 100_000.0) as u32;
-        if wanted > self.every || wanted * 2 <= self.every {
+            .clamp(1.0, 65_536.0) as u32;
+        let wanted = needed.next_power_of_two();
+        if wanted > self.every || wanted * 4 <= self.every {
             self.every = wanted;
             self.countdown = self.countdown.min(wanted - 1);
             Some(wanted)
@@ -666,8 +669,19 @@ mod tests {
         assert_eq!(s.observe(0.2, 1.0), Some(4));
         let pattern: Vec<bool> = (0..8).map(|_| s.due()).collect();
         assert_eq!(pattern.iter().filter(|d| **d).count(), 2);
-        assert_eq!(s.observe(0.11, 1.0), None, "within a factor of two: kept");
+        assert_eq!(
+            s.observe(0.11, 1.0),
+            None,
+            "needs 3: the period of 4 is kept"
+        );
+        assert_eq!(s.observe(0.06, 1.0), None, "needs 2: not yet a quarter");
         assert_eq!(s.observe(0.01, 1.0), Some(1));
+        // A steadily growing cost (a leaking target) changes the period rarely.
+        let mut s = SmapsSchedule::new();
+        let changes = (1..=1000)
+            .filter(|i| s.observe(*i as f64 * 1e-4, 0.05).is_some())
+            .count();
+        assert!(changes <= 6, "{changes} changes");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Pure analysis of a run: trends per metric, CPU, capacity and the overall verdict.
 //! No I/O here: input is a `RunData` already read, output a `RunVerdict` (verdict.json).
 
+pub mod prepare;
 pub mod regression;
+pub mod robust;
 
 use serde::{Deserialize, Serialize};
 

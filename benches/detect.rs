@@ -1,0 +1,974 @@
+//! Labelled benchmark of the leak verdict: how often soakprof's verdict is right on
+//! synthetic series whose truth we know, against two baselines, as a Markdown table.
+//!
+//! Run with `cargo bench --bench detect` (add `-- --quick` for a fast check). The series,
+//! the seeds and therefore the table are deterministic: a change in the table is a change
+//! in the analysis, not noise.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use soakprof::analysis::{MetricKind, Verdict, analyse_metric};
+use soakprof::runlog::Thresholds;
+use soakprof::sample::Sample;
+
+const MB: f64 = 1e6;
+/// RSS moves in whole pages; quantising like the kernel does creates the ties real logs have.
+const PAGE: f64 = 4096.0;
+/// White measurement noise on every memory series.
+const NOISE_SD: f64 = 0.5 * MB;
+/// "Within 15 min of data" for the early-recall figure.
+const EARLY_S: f64 = 15.0 * 60.0;
+/// The users' Prometheus rule: deriv over 1 h, held for 3 h, evaluated every minute.
+const PROM_WINDOW_S: f64 = 3600.0;
+const PROM_FOR_S: f64 = 3.0 * 3600.0;
+const PROM_STEP_S: f64 = 60.0;
+/// The users' rule threshold for memory: 10 MB per hour (sic: 60× below soakprof's fail).
+const PROM_MEM_PER_H: f64 = 10e6;
+
+// ---------------------------------------------------------------------------------------
+// Deterministic randomness: splitmix64, Box–Muller. No crates, same numbers everywhere.
+
+struct Rng {
+    state: u64,
+    spare: Option<f64>,
+}
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng {
+            state: seed,
+            spare: None,
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), 53 random bits.
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.uniform()
+    }
+
+    /// Integer in lo..=hi.
+    fn int(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+
+    /// Standard normal (Box–Muller; the second value of each pair is kept for the next call).
+    fn normal(&mut self) -> f64 {
+        if let Some(z) = self.spare.take() {
+            return z;
+        }
+        // 1 − u is in (0, 1], so the logarithm is finite.
+        let u1 = 1.0 - self.uniform();
+        let u2 = self.uniform();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let theta = std::f64::consts::TAU * u2;
+        self.spare = Some(r * theta.sin());
+        r * theta.cos()
+    }
+
+    /// Exponential waiting time with the given mean (gaps of a Poisson process).
+    fn exponential(&mut self, mean: f64) -> f64 {
+        -mean * (1.0 - self.uniform()).ln()
+    }
+}
+
+/// Seed from the row's name (not its position), so adding a row leaves the others' series alone.
+fn seed_for(name: &str, duration_s: u64, seed: u64) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325; // FNV-1a
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
+    }
+    let mut mix = Rng::new(h ^ duration_s.rotate_left(32) ^ seed.wrapping_mul(0x9E37));
+    mix.next_u64()
+}
+
+// ---------------------------------------------------------------------------------------
+// Shapes.
+
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// Straight growth at the rate.
+    Linear { mb_per_min: f64 },
+    /// GC sawtooth (amplitude 20–100 MB, period 30 s–10 min, both jittered per cycle) on a
+    /// floor that rises at the leak rate.
+    Sawtooth { leak_mb_per_min: f64 },
+    /// base + A(1 − e^(−t/τ)), A 100–300 MB, τ 1–10 min: a cache warming up, then flat.
+    Warmup,
+    /// One step of the given size at a random time in 10–90% of the run.
+    Step { mb: f64 },
+    /// +step every `every_s` seconds, at a random phase.
+    Staircase { step_mb: f64, every_s: f64 },
+    /// Flat, then a leak from `from` (fraction of the run) on.
+    LateLeak { mb_per_min: f64, from: f64 },
+    /// AR(1) noise, stationary sd 5 MB.
+    Ar1 { phi: f64 },
+    /// Random walk (0.5 MB steps) reflected within ±bound.
+    RandomWalk { bound_mb: f64 },
+    /// Flat with +100 MB spikes of 1–3 samples, about 4 an hour.
+    Spikes,
+    /// Thread pool growing 8 → 16 in the first minutes, then stable with short-lived helpers.
+    ThreadPool,
+    /// +1 every `every_s` seconds (threads or FDs), with short-lived extra ones.
+    CountStairs { kind: MetricKind, every_s: f64 },
+}
+
+impl Shape {
+    fn kind(self) -> MetricKind {
+        match self {
+            Shape::ThreadPool => MetricKind::Threads,
+            Shape::CountStairs { kind, .. } => kind,
+            _ => MetricKind::Rss,
+        }
+    }
+
+    /// True long-run growth, in the metric's unit per minute (after the onset).
+    fn rate_per_min(self) -> f64 {
+        match self {
+            Shape::Linear { mb_per_min } => mb_per_min * MB,
+            Shape::Sawtooth { leak_mb_per_min } => leak_mb_per_min * MB,
+            Shape::Staircase { step_mb, every_s } => step_mb * MB * 60.0 / every_s,
+            Shape::LateLeak { mb_per_min, .. } => mb_per_min * MB,
+            Shape::CountStairs { every_s, .. } => 60.0 / every_s,
+            _ => 0.0,
+        }
+    }
+
+    /// Time the leak starts (0 for leaks from the start).
+    fn onset_s(self, duration_s: f64) -> f64 {
+        match self {
+            Shape::LateLeak { from, .. } => from * duration_s,
+            _ => 0.0,
+        }
+    }
+}
+
+struct Row {
+    name: &'static str,
+    shape: Shape,
+}
+
+fn rows() -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut add = |name, shape| rows.push(Row { name, shape });
+    for (name, r) in [
+        ("linear 1 MB/min", 1.0),
+        ("linear 2 MB/min", 2.0),
+        ("linear 5 MB/min", 5.0),
+        ("linear 10 MB/min", 10.0),
+        ("linear 20 MB/min", 20.0),
+        ("linear 50 MB/min", 50.0),
+    ] {
+        add(name, Shape::Linear { mb_per_min: r });
+    }
+    add(
+        "GC sawtooth, no leak",
+        Shape::Sawtooth {
+            leak_mb_per_min: 0.0,
+        },
+    );
+    add(
+        "GC sawtooth + 20 MB/min leak",
+        Shape::Sawtooth {
+            leak_mb_per_min: 20.0,
+        },
+    );
+    add("warm-up then plateau", Shape::Warmup);
+    add("step up +50 MB", Shape::Step { mb: 50.0 });
+    add("step down −50 MB", Shape::Step { mb: -50.0 });
+    add(
+        "staircase 10 MB / 30 s (20 MB/min)",
+        Shape::Staircase {
+            step_mb: 10.0,
+            every_s: 30.0,
+        },
+    );
+    add(
+        "staircase 100 MB / 5 min (20 MB/min)",
+        Shape::Staircase {
+            step_mb: 100.0,
+            every_s: 300.0,
+        },
+    );
+    add(
+        "flat, 20 MB/min from 40% of run",
+        Shape::LateLeak {
+            mb_per_min: 20.0,
+            from: 0.4,
+        },
+    );
+    add("AR(1) φ=0.9, sd 5 MB", Shape::Ar1 { phi: 0.9 });
+    add("AR(1) φ=0.99, sd 5 MB", Shape::Ar1 { phi: 0.99 });
+    add("AR(1) φ=0.999, sd 5 MB", Shape::Ar1 { phi: 0.999 });
+    add(
+        "random walk reflected ±30 MB",
+        Shape::RandomWalk { bound_mb: 30.0 },
+    );
+    add("spikes +100 MB, 1–3 samples, ~4/h", Shape::Spikes);
+    add("threads: pool 8→16 then stable", Shape::ThreadPool);
+    add(
+        "threads: +1 / 3 min (20/h)",
+        Shape::CountStairs {
+            kind: MetricKind::Threads,
+            every_s: 180.0,
+        },
+    );
+    add(
+        "FDs: +1 / 2 min (30/h)",
+        Shape::CountStairs {
+            kind: MetricKind::Fds,
+            every_s: 120.0,
+        },
+    );
+    add(
+        "FDs: +1 / 10 min (6/h)",
+        Shape::CountStairs {
+            kind: MetricKind::Fds,
+            every_s: 600.0,
+        },
+    );
+    rows
+}
+
+/// Fail threshold per minute for a metric, read from the same `Thresholds` soakprof gets.
+fn fail_threshold(kind: MetricKind, th: &Thresholds) -> f64 {
+    match kind {
+        MetricKind::Threads => th.max_thread_growth_per_min,
+        MetricKind::Fds => th.max_fd_growth_per_min,
+        _ => th.max_growth_bytes_per_min,
+    }
+}
+
+/// Threshold of baseline (b), per hour: the users' rule for memory, the same 10/h for counts.
+fn prom_threshold_per_h(kind: MetricKind, th: &Thresholds) -> f64 {
+    match kind {
+        MetricKind::Threads | MetricKind::Fds => fail_threshold(kind, th) * 60.0,
+        _ => PROM_MEM_PER_H,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Label {
+    Leak,
+    /// Grows, but below the fail threshold: a fail here is a false fail.
+    Slow,
+    NoLeak,
+}
+
+fn label(shape: Shape, th: &Thresholds) -> Label {
+    let rate = shape.rate_per_min();
+    if rate >= fail_threshold(shape.kind(), th) {
+        Label::Leak
+    } else if rate > 0.0 {
+        Label::Slow
+    } else {
+        Label::NoLeak
+    }
+}
+
+/// Short-lived extra threads / FDs (a worker for one task, a socket for one request): about
+/// one a minute, +1..+3 for 1–5 s. They make the count series jump without trending.
+fn add_blips(y: &mut [f64], rng: &mut Rng) {
+    let n = y.len();
+    let mut at = rng.exponential(60.0);
+    while (at as usize) < n {
+        let start = at as usize;
+        let extra = rng.int(1, 3) as f64;
+        let len = rng.int(1, 5) as usize;
+        for v in y.iter_mut().skip(start).take(len) {
+            *v += extra;
+        }
+        at += rng.exponential(60.0).max(1.0);
+    }
+}
+
+/// The raw series at 1 Hz, t = 0..=duration_s, in the metric's unit.
+fn generate(shape: Shape, duration_s: u64, rng: &mut Rng) -> Vec<f64> {
+    let n = duration_s as usize + 1;
+    let d = duration_s as f64;
+    let base = 200.0 * MB * rng.range(0.9, 1.1);
+    let mut y: Vec<f64> = match shape {
+        Shape::Linear { mb_per_min } => (0..n)
+            .map(|i| base + mb_per_min * MB / 60.0 * i as f64)
+            .collect(),
+        Shape::Sawtooth { leak_mb_per_min } => {
+            let amp = rng.range(20.0, 100.0) * MB;
+            // Log-uniform period: as many short as long periods.
+            let period = (rng.range(30f64.ln(), 600f64.ln())).exp();
+            let mut cycle_start = -rng.range(0.0, period);
+            let mut cycle_len = period * rng.range(0.8, 1.2);
+            let mut cycle_amp = amp * rng.range(0.8, 1.2);
+            (0..n)
+                .map(|i| {
+                    let t = i as f64;
+                    while t >= cycle_start + cycle_len {
+                        cycle_start += cycle_len;
+                        cycle_len = period * rng.range(0.8, 1.2);
+                        cycle_amp = amp * rng.range(0.8, 1.2);
+                    }
+                    let floor = base + leak_mb_per_min * MB / 60.0 * t;
+                    floor + cycle_amp * (t - cycle_start) / cycle_len
+                })
+                .collect()
+        }
+        Shape::Warmup => {
+            let amp = rng.range(100.0, 300.0) * MB;
+            let tau = rng.range(60.0, 600.0);
+            (0..n)
+                .map(|i| base + amp * (1.0 - (-(i as f64) / tau).exp()))
+                .collect()
+        }
+        Shape::Step { mb } => {
+            let at = rng.range(0.1, 0.9) * d;
+            (0..n)
+                .map(|i| base + if i as f64 >= at { mb * MB } else { 0.0 })
+                .collect()
+        }
+        Shape::Staircase { step_mb, every_s } => {
+            let phase = rng.range(0.0, every_s);
+            (0..n)
+                .map(|i| base + step_mb * MB * ((i as f64 + phase) / every_s).floor())
+                .collect()
+        }
+        Shape::LateLeak { mb_per_min, from } => {
+            let onset = from * d;
+            (0..n)
+                .map(|i| base + mb_per_min * MB / 60.0 * (i as f64 - onset).max(0.0))
+                .collect()
+        }
+        Shape::Ar1 { phi } => {
+            let sd = 5.0 * MB;
+            // Innovations scaled so the stationary sd is `sd`; start from the stationary law.
+            let innovation = sd * (1.0 - phi * phi).sqrt();
+            let mut x = sd * rng.normal();
+            (0..n)
+                .map(|_| {
+                    let v = base + x;
+                    x = phi * x + innovation * rng.normal();
+                    v
+                })
+                .collect()
+        }
+        Shape::RandomWalk { bound_mb } => {
+            let b = bound_mb * MB;
+            let mut x = rng.range(-b, b);
+            (0..n)
+                .map(|_| {
+                    let v = base + x;
+                    x += 0.5 * MB * rng.normal();
+                    // Reflect at the bounds; clamp in case a step overshoots twice.
+                    if x > b {
+                        x = 2.0 * b - x;
+                    } else if x < -b {
+                        x = -2.0 * b - x;
+                    }
+                    x = x.clamp(-b, b);
+                    v
+                })
+                .collect()
+        }
+        Shape::Spikes => {
+            let mut y = vec![base; n];
+            let mut at = rng.exponential(900.0);
+            while (at as usize) < n {
+                let len = rng.int(1, 3) as usize;
+                for v in y.iter_mut().skip(at as usize).take(len) {
+                    *v += 100.0 * MB;
+                }
+                at += rng.exponential(900.0).max(4.0);
+            }
+            y
+        }
+        Shape::ThreadPool => {
+            // Eight pool threads start within the first 5 min (or 30% of a short run).
+            let ramp = (0.3 * d).min(300.0);
+            let mut starts: Vec<f64> = (0..8).map(|_| rng.range(0.0, ramp)).collect();
+            starts.sort_by(f64::total_cmp);
+            let mut y: Vec<f64> = (0..n)
+                .map(|i| 8.0 + starts.partition_point(|&s| s <= i as f64) as f64)
+                .collect();
+            add_blips(&mut y, rng);
+            return y;
+        }
+        Shape::CountStairs { kind, every_s } => {
+            let start = if kind == MetricKind::Fds { 24.0 } else { 12.0 };
+            let phase = rng.range(0.0, every_s);
+            let mut y: Vec<f64> = (0..n)
+                .map(|i| start + ((i as f64 + phase) / every_s).floor())
+                .collect();
+            add_blips(&mut y, rng);
+            return y;
+        }
+    };
+    for v in &mut y {
+        *v += NOISE_SD * rng.normal();
+    }
+    y
+}
+
+/// Quantise like the real sampler (pages; whole counts) and build the samples.
+fn to_samples(raw: &[f64], kind: MetricKind) -> (Vec<Sample>, Vec<f64>, Vec<f64>) {
+    let mut samples = Vec::with_capacity(raw.len());
+    let (mut t, mut y) = (Vec::with_capacity(raw.len()), Vec::with_capacity(raw.len()));
+    for (i, &v) in raw.iter().enumerate() {
+        // `max` drops a NaN; `as u64` saturates: odd values cannot panic here.
+        let q = match kind {
+            MetricKind::Threads | MetricKind::Fds => v.round().max(0.0) as u64,
+            _ => ((v / PAGE).round().max(0.0) * PAGE) as u64,
+        };
+        let mut s = Sample {
+            t: i as f64,
+            ..Sample::default()
+        };
+        match kind {
+            MetricKind::Threads => s.threads = Some(q),
+            MetricKind::Fds => s.fds = Some(q),
+            MetricKind::Vms => s.vms = Some(q),
+            MetricKind::Pss => s.pss = Some(q),
+            MetricKind::Uss => s.uss = Some(q),
+            MetricKind::Rss => s.rss = Some(q),
+        }
+        samples.push(s);
+        t.push(i as f64);
+        y.push(q as f64);
+    }
+    (samples, t, y)
+}
+
+// ---------------------------------------------------------------------------------------
+// Judges.
+
+/// soakprof's verdict on a series; no verdict (too few samples) is a pass. The one place
+/// to adapt when the analysis signature changes.
+fn soakprof_verdict(samples: &[Sample], kind: MetricKind, th: &Thresholds) -> Verdict {
+    let mut reasons = Vec::new();
+    analyse_metric(samples, kind, th, &mut reasons).map_or(Verdict::Pass, |m| m.verdict)
+}
+
+/// Baseline (a): average rate from the first to the last sample above the fail threshold.
+fn endpoints_fail(t: &[f64], y: &[f64], fail_per_min: f64) -> bool {
+    let (Some((&t0, &y0)), Some((&t1, &y1))) = (t.first().zip(y.first()), t.last().zip(y.last()))
+    else {
+        return false;
+    };
+    t1 > t0 && (y1 - y0) / (t1 - t0) * 60.0 > fail_per_min
+}
+
+/// Baseline (b): firing state of `deriv(x[1h]) * 3600 > threshold for: 3h` at each whole
+/// minute. Window sums are kept exactly in i128 (ms × bytes fits easily), so sliding the
+/// window never drifts and each step is O(samples entering + leaving).
+fn prometheus_alert(t: &[f64], y: &[f64], threshold_per_h: f64) -> Vec<(f64, bool)> {
+    let n = t.len().min(y.len());
+    let mut out = Vec::new();
+    let (Some(&first_t), Some(&last_t)) = (t.first(), t[..n].last()) else {
+        return out;
+    };
+    let ms = |x: f64| (x * 1000.0).round() as i128;
+    let val = |x: f64| x.round() as i128;
+    let (mut lo, mut hi) = (0usize, 0usize);
+    let (mut st, mut sy, mut stt, mut sty) = (0i128, 0i128, 0i128, 0i128);
+    let mut active_since: Option<f64> = None;
+    let mut minute = 1u64;
+    loop {
+        let eval = minute as f64 * PROM_STEP_S;
+        if eval > last_t + 1e-9 {
+            break;
+        }
+        // Window (eval − 1 h, eval], as Prometheus 3 selects a range.
+        while hi < n && t[hi] <= eval {
+            let (a, b) = (ms(t[hi]), val(y[hi]));
+            (st, sy, stt, sty) = (st + a, sy + b, stt + a * a, sty + a * b);
+            hi += 1;
+        }
+        while lo < hi && t[lo] <= eval - PROM_WINDOW_S {
+            let (a, b) = (ms(t[lo]), val(y[lo]));
+            (st, sy, stt, sty) = (st - a, sy - b, stt - a * a, sty - a * b);
+            lo += 1;
+        }
+        // "Growth over the last hour" needs an hour of data; Prometheus would evaluate a
+        // partial window at the start of a series (see the header).
+        let full_window = first_t <= eval - PROM_WINDOW_S;
+        let count = (hi - lo) as i128;
+        let sxx = count * stt - st * st;
+        let condition = full_window
+            && count >= 2
+            && sxx > 0
+            && (count * sty - st * sy) as f64 / sxx as f64 * 3.6e6 > threshold_per_h;
+        if condition {
+            active_since.get_or_insert(eval);
+        } else {
+            active_since = None;
+        }
+        let firing = active_since.is_some_and(|since| eval - since >= PROM_FOR_S - 1e-9);
+        out.push((eval, firing));
+        minute += 1;
+    }
+    out
+}
+
+/// Delay from the onset to the first point from which the verdict stays fail to the end.
+fn detection_delay(track: &[(f64, bool)], onset: f64) -> Option<f64> {
+    let first_stable = match track.iter().rposition(|&(_, fail)| !fail) {
+        Some(i) => i + 1,
+        None => 0,
+    };
+    track
+        .get(first_stable)
+        .map(|&(at, _)| (at - onset).max(0.0))
+}
+
+// ---------------------------------------------------------------------------------------
+// One run.
+
+const JUDGES: [&str; 3] = ["soakprof", "(a) endpoints", "(b) Prometheus rule"];
+
+struct Config {
+    seeds: u64,
+    lengths_s: Vec<u64>,
+    quick: bool,
+}
+
+impl Config {
+    /// Prefix step: every minute up to 1 h runs, coarser for 6 h to keep the runtime down.
+    fn prefix_step_s(&self, duration_s: u64) -> u64 {
+        match (duration_s > 3600, self.quick) {
+            (false, _) => 60,
+            (true, false) => 300,
+            (true, true) => 900,
+        }
+    }
+}
+
+struct Job {
+    row: usize,
+    len: usize,
+    seed: u64,
+}
+
+struct RunResult {
+    soak_end: Verdict,
+    /// End verdict fail, per judge.
+    fail: [bool; 3],
+    /// Detection delay per judge (leak rows only).
+    delay: [Option<f64>; 3],
+    /// Fail on the prefix ending 15 min after the onset, per judge (strong leaks only).
+    early: Option<[bool; 3]>,
+    soak_calls: usize,
+    soak_time: Duration,
+    soak_samples: usize,
+}
+
+fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult {
+    let row = &rows[job.row];
+    let duration_s = cfg.lengths_s[job.len];
+    let kind = row.shape.kind();
+    let mut rng = Rng::new(seed_for(row.name, duration_s, job.seed));
+    let raw = generate(row.shape, duration_s, &mut rng);
+    let (samples, t, y) = to_samples(&raw, kind);
+    let fail_per_min = fail_threshold(kind, th);
+    let is_leak = label(row.shape, th) == Label::Leak;
+    let onset = row.shape.onset_s(duration_s as f64);
+
+    let mut soak_calls = 0;
+    let mut soak_time = Duration::ZERO;
+    let mut soak_samples = 0;
+    // Prefix = every sample with t ≤ the cut.
+    let mut judge_prefix = |cut: f64| -> (Verdict, bool) {
+        let k = samples.partition_point(|s| s.t <= cut);
+        let started = Instant::now();
+        let v = soakprof_verdict(&samples[..k], kind, th);
+        soak_time += started.elapsed();
+        soak_calls += 1;
+        soak_samples += k;
+        (v, endpoints_fail(&t[..k], &y[..k], fail_per_min))
+    };
+
+    let step = cfg.prefix_step_s(duration_s);
+    let mut cuts: Vec<u64> = (1..)
+        .map(|i| i * step)
+        .take_while(|&c| c < duration_s)
+        .collect();
+    cuts.push(duration_s);
+    let mut soak_track = Vec::with_capacity(cuts.len());
+    let mut end_track = Vec::with_capacity(cuts.len());
+    let mut soak_end = Verdict::Pass;
+    for &cut in &cuts {
+        let (v, a) = judge_prefix(cut as f64);
+        soak_track.push((cut as f64, v == Verdict::Fail));
+        end_track.push((cut as f64, a));
+        soak_end = v;
+    }
+    let prom = prometheus_alert(&t, &y, prom_threshold_per_h(kind, th));
+    let prom_end = prom.last().is_some_and(|&(_, f)| f);
+
+    let strong = is_leak && row.shape.rate_per_min() >= 2.0 * fail_per_min;
+    let early_cut = onset + EARLY_S;
+    let early = (strong && early_cut <= duration_s as f64).then(|| {
+        let (v, a) = judge_prefix(early_cut);
+        let b = prom
+            .iter()
+            .take_while(|&&(at, _)| at <= early_cut + 1e-9)
+            .last()
+            .is_some_and(|&(_, f)| f);
+        [v == Verdict::Fail, a, b]
+    });
+    let delay = if is_leak {
+        [
+            detection_delay(&soak_track, onset),
+            detection_delay(&end_track, onset),
+            detection_delay(&prom, onset),
+        ]
+    } else {
+        [None; 3]
+    };
+    RunResult {
+        soak_end,
+        fail: [
+            soak_end == Verdict::Fail,
+            end_track.last().is_some_and(|&(_, f)| f),
+            prom_end,
+        ],
+        delay,
+        early,
+        soak_calls,
+        soak_time,
+        soak_samples,
+    }
+}
+
+/// Run every job on all cores; results come back in job order whatever the scheduling.
+fn run_all(jobs: &[Job], rows: &[Row], cfg: &Config, th: &Thresholds) -> Vec<RunResult> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, RunResult)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else { break };
+                        mine.push((i, run_one(job, rows, cfg, th)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(results) => results,
+                // The panic message is already on stderr; a partial table would mislead.
+                Err(_) => std::process::exit(101),
+            })
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Output.
+
+fn fmt_delay(s: f64) -> String {
+    let minutes = (s / 60.0).round() as u64;
+    if minutes < 60 {
+        format!("{minutes} min")
+    } else {
+        format!("{} h {:02} min", minutes / 60, minutes % 60)
+    }
+}
+
+fn fmt_length(s: u64) -> String {
+    if s.is_multiple_of(3600) {
+        format!("{} h", s / 3600)
+    } else {
+        format!("{} min", s / 60)
+    }
+}
+
+/// Median with a miss counting as never (the upper middle for an even count); "–" if the
+/// median run never detected the leak.
+fn median_delay(delays: &[Option<f64>]) -> String {
+    let mut sorted: Vec<f64> = delays.iter().map(|d| d.unwrap_or(f64::INFINITY)).collect();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.get(sorted.len() / 2) {
+        Some(d) if d.is_finite() => fmt_delay(*d),
+        _ => "–".to_string(),
+    }
+}
+
+fn ratio(num: usize, den: usize) -> String {
+    if den == 0 {
+        "–".to_string()
+    } else {
+        format!("{:.2}", num as f64 / den as f64)
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Confusion {
+    tp: usize,
+    fp: usize,
+    fn_: usize,
+    tn: usize,
+}
+
+impl Confusion {
+    fn add(&mut self, leak: bool, fail: bool) {
+        match (leak, fail) {
+            (true, true) => self.tp += 1,
+            (false, true) => self.fp += 1,
+            (true, false) => self.fn_ += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+
+    fn row(&self, judge: &str, scope: &str) -> String {
+        let precision = ratio(self.tp, self.tp + self.fp);
+        let recall = ratio(self.tp, self.tp + self.fn_);
+        let f1 = ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_);
+        let false_fail = ratio(self.fp, self.fp + self.tn);
+        format!(
+            "| {judge} | {scope} | {} | {} | {} | {} | {} | {precision} | {recall} | {f1} | {false_fail} |",
+            self.tp + self.fp + self.fn_ + self.tn,
+            self.tp,
+            self.fp,
+            self.fn_,
+            self.tn
+        )
+    }
+}
+
+fn print_header(cfg: &Config, th: &Thresholds) {
+    let lengths: Vec<String> = cfg.lengths_s.iter().map(|&s| fmt_length(s)).collect();
+    println!(
+        "# soakprof leak-verdict benchmark{}",
+        if cfg.quick { " (--quick)" } else { "" }
+    );
+    println!();
+    println!(
+        "Synthetic series at 1 Hz; run lengths {}; {} seed(s) per cell. Memory series: base \
+         RSS 200 MB ±10%, white measurement noise sd 0.5 MB, rounded to 4 KiB pages. Thread \
+         and FD series are integer staircases with short-lived extra threads/FDs (about one a \
+         minute, +1..3 for 1–5 s).",
+        lengths.join(", "),
+        cfg.seeds
+    );
+    println!();
+    println!(
+        "Thresholds (`Thresholds::default()`, what soakprof judges with): RSS warn above {} \
+         bytes/min, fail {} bytes/min (5 / 10 MB/min, MB = 10^6 B); threads fail {:.4}/min \
+         ({}/h); FDs fail {:.4}/min ({}/h).",
+        th.warn_growth_bytes_per_min,
+        th.max_growth_bytes_per_min,
+        th.max_thread_growth_per_min,
+        th.max_thread_growth_per_min * 60.0,
+        th.max_fd_growth_per_min,
+        th.max_fd_growth_per_min * 60.0,
+    );
+    println!();
+    println!(
+        "Label: **leak** when the true growth rate (after its onset) ≥ the fail threshold; \
+         **slow** rows grow below it and count as no-leak (a fail there is a false fail; \
+         soakprof's warn column shows whether it warns); **no** rows do not grow."
+    );
+    println!();
+    println!("Judges:");
+    println!(
+        "- **soakprof**: `analysis::analyse_metric(samples, kind, &Thresholds::default(), ..)` \
+         with RSS, Threads or FDs; fail = `Verdict::Fail` (no verdict = pass)."
+    );
+    println!("- **(a) endpoints**: (last − first) / (t_last − t_first) above the fail threshold.");
+    println!(
+        "- **(b) Prometheus rule**: `deriv(x[1h]) * 3600 > {} for: 3h` (memory: the users' 10 MB/h \
+         — 60× below soakprof's fail threshold, as the rule is written; threads/FDs: 10/h), \
+         evaluated every 1 min over (T − 1 h, T]. The condition is only evaluated once a full \
+         hour of data exists (\"growth over the last hour\"), so it cannot fire before 4 h: \
+         never on the 15 min and 1 h runs. (Prometheus itself would take `deriv` of a partial \
+         window at the start of a series and could fire from 3 h.) End verdict = firing at \
+         the end of the run.",
+        PROM_MEM_PER_H
+    );
+    println!();
+    println!("Columns:");
+    println!(
+        "- **fail**: runs judged fail at the end of the full run, of n. On leak rows this is \
+         the recall; on slow / no rows the false-fail rate."
+    );
+    println!("- **warn**: soakprof runs ending with verdict warn (not counted as fail).");
+    let step_6h = cfg.prefix_step_s(6 * 3600) / 60;
+    println!(
+        "- **delay** (leak rows): judge evaluated on prefixes of the series every 1 min for \
+         15 min and 1 h runs, every {step_6h} min for 6 h runs ((b) natively every minute); \
+         delay = time from the leak onset (0, or 40% of the run for the late leak) to the \
+         first prefix from which the verdict stays fail on every later prefix. Median over \
+         the cell's runs, a miss counting as never (upper middle for an even n); \
+         \"–\" = the median run never settles on fail."
+    );
+    println!();
+}
+
+fn main() {
+    // cargo passes `--bench` (and filters); only `--quick` means anything here.
+    let quick = std::env::args().skip(1).any(|a| a == "--quick");
+    let cfg = Config {
+        seeds: if quick { 2 } else { 5 },
+        lengths_s: vec![15 * 60, 3600, 6 * 3600],
+        quick,
+    };
+    let th = Thresholds::default();
+    let rows = rows();
+    let started = Instant::now();
+
+    let mut jobs = Vec::new();
+    for len in 0..cfg.lengths_s.len() {
+        for row in 0..rows.len() {
+            for seed in 0..cfg.seeds {
+                jobs.push(Job { row, len, seed });
+            }
+        }
+    }
+    let results = run_all(&jobs, &rows, &cfg, &th);
+
+    print_header(&cfg, &th);
+
+    // Group results per (length, row) cell, in job order.
+    let mut cells: BTreeMap<(usize, usize), Vec<&RunResult>> = BTreeMap::new();
+    for (job, r) in jobs.iter().zip(&results) {
+        cells.entry((job.len, job.row)).or_default().push(r);
+    }
+    for (len, &duration_s) in cfg.lengths_s.iter().enumerate() {
+        println!(
+            "## {} runs ({} samples each; prefixes every {} min)",
+            fmt_length(duration_s),
+            duration_s + 1,
+            cfg.prefix_step_s(duration_s) / 60
+        );
+        println!();
+        println!(
+            "| shape | label | n | soakprof fail | soakprof warn | soakprof delay | (a) fail | (a) delay | (b) fail | (b) delay |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for (r, row) in rows.iter().enumerate() {
+            let Some(runs) = cells.get(&(len, r)) else {
+                continue;
+            };
+            let n = runs.len();
+            let lab = label(row.shape, &th);
+            let count = |j: usize| runs.iter().filter(|x| x.fail[j]).count();
+            let warn = runs.iter().filter(|x| x.soak_end == Verdict::Warn).count();
+            let delay = |j: usize| {
+                if lab == Label::Leak {
+                    median_delay(&runs.iter().map(|x| x.delay[j]).collect::<Vec<_>>())
+                } else {
+                    String::new()
+                }
+            };
+            let name = match lab {
+                Label::Leak => "leak",
+                Label::Slow => "slow",
+                Label::NoLeak => "no",
+            };
+            println!(
+                "| {} | {name} | {n} | {}/{n} | {warn}/{n} | {} | {}/{n} | {} | {}/{n} | {} |",
+                row.name,
+                count(0),
+                delay(0),
+                count(1),
+                delay(1),
+                count(2),
+                delay(2)
+            );
+        }
+        println!();
+    }
+
+    // Overall confusion per judge: all lengths, then per length.
+    println!(
+        "## Overall (positive = fail verdict at the end of the full run; slow rows are negatives)"
+    );
+    println!();
+    println!(
+        "| judge | runs | n | TP | FP | FN | TN | precision | recall | F1 | false-fail rate |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (j, judge) in JUDGES.iter().enumerate() {
+        let mut all = Confusion::default();
+        let mut per_len = vec![Confusion::default(); cfg.lengths_s.len()];
+        for (job, r) in jobs.iter().zip(&results) {
+            let leak = label(rows[job.row].shape, &th) == Label::Leak;
+            all.add(leak, r.fail[j]);
+            per_len[job.len].add(leak, r.fail[j]);
+        }
+        println!("{}", all.row(judge, "all"));
+        for (len, c) in per_len.iter().enumerate() {
+            println!("{}", c.row(judge, &fmt_length(cfg.lengths_s[len])));
+        }
+    }
+    println!();
+
+    // Early recall: strong leaks judged on the prefix ending 15 min after the onset.
+    println!(
+        "## Early recall: leaks at ≥ 2× the fail threshold, judged on data up to 15 min after the onset"
+    );
+    println!();
+    println!(
+        "Memory: linear 20 and 50 MB/min, sawtooth + 20 MB/min, both staircases, late leak \
+         (1 h and 6 h runs only: on 15 min runs it starts at 6 min). Counts: threads 20/h and \
+         FDs 30/h."
+    );
+    println!();
+    println!("| judge | memory ≥ 20 MB/min | threads/FDs ≥ 20/h |");
+    println!("|---|---|---|");
+    for (j, judge) in JUDGES.iter().enumerate() {
+        let (mut mem, mut cnt) = ((0, 0), (0, 0));
+        for (job, r) in jobs.iter().zip(&results) {
+            let Some(early) = r.early else { continue };
+            let slot = if rows[job.row].shape.kind() == MetricKind::Rss {
+                &mut mem
+            } else {
+                &mut cnt
+            };
+            slot.0 += usize::from(early[j]);
+            slot.1 += 1;
+        }
+        println!(
+            "| {judge} | {} ({}/{}) | {} ({}/{}) |",
+            ratio(mem.0, mem.1),
+            mem.0,
+            mem.1,
+            ratio(cnt.0, cnt.1),
+            cnt.0,
+            cnt.1
+        );
+    }
+    println!();
+
+    let calls: usize = results.iter().map(|r| r.soak_calls).sum();
+    let samples: usize = results.iter().map(|r| r.soak_samples).sum();
+    let soak_time: Duration = results.iter().map(|r| r.soak_time).sum();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "Runtime: {:.1} s wall for {} runs on {workers} thread(s); soakprof `analyse_metric`: \
+         {calls} calls on {:.1} M samples, {:.1} s CPU ({:.0} µs per call, {:.1} ns per sample).",
+        started.elapsed().as_secs_f64(),
+        results.len(),
+        samples as f64 / 1e6,
+        soak_time.as_secs_f64(),
+        soak_time.as_secs_f64() * 1e6 / calls.max(1) as f64,
+        soak_time.as_secs_f64() * 1e9 / samples.max(1) as f64,
+    );
+}
