@@ -52,14 +52,24 @@ pub struct MetricTrend {
     pub slope_per_min: f64,
     /// 95% confidence interval of the slope, corrected for autocorrelation.
     pub slope_ci: [f64; 2],
-    /// Theil–Sen slope (robust to outliers); not computed yet.
+    /// Theil–Sen slope of the same prepared series (robust to outliers and steps).
     pub robust_slope_per_min: Option<f64>,
+    /// Two-sided p-value of the Mann–Kendall test with the Hamed–Rao correction for
+    /// autocorrelation, on the prepared series.
     pub trend_p_value: f64,
     pub r_squared: f64,
     /// Effective sample size after the autocorrelation correction.
     pub n_effective: f64,
-    /// Seconds excluded at the start as warm-up (0 until warm-up detection exists).
+    /// Seconds excluded at the start as warm-up (0 when none was found).
     pub warmup_s: f64,
+    /// When growth began mid-run: seconds from the start to its onset; only the part after
+    /// it is judged.
+    pub onset_s: Option<f64>,
+    /// Period of a GC-like sawtooth, when one was seen; the trend is then fitted on its
+    /// lower envelope (the post-collection floor).
+    pub cycle_period_s: Option<f64>,
+    /// Points the trend was fitted on (envelope or block medians of the samples).
+    pub analysed_points: usize,
     /// Fitted value at the first and last analysed sample, for drawing the line.
     pub fit_start: [f64; 2],
     pub fit_end: [f64; 2],
@@ -213,56 +223,157 @@ pub fn series(samples: &[Sample], kind: MetricKind) -> (Vec<f64>, Vec<f64>) {
         .unzip()
 }
 
-/// Fit and judge one metric. `None` when it has too few readable samples.
+/// A metric's series made ready for trend tests: the GC sawtooth reduced to its lower
+/// envelope (or a long series to block medians), the warm-up cut off, and, when growth
+/// began later in the run, only the part after its onset kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prepared {
+    pub t: Vec<f64>,
+    pub y: Vec<f64>,
+    pub cycle_period_s: Option<f64>,
+    /// Whole GC cycles seen (0 without a sawtooth).
+    pub cycles: usize,
+    /// Seconds from the first sample to the end of the warm-up (0 when none).
+    pub warmup_s: f64,
+    /// Seconds from the first sample to the onset of growth that began mid-run.
+    pub onset_s: Option<f64>,
+}
+
+/// How the warm-up is found.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Warmup {
+    /// Where growth settles (a change point in the slope, within the first half).
+    #[default]
+    Auto,
+    /// A fixed span from the start, in seconds.
+    Fixed(f64),
+}
+
+/// Points the trend tests see at most; longer series are reduced to block medians.
+pub const MAX_TREND_POINTS: usize = 2000;
+
+/// Growth that began mid-run: the mirror image of a warm-up (flat, then rising), found
+/// with the same change-point rule on the series reversed in time and negated.
+fn detect_onset(t: &[f64], y: &[f64]) -> Option<f64> {
+    let (first, last) = (*t.first()?, *t.last()?);
+    let t_rev: Vec<f64> = t.iter().rev().map(|x| last - x).collect();
+    let y_rev: Vec<f64> = y.iter().rev().map(|v| -v).collect();
+    // Onsets in the first 10% of the run are indistinguishable from a leak from the start.
+    let end_rev = prepare::detect_warmup(&t_rev, &y_rev, 0.9)?;
+    let onset = last - end_rev;
+    (onset > first + 0.1 * (last - first)).then_some(onset)
+}
+
+/// Prepare a series for the trend tests (see `Prepared`).
+pub fn prepare_series(t: &[f64], y: &[f64], warmup: Warmup) -> Prepared {
+    let cycle_period_s = prepare::cycle_period(t, y);
+    let env = prepare::lower_envelope(t, y, cycle_period_s, MAX_TREND_POINTS);
+    let first_t = t.first().copied().unwrap_or(0.0);
+    let warmup_end = match warmup {
+        Warmup::Fixed(s) => first_t + s,
+        Warmup::Auto => prepare::detect_warmup(&env.t, &env.y, 0.5).unwrap_or(first_t),
+    };
+    let keep = |from: f64| -> (Vec<f64>, Vec<f64>) {
+        env.t
+            .iter()
+            .zip(&env.y)
+            .filter(|(t, _)| **t >= from)
+            .map(|(t, y)| (*t, *y))
+            .unzip()
+    };
+    let (mut pt, mut py) = keep(warmup_end);
+    let mut onset_s = None;
+    if let Some(onset) = detect_onset(&pt, &py) {
+        let (ot, oy) = keep(onset);
+        // Judge the part after the onset only when it is enough to fit.
+        if ot.len() >= MIN_ENVELOPE_POINTS {
+            onset_s = Some(onset - first_t);
+            (pt, py) = (ot, oy);
+        }
+    }
+    Prepared {
+        t: pt,
+        y: py,
+        cycle_period_s,
+        cycles: env.cycles,
+        warmup_s: warmup_end - first_t,
+        onset_s,
+    }
+}
+
+/// Fewest prepared points a trend is fitted on.
+pub const MIN_ENVELOPE_POINTS: usize = 6;
+/// Effective independent points (after the autocorrelation correction) and GC cycles a run
+/// needs before a point estimate above the fail threshold is enough to fail it.
+pub const SURE_N_EFFECTIVE: f64 = 10.0;
+pub const SURE_CYCLES: usize = 4;
+/// Significance level of the Mann–Kendall trend test.
+pub const TREND_ALPHA: f64 = 0.05;
+
+/// Fit and judge one metric with automatic warm-up detection.
 pub fn analyse_metric(
     samples: &[Sample],
     kind: MetricKind,
     thresholds: &Thresholds,
     reasons: &mut Vec<String>,
 ) -> Option<MetricTrend> {
+    analyse_metric_with(samples, kind, thresholds, Warmup::Auto, reasons)
+}
+
+/// Fit and judge one metric. `None` when it has too few readable samples.
+pub fn analyse_metric_with(
+    samples: &[Sample],
+    kind: MetricKind,
+    thresholds: &Thresholds,
+    warmup: Warmup,
+    reasons: &mut Vec<String>,
+) -> Option<MetricTrend> {
     let (t, y) = series(samples, kind);
     if t.len() < MIN_SAMPLES_FOR_TREND {
         return None;
     }
-    let fit = fit_linear(&t, &y)?;
+    let prepared = prepare_series(&t, &y, warmup);
+    let (pt, py) = if prepared.t.len() >= MIN_ENVELOPE_POINTS {
+        (&prepared.t[..], &prepared.y[..])
+    } else {
+        // Too little left after the warm-up (or too few cycles): fit what there is.
+        (&t[..], &y[..])
+    };
+    let fit = fit_linear(pt, py)?;
+    let robust = robust::theil_sen(pt, py);
+    let trend = robust::mann_kendall(py);
     let per_min = |x: f64| x * 60.0;
     let slope = per_min(fit.slope_per_s);
     let ci = [
         per_min(fit.slope_ci_per_s[0]),
         per_min(fit.slope_ci_per_s[1]),
     ];
-    let span_s = t[t.len() - 1] - t[0];
+    let robust_slope = robust.as_ref().map(|r| per_min(r.slope));
+    let p_value = trend.as_ref().map_or(1.0, |m| m.p_value);
+    let span_s = pt[pt.len() - 1] - pt[0];
     let total_growth = fit.slope_per_s * span_s;
+    // Growth is established when the rank test (autocorrelation-corrected) and the
+    // regression interval agree that there is an upward trend at all.
+    let significant = p_value < TREND_ALPHA && ci[0] > 0.0;
+    let sure = fit.n_eff >= SURE_N_EFFECTIVE
+        && (prepared.cycle_period_s.is_none() || prepared.cycles >= SURE_CYCLES);
+    let robust_above = |limit: f64| robust_slope.is_none_or(|r| r > limit);
     let verdict = match kind.thresholds(thresholds) {
         None => Verdict::Pass,
-        Some(_) if total_growth < kind.min_total_growth() => Verdict::Pass,
-        // Fail only when even the low end of the interval is above the threshold; a point
-        // estimate above it with a wide interval is a warning, not yet proof.
+        Some(_) if total_growth < kind.min_total_growth() || !significant => Verdict::Pass,
+        // Proof: even the low end of the interval is above the fail threshold.
         Some((_, fail)) if ci[0] > fail => Verdict::Fail,
-        Some((warn, _)) if slope > warn => Verdict::Warn,
+        // Enough independent data, and both estimates above the threshold.
+        Some((_, fail)) if sure && slope > fail && robust_above(fail) => Verdict::Fail,
+        Some((warn, _)) if slope > warn && robust_above(warn) => Verdict::Warn,
         Some(_) => Verdict::Pass,
     };
     if verdict != Verdict::Pass {
-        let (warn_at, fail_at) = kind.thresholds(thresholds).unwrap_or_default();
-        let threshold = if verdict == Verdict::Fail {
-            format!("fail threshold {}", kind.format_rate(fail_at))
-        } else {
-            format!(
-                "warn threshold {}, fail threshold {}",
-                kind.format_rate(warn_at),
-                kind.format_rate(fail_at)
-            )
-        };
-        reasons.push(format!(
-            "{} grows {} (95% CI {} to {}) over {}; {threshold}",
-            kind.label(),
-            kind.format_rate(slope),
-            kind.format_rate(ci[0]),
-            kind.format_rate(ci[1]),
-            format_duration_s(span_s),
+        reasons.push(growth_reason(
+            kind, thresholds, verdict, slope, ci, span_s, &prepared, sure,
         ));
     }
-    let (first_t, last_t) = (t[0], t[t.len() - 1]);
+    let (first_t, last_t) = (pt[0], pt[pt.len() - 1]);
     let min = y.iter().copied().fold(f64::INFINITY, f64::min);
     let max = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     Some(MetricTrend {
@@ -270,11 +381,14 @@ pub fn analyse_metric(
         judged: kind.thresholds(thresholds).is_some(),
         slope_per_min: slope,
         slope_ci: ci,
-        robust_slope_per_min: None,
-        trend_p_value: fit.p_value,
+        robust_slope_per_min: robust_slope,
+        trend_p_value: p_value,
         r_squared: fit.r_squared,
         n_effective: fit.n_eff,
-        warmup_s: 0.0,
+        warmup_s: prepared.warmup_s,
+        onset_s: prepared.onset_s,
+        cycle_period_s: prepared.cycle_period_s,
+        analysed_points: pt.len(),
         fit_start: [first_t, fit.value_at(first_t)],
         fit_end: [last_t, fit.value_at(last_t)],
         samples: t.len(),
@@ -284,6 +398,62 @@ pub fn analyse_metric(
         max,
         verdict,
     })
+}
+
+/// "RSS grows 12.4 MB/min (95% CI 11.8 to 13.0 MB/min) over 40 m after a 4 m warm-up; fail
+/// threshold 10.0 MB/min".
+#[allow(clippy::too_many_arguments)]
+fn growth_reason(
+    kind: MetricKind,
+    thresholds: &Thresholds,
+    verdict: Verdict,
+    slope: f64,
+    ci: [f64; 2],
+    span_s: f64,
+    prepared: &Prepared,
+    sure: bool,
+) -> String {
+    let (warn_at, fail_at) = kind.thresholds(thresholds).unwrap_or_default();
+    let mut context = String::new();
+    if let Some(period) = prepared.cycle_period_s {
+        context.push_str(&format!(
+            ", fitted on the floor of a {} GC cycle",
+            format_duration_s(period)
+        ));
+    }
+    if let Some(onset) = prepared.onset_s {
+        context.push_str(&format!(
+            ", growth starting at {}",
+            format_duration_s(onset)
+        ));
+    } else if prepared.warmup_s > 0.0 {
+        context.push_str(&format!(
+            " after a {} warm-up",
+            format_duration_s(prepared.warmup_s)
+        ));
+    }
+    let threshold = if verdict == Verdict::Fail {
+        format!("fail threshold {}", kind.format_rate(fail_at))
+    } else if slope > fail_at && !sure {
+        format!(
+            "above the fail threshold {} but too little data to be sure",
+            kind.format_rate(fail_at)
+        )
+    } else {
+        format!(
+            "warn threshold {}, fail threshold {}",
+            kind.format_rate(warn_at),
+            kind.format_rate(fail_at)
+        )
+    };
+    format!(
+        "{} grows {} (95% CI {} to {}) over {}{context}; {threshold}",
+        kind.label(),
+        kind.format_rate(slope),
+        kind.format_rate(ci[0]),
+        kind.format_rate(ci[1]),
+        format_duration_s(span_s),
+    )
 }
 
 /// The `q`-quantile (0..=1) of values, by nearest rank on a sorted copy.
@@ -486,13 +656,27 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         && reasons.is_empty()
         && let Some(rss) = &metrics.rss
     {
-        reasons.push(format!(
-            "RSS trend {} (95% CI {} to {}) is within the warn threshold {}",
+        // Say why it passed in the terms the verdict used: no established growth, or
+        // growth below the warning level.
+        let estimate = format!(
+            "{} (95% CI {} to {}, robust {}, trend p = {:.2})",
             format_byte_rate(rss.slope_per_min),
             format_byte_rate(rss.slope_ci[0]),
             format_byte_rate(rss.slope_ci[1]),
-            format_byte_rate(th.warn_growth_bytes_per_min)
-        ));
+            rss.robust_slope_per_min
+                .map_or_else(|| "n/a".to_string(), format_byte_rate),
+            rss.trend_p_value
+        );
+        if rss.slope_per_min <= th.warn_growth_bytes_per_min {
+            reasons.push(format!(
+                "RSS trend {estimate} is within the warn threshold {}",
+                format_byte_rate(th.warn_growth_bytes_per_min)
+            ));
+        } else {
+            reasons.push(format!(
+                "no established RSS growth: trend {estimate} is not significant"
+            ));
+        }
     }
     let gaps = run
         .events
@@ -597,12 +781,12 @@ mod tests {
 
     #[test]
     fn jitter_on_a_short_run_is_not_growth() {
-        // 20 samples over 1 s, RSS wobbling by 300 kB: "18 MB/min" extrapolated, but the
+        // 20 samples over 1 s, RSS creeping by 300 kB: "18 MB/min" extrapolated, but the
         // fitted growth over the span is below 1 MB, so it is not judged as growth.
         let samples: Vec<Sample> = (0..20)
             .map(|i| Sample {
                 t: i as f64 * 0.05,
-                rss: Some(50_000_000 + (i as u64 / 10) * 300_000),
+                rss: Some(50_000_000 + i * 15_000 + (i % 3) * 20_000),
                 ..Sample::default()
             })
             .collect();

@@ -1,5 +1,6 @@
 //! Integration tests: the real binary against real fixture processes, seconds each.
 
+mod detection;
 mod util;
 
 use std::process::{Command, Stdio};

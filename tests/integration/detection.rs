@@ -1,0 +1,233 @@
+//! Leak detection end to end: the real binary records a real fixture process whose
+//! behaviour is known (a linear leak, a GC sawtooth, a warm-up then plateau, a thread
+//! leak, an FD leak) for a few seconds at 50 ms, and the verdict must say what the fixture
+//! does. Rates are time-compressed: what a soak sees in an hour happens here in seconds.
+//!
+//! Every figure the assertions look at is printed (`--nocapture` shows them), so a failure
+//! or a drift can be read without re-running.
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{fixture_bin, read_verdict, soakprof_bin, stderr};
+
+/// Backstop for the fixture: it exits by itself after this long even if soakprof were
+/// killed before stopping it (a target soakprof starts is in its own process group, so it
+/// would otherwise outlive a killed profiler). Far above every `--duration` below.
+const FIXTURE_EXIT_AFTER: &str = "90s";
+
+/// How long soakprof may take beyond its `--duration` (start-up, final analysis, charts;
+/// generous because tests share two CPUs) before the test gives up on it.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// `soakprof record --interval 50ms --duration DURATION --quiet --out DIR [judge...] --
+/// FIXTURE fixture_args...`; returns soakprof's output and its verdict.json.
+fn record_fixture(
+    duration_s: u64,
+    judge: &[&str],
+    fixture_args: &[&str],
+) -> (Output, Value, tempfile::TempDir) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let duration = format!("{duration_s}s");
+    let fixture = fixture_bin();
+    let mut args = vec![
+        "record",
+        "--interval",
+        "50ms",
+        "--duration",
+        &duration,
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ];
+    args.extend_from_slice(judge);
+    args.push("--");
+    args.push(fixture.to_str().unwrap());
+    args.extend_from_slice(fixture_args);
+    args.extend_from_slice(&["--exit-after", FIXTURE_EXIT_AFTER]);
+    let out = soakprof_within(Duration::from_secs(duration_s) + GRACE, &args);
+    let verdict = read_verdict(out_dir.path());
+    (out, verdict, out_dir)
+}
+
+/// Like `util::soakprof`, but bounded: a soakprof that hangs is stopped (SIGTERM, then
+/// SIGKILL) and the test fails instead of hanging the suite.
+fn soakprof_within(timeout: Duration, args: &[&str]) -> Output {
+    let mut child = Command::new(soakprof_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drain both pipes while waiting, so a chatty soakprof never blocks on a full pipe.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            // SIGTERM first: soakprof then stops the fixture it started.
+            crate::util::signal(child.id(), libc::SIGTERM);
+            std::thread::sleep(Duration::from_secs(3));
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("soakprof {args:?} still running after {timeout:?}; stopped");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+fn metric<'a>(v: &'a Value, name: &str) -> &'a Value {
+    let m = &v["metrics"][name];
+    assert!(m.is_object(), "no metrics.{name} in {v}");
+    m
+}
+
+fn slope(v: &Value, name: &str) -> f64 {
+    metric(v, name)["slope_per_min"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("metrics.{name}.slope_per_min is not a number: {v}"))
+}
+
+fn verdict_of<'a>(v: &'a Value, name: &str) -> &'a str {
+    metric(v, name)["verdict"]
+        .as_str()
+        .unwrap_or_else(|| panic!("metrics.{name}.verdict is not a string: {v}"))
+}
+
+/// One line per judged metric plus the reasons: the figures a failure report needs.
+fn summary(test: &str, out: &Output, v: &Value) -> String {
+    let mut s = format!(
+        "[{test}] exit {:?}, verdict {}, {} samples over {} s\n  reasons: {}\n",
+        out.status.code(),
+        v["verdict"],
+        v["samples"],
+        v["duration_s"],
+        v["reasons"]
+    );
+    for name in ["rss", "uss", "threads", "fds"] {
+        let m = &v["metrics"][name];
+        if m.is_object() {
+            s += &format!(
+                "  {name}: {} slope/min {} ci {} robust {} p {} warm-up {} s, first {} last {}\n",
+                m["verdict"],
+                m["slope_per_min"],
+                m["slope_ci"],
+                m["robust_slope_per_min"],
+                m["trend_p_value"],
+                m["warmup_s"],
+                m["first"],
+                m["last"]
+            );
+        }
+    }
+    s + &format!("  stderr: {}", stderr(out).trim_end())
+}
+
+#[test]
+fn linear_leak_fails_with_its_rate() {
+    let (out, v, _dir) = record_fixture(6, &[], &["--leak-mb-per-min", "120"]);
+    let info = summary("leak 120 MB/min", &out, &v);
+    eprintln!("{info}");
+    assert_eq!(out.status.code(), Some(1), "{info}");
+    assert_eq!(verdict_of(&v, "rss"), "fail", "{info}");
+    let rss = slope(&v, "rss");
+    assert!(
+        (rss - 120e6).abs() <= 0.10 * 120e6,
+        "RSS slope {rss} B/min not within 10% of 120 MB/min\n{info}"
+    );
+}
+
+#[test]
+fn gc_sawtooth_without_leak_passes() {
+    // Thresholds scaled for time compression. The fixture saws 0 → 40 MB every second and
+    // gives it all back: per minute that is an enormous absolute swing, while a real GC
+    // doing this once a minute is judged over hours. Sampling every 50 ms, a trough is read
+    // anywhere up to 50 ms into the next rise (up to 2 MB above the true floor), and over
+    // an 8 s run a 2 MB difference between early and late troughs alone reads as
+    // ~15 MB/min, above the 10 MB/min default. 60 MB/min (fail) and 30 MB/min (warn) are
+    // well above that jitter yet far below what the sawtooth's raw swing would suggest.
+    let (out, v, _dir) = record_fixture(
+        8,
+        &["--max-growth", "60MB/min", "--warn-growth", "30MB/min"],
+        &["--saw-mb", "40", "--saw-period", "1s"],
+    );
+    let info = summary("sawtooth 40 MB / 1 s", &out, &v);
+    eprintln!("{info}");
+    // The run must have seen the sawtooth at all, or passing proves nothing.
+    let max = metric(&v, "rss")["max"].as_f64().unwrap();
+    assert!(
+        max > 30e6,
+        "RSS peak {max}: the sawtooth never showed\n{info}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{info}");
+    assert_ne!(verdict_of(&v, "rss"), "fail", "{info}");
+}
+
+#[test]
+fn warm_up_then_plateau_passes() {
+    // Default thresholds: no scaling is needed. The cache pool follows 60 MB·(1 − e^(−t/1s)),
+    // so after 5 s less than 0.5 MB is still to come: the second half of the run is flat.
+    let (out, v, _dir) = record_fixture(10, &[], &["--warmup-mb", "60", "--warmup-tau", "1s"]);
+    let info = summary("warm-up 60 MB, tau 1 s", &out, &v);
+    eprintln!("{info}");
+    let last = metric(&v, "rss")["last"].as_f64().unwrap();
+    assert!(
+        last > 55e6,
+        "RSS ends at {last}: the warm-up never showed\n{info}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{info}");
+    assert_ne!(verdict_of(&v, "rss"), "fail", "{info}");
+}
+
+/// A count leak fails on `leaking` with a slope within `tolerance` of `per_min`, and the
+/// other judged metrics do not fail on their own account.
+fn assert_count_leak(test: &str, out: &Output, v: &Value, leaking: &str, per_min: f64) {
+    let info = summary(test, out, v);
+    eprintln!("{info}");
+    assert_eq!(out.status.code(), Some(1), "{info}");
+    assert_eq!(verdict_of(v, leaking), "fail", "{info}");
+    let got = slope(v, leaking);
+    assert!(
+        (got - per_min).abs() <= 0.15 * per_min,
+        "{leaking} slope {got}/min not within 15% of {per_min}/min\n{info}"
+    );
+    for other in ["rss", "uss", "threads", "fds"] {
+        if other != leaking {
+            assert_ne!(verdict_of(v, other), "fail", "{other} failed\n{info}");
+        }
+    }
+}
+
+#[test]
+fn thread_leak_fails_on_threads_only() {
+    // 600/min = one new thread every 100 ms from the fixture's `ready`. Each idle thread
+    // also costs a few resident pages (its stack, 64 KiB reserved), about 10 kB: RSS rises
+    // ~6 MB/min, below the 10 MB/min fail threshold, so RSS must not fail.
+    let (out, v, _dir) = record_fixture(5, &[], &["--leak-threads-per-min", "600"]);
+    assert_count_leak("thread leak 600/min", &out, &v, "threads", 600.0);
+}
+
+#[test]
+fn fd_leak_fails_on_fds_only() {
+    let (out, v, _dir) = record_fixture(5, &[], &["--leak-fds-per-min", "1200"]);
+    assert_count_leak("fd leak 1200/min", &out, &v, "fds", 1200.0);
+}
