@@ -63,6 +63,9 @@ pub struct RecordArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub judge: JudgeArgs,
+    /// Stop early once a fail verdict is certain (sequential test, false-alarm rate ≤ 1%).
+    #[arg(long)]
+    pub fail_fast: bool,
     /// No live status line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -93,6 +96,10 @@ pub struct JudgeArgs {
     /// Memory limit to compare against [default: the target's cgroup limit, if any].
     #[arg(long, value_parser = units::parse_positive_size, value_name = "SIZE")]
     pub mem_limit: Option<u64>,
+    /// Warm-up to leave out of the trend: `auto` (where growth settles, within the first
+    /// half) or a duration from the start [default: auto].
+    #[arg(long, value_parser = parse_warmup, value_name = "auto|DURATION")]
+    pub warmup: Option<WarmupArg>,
     /// CPU limit in cores, e.g. 0.5 [default: the target's cgroup quota, if any].
     #[arg(long, value_parser = parse_cores, value_name = "CORES")]
     pub cpu_limit: Option<f64>,
@@ -118,6 +125,22 @@ pub struct DemoArgs {
     /// No live status line.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--warmup`: automatic, or a fixed span from the start.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WarmupArg {
+    Auto,
+    Fixed(Duration),
+}
+
+pub fn parse_warmup(text: &str) -> Result<WarmupArg, String> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(WarmupArg::Auto);
+    }
+    units::parse_duration(text)
+        .map(WarmupArg::Fixed)
+        .map_err(|_| format!("'{text}' is not 'auto' or a duration (examples: auto, 90s, 10m)"))
 }
 
 /// The sampling interval: a duration of at least 10 ms.
@@ -157,6 +180,13 @@ mod tests {
         assert!(parse_interval("5ms").is_err());
         assert_eq!(parse_interval("10ms"), Ok(Duration::from_millis(10)));
         assert!(parse_interval("abc").is_err());
+    }
+
+    #[test]
+    fn warmup_values() {
+        assert_eq!(parse_warmup("auto"), Ok(WarmupArg::Auto));
+        assert_eq!(parse_warmup("10m"), Ok(WarmupArg::Fixed(Duration::from_secs(600))));
+        assert!(parse_warmup("soon").is_err());
     }
 
     #[test]

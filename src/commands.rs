@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::analysis::sequential::{self, LookSchedule};
 use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
 use crate::cli::JudgeArgs;
 use crate::config::{self, RecordConfig};
-use crate::record::{self, Clock, INTERRUPT, LoopSettings, Recorder, SystemClock};
+use crate::record::{self, Clock, EarlyStop, INTERRUPT, LoopSettings, Recorder, SystemClock};
 use crate::report;
 use crate::runlog::{
     self, Event, EventKind, Header, HostInfo, Limits, RunData, RunLogWriter, TargetInfo,
@@ -93,6 +94,30 @@ fn acquire_target(
     }
 }
 
+/// `--fail-fast`: at geometrically spaced looks, re-read the log written so far and run the
+/// sequential test on it (reading the log keeps the loop's own memory constant).
+struct FailFastCheck {
+    run_dir: PathBuf,
+    thresholds: runlog::Thresholds,
+    schedule: LookSchedule,
+}
+
+impl EarlyStop for FailFastCheck {
+    fn check(&mut self, samples_written: u64) -> Option<String> {
+        if !self.schedule.due(samples_written) {
+            return None;
+        }
+        let run = runlog::read_run(&self.run_dir).ok()?;
+        sequential::certain_fail(
+            &run.samples,
+            &self.thresholds,
+            sequential::warmup_setting(&self.thresholds),
+            self.schedule.looks,
+            sequential::FAIL_FAST_ALPHA,
+        )
+    }
+}
+
 /// Record a run, then analyse and report it.
 pub fn record(
     config: &RecordConfig,
@@ -170,6 +195,11 @@ pub fn record(
     if let Some(c) = &mut companion {
         c.start(&run_dir)?;
     }
+    let mut fail_fast = config.fail_fast.then(|| FailFastCheck {
+        run_dir: run_dir.clone(),
+        thresholds: config::effective_thresholds(&config.judge, &runlog::Thresholds::default()),
+        schedule: LookSchedule::default(),
+    });
     let clock = SystemClock::start_now();
     let settings = LoopSettings {
         interval_s: config.interval.as_secs_f64(),
@@ -184,6 +214,7 @@ pub fn record(
         log: &mut log,
         status: status.as_mut(),
         spawned: child.as_mut(),
+        early_stop: fail_fast.as_mut().map(|f| f as &mut dyn EarlyStop),
     };
     let outcome = recorder.run(&settings, header, roots);
     status.finish();

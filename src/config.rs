@@ -35,6 +35,7 @@ pub struct RecordConfig {
     pub out: Option<PathBuf>,
     pub judge: JudgeArgs,
     pub quiet: bool,
+    pub fail_fast: bool,
     pub backend: Backend,
 }
 
@@ -76,6 +77,7 @@ impl RecordConfig {
             out: args.out,
             judge: args.judge,
             quiet: args.quiet,
+            fail_fast: args.fail_fast,
             backend: args.sampler.unwrap_or_else(Backend::default_for_os),
         })
     }
@@ -119,6 +121,11 @@ pub fn thresholds(judge: &JudgeArgs, base: &Thresholds) -> Thresholds {
             .max_thread_growth
             .unwrap_or(base.max_thread_growth_per_min),
         max_fd_growth_per_min: judge.max_fd_growth.unwrap_or(base.max_fd_growth_per_min),
+        warmup_s: match judge.warmup {
+            Some(crate::cli::WarmupArg::Auto) => None,
+            Some(crate::cli::WarmupArg::Fixed(d)) => Some(d.as_secs_f64()),
+            None => base.warmup_s,
+        },
     }
 }
 

@@ -161,6 +161,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
         out: Some(args.out.clone()),
         judge: JudgeArgs::default(),
         quiet: args.quiet,
+        fail_fast: false,
         backend: Backend::default_for_os(),
     };
     eprintln!(

@@ -236,6 +236,14 @@ pub struct Recorder<'a> {
     pub status: &'a mut dyn StatusSink,
     /// The target when soakprof started it: its exit status comes from waiting on it.
     pub spawned: Option<&'a mut Child>,
+    /// `--fail-fast`: asked after each sample whether a fail is already certain.
+    pub early_stop: Option<&'a mut dyn EarlyStop>,
+}
+
+/// Decides, from what the log holds so far, whether the run can stop early.
+pub trait EarlyStop {
+    /// Called after each sample with the number written; `Some(reason)` stops the run.
+    fn check(&mut self, samples_written: u64) -> Option<String>;
 }
 
 /// Exit code and signal of a spawned child that has exited (waiting briefly: the sampler
@@ -407,6 +415,14 @@ impl Recorder<'_> {
             if let Some(rss) = sample.rss {
                 slope.push(sample.t, rss as f64);
             }
+            if let Some(early) = self.early_stop.as_deref_mut()
+                && let Some(reason) = early.check(outcome.samples)
+            {
+                self.status.note(&format!("--fail-fast: {reason}"));
+                self.event(now_s, EventKind::FailFast { reason })?;
+                outcome.stop_reason = StopReason::FailFast;
+                break;
+            }
             let remaining = settings.duration_s.map(|d| (d - now_s).max(0.0));
             self.status
                 .update(&sample, slope.slope_per_s().map(|s| s * 60.0), remaining);
@@ -548,6 +564,7 @@ mod tests {
             log: &mut log,
             status: &mut status,
             spawned: None,
+            early_stop: None,
         };
         let outcome = rec
             .run(&settings, header(), vec![ProcId { pid: 7, start: 1 }])

@@ -88,6 +88,9 @@ pub struct Thresholds {
     pub max_growth_bytes_per_min: f64,
     pub max_thread_growth_per_min: f64,
     pub max_fd_growth_per_min: f64,
+    /// `--warmup DURATION` in seconds; `None` for automatic detection.
+    #[serde(default)]
+    pub warmup_s: Option<f64>,
 }
 
 impl Default for Thresholds {
@@ -99,6 +102,7 @@ impl Default for Thresholds {
             max_growth_bytes_per_min: 10e6,
             max_thread_growth_per_min: 10.0 / 60.0,
             max_fd_growth_per_min: 10.0 / 60.0,
+            warmup_s: None,
         }
     }
 }
@@ -137,6 +141,8 @@ pub enum StopReason {
     Interrupted,
     /// Every target process exited (or its PID was reused).
     TargetExited,
+    /// `--fail-fast` found a fail verdict certain.
+    FailFast,
 }
 
 impl StopReason {
@@ -145,6 +151,7 @@ impl StopReason {
             StopReason::Duration => "the duration elapsed",
             StopReason::Interrupted => "interrupted (Ctrl-C)",
             StopReason::TargetExited => "the target exited",
+            StopReason::FailFast => "--fail-fast found a certain fail",
         }
     }
 }
@@ -175,6 +182,8 @@ pub enum EventKind {
     Gap { late_s: f64, missed_ticks: u64 },
     /// smaps_rollup is now read every `every` samples (it took `read_ms`).
     SmapsEvery { every: u32, read_ms: f64 },
+    /// `--fail-fast` stopped the run: a fail verdict is certain, for `reason`.
+    FailFast { reason: String },
     /// The run ended; always the last line of a run that was not killed.
     Stop { reason: StopReason },
 }

@@ -231,3 +231,25 @@ fn fd_leak_fails_on_fds_only() {
     let (out, v, _dir) = record_fixture(5, &[], &["--leak-fds-per-min", "1200"]);
     assert_count_leak("fd leak 1200/min", &out, &v, "fds", 1200.0);
 }
+
+#[test]
+fn fail_fast_stops_a_leak_long_before_the_duration() {
+    // 120 MB/min against the default 10 MB/min with a 5 minute duration: the sequential
+    // test must stop it within seconds, with a fail and the reason in the verdict.
+    let (out, v, dir) = record_fixture(300, &["--fail-fast"], &["--leak-mb-per-min", "120"]);
+    println!("{}", summary("fail_fast", &out, &v));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["run"]["stop_reason"], "fail_fast");
+    assert!(v["duration_s"].as_f64().unwrap() < 30.0, "{}", v["duration_s"]);
+    assert!(v["reasons"].to_string().contains("stopped early"), "{}", v["reasons"]);
+    let log = std::fs::read_to_string(dir.path().join("samples.jsonl")).unwrap();
+    assert!(log.contains(r#""event":"fail_fast""#));
+}
+
+#[test]
+fn fail_fast_lets_a_flat_target_run_its_duration() {
+    let (out, v, _dir) = record_fixture(4, &["--fail-fast"], &["--threads", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(v["run"]["stop_reason"], "duration");
+}

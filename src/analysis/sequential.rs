@@ -1,0 +1,171 @@
+//! `--fail-fast`: stop a run early once a fail verdict is certain, without the false alarms
+//! that looking at the data again and again would add.
+//!
+//! Alpha spending: look k (k = 1, 2, ...) tests "growth above the fail threshold" at level
+//! α_k = α · 6 / (π² k²). The α_k sum to α over any number of looks (Σ 1/k² = π²/6), so by
+//! the union bound the chance of ever stopping a run whose true growth is at or below the
+//! threshold is at most α, however long the run and however often it looks. Looks are
+//! spaced geometrically in the sample count, so a day-long run looks about 30 times and
+//! late looks still have a usable level.
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use super::{MetricKind, Warmup, fit_linear, prepare_series, series};
+use crate::runlog::Thresholds;
+use crate::sample::Sample;
+use crate::units::format_duration_s;
+
+/// Total false-alarm rate of `--fail-fast` over all its looks.
+pub const FAIL_FAST_ALPHA: f64 = 0.01;
+/// First look after this many samples; then each look at `LOOK_GROWTH` × the previous.
+pub const FIRST_LOOK_SAMPLES: u64 = 30;
+pub const LOOK_GROWTH: f64 = 1.25;
+
+/// The warm-up setting the thresholds carry (`--warmup`).
+pub fn warmup_setting(thresholds: &Thresholds) -> Warmup {
+    thresholds.warmup_s.map_or(Warmup::Auto, Warmup::Fixed)
+}
+
+/// When to look next, and how many looks there have been.
+#[derive(Clone, Debug)]
+pub struct LookSchedule {
+    pub looks: u32,
+    next_at: u64,
+}
+
+impl Default for LookSchedule {
+    fn default() -> Self {
+        LookSchedule {
+            looks: 0,
+            next_at: FIRST_LOOK_SAMPLES,
+        }
+    }
+}
+
+impl LookSchedule {
+    /// True (and the look is counted) when `samples` reached the next look.
+    pub fn due(&mut self, samples: u64) -> bool {
+        if samples < self.next_at {
+            return false;
+        }
+        self.looks += 1;
+        self.next_at = ((samples as f64 * LOOK_GROWTH).ceil() as u64).max(samples + 1);
+        true
+    }
+}
+
+/// The level spent at look `k` (1-based).
+pub fn alpha_at_look(alpha: f64, k: u32) -> f64 {
+    let k = f64::from(k.max(1));
+    alpha * 6.0 / (std::f64::consts::PI.powi(2) * k * k)
+}
+
+/// Look `k`: is growth above the fail threshold certain for any judged metric? Returns the
+/// reason when it is. The test is one-sided on the prepared series' regression slope,
+/// with the autocorrelation-corrected standard error, at level `alpha_at_look(alpha, k)`.
+pub fn certain_fail(
+    samples: &[Sample],
+    thresholds: &Thresholds,
+    warmup: Warmup,
+    k: u32,
+    alpha: f64,
+) -> Option<String> {
+    let level = alpha_at_look(alpha, k);
+    let metrics = [
+        (MetricKind::Rss, thresholds.max_growth_bytes_per_min),
+        (MetricKind::Uss, thresholds.max_growth_bytes_per_min),
+        (MetricKind::Threads, thresholds.max_thread_growth_per_min),
+        (MetricKind::Fds, thresholds.max_fd_growth_per_min),
+    ];
+    for (kind, fail_per_min) in metrics {
+        let (t, y) = series(samples, kind);
+        if t.len() < super::MIN_SAMPLES_FOR_TREND {
+            continue;
+        }
+        let prepared = prepare_series(&t, &y, warmup);
+        if prepared.t.len() < super::MIN_ENVELOPE_POINTS {
+            continue;
+        }
+        let Some(fit) = fit_linear(&prepared.t, &prepared.y) else {
+            continue;
+        };
+        let span_s = prepared.t[prepared.t.len() - 1] - prepared.t[0];
+        if fit.slope_per_s * span_s < kind.min_total_growth() {
+            continue;
+        }
+        // The 95% half-width gives the standard error back: se = half / t(0.975, dof).
+        let dof = (fit.n_eff - 2.0).max(1.0);
+        let Ok(dist) = StudentsT::new(0.0, 1.0, dof) else {
+            continue;
+        };
+        let se = (fit.slope_ci_per_s[1] - fit.slope_per_s) / dist.inverse_cdf(0.975);
+        let lower = fit.slope_per_s - dist.inverse_cdf(1.0 - level) * se;
+        if se.is_finite() && lower * 60.0 > fail_per_min {
+            return Some(format!(
+                "{} growth of at least {} is certain after {} (look {k}, one-sided level {level:.1e}; \
+                 false-alarm rate of --fail-fast at most {:.0}%)",
+                kind.label(),
+                kind.format_rate(lower * 60.0),
+                format_duration_s(t[t.len() - 1] - t[0]),
+                alpha * 100.0
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spending_sums_to_alpha() {
+        let total: f64 = (1..=100_000).map(|k| alpha_at_look(0.01, k)).sum();
+        assert!(total < 0.01 && total > 0.0099, "{total}");
+        assert!((alpha_at_look(0.01, 1) - 0.01 * 6.0 / std::f64::consts::PI.powi(2)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn looks_are_geometric() {
+        let mut s = LookSchedule::default();
+        let looks: Vec<u64> = (0..100_000).filter(|n| s.due(*n)).collect();
+        assert_eq!(looks[0], FIRST_LOOK_SAMPLES);
+        assert_eq!(looks[1], 38);
+        // A day at 1 Hz: about 30 looks, not 86,400.
+        assert!(looks.len() < 40, "{}", looks.len());
+    }
+
+    fn rss_series(n: usize, bytes_per_min: f64, wobble: f64) -> Vec<Sample> {
+        (0..n)
+            .map(|i| Sample {
+                t: i as f64,
+                rss: Some(
+                    (100e6 + bytes_per_min / 60.0 * i as f64 + ((i * 7919) % 13) as f64 * wobble)
+                        as u64,
+                ),
+                ..Sample::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_clear_leak_is_certain_a_flat_run_and_a_threshold_leak_are_not() {
+        let th = Thresholds::default();
+        let leak = rss_series(300, 60e6, 50_000.0);
+        let reason = certain_fail(&leak, &th, Warmup::Auto, 1, FAIL_FAST_ALPHA).unwrap();
+        assert!(reason.starts_with("RSS growth of at least"), "{reason}");
+        assert!(
+            certain_fail(
+                &rss_series(300, 0.0, 50_000.0),
+                &th,
+                Warmup::Auto,
+                1,
+                FAIL_FAST_ALPHA
+            )
+            .is_none()
+        );
+        // Growth right at the threshold is never "certainly above" it.
+        let at = rss_series(600, 10e6, 200_000.0);
+        assert!(certain_fail(&at, &th, Warmup::Auto, 3, FAIL_FAST_ALPHA).is_none());
+    }
+}
