@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use soakprof::analysis::{MetricKind, Verdict, analyse_metric};
+use soakprof::analysis::sequential::{FAIL_FAST_ALPHA, LookSchedule, certain_fail};
+use soakprof::analysis::{MetricKind, Verdict, Warmup, analyse_metric};
 use soakprof::runlog::Thresholds;
 use soakprof::sample::Sample;
 
@@ -518,6 +519,36 @@ fn prometheus_alert(t: &[f64], y: &[f64], threshold_per_h: f64) -> Vec<(f64, boo
     out
 }
 
+/// `--fail-fast` on one run, simulated as the recorder does it: after sample n (n = 1, 2, ..)
+/// the schedule decides whether n is a look, and a look runs the sequential test on the
+/// first n samples. Returns the time of the sample at which the run stopped, if it did, and
+/// the number of looks taken. The one place to adapt when the sequential test changes.
+fn fail_fast_stop(samples: &[Sample], th: &Thresholds) -> (Option<f64>, u32) {
+    let mut schedule = LookSchedule::default();
+    for n in 1..=samples.len() {
+        if !schedule.due(n as u64) {
+            continue;
+        }
+        let reason = certain_fail(
+            &samples[..n],
+            th,
+            Warmup::Auto,
+            schedule.looks,
+            FAIL_FAST_ALPHA,
+        );
+        if reason.is_some() {
+            return (Some(samples[n - 1].t), schedule.looks);
+        }
+    }
+    (None, schedule.looks)
+}
+
+/// Looks `--fail-fast` takes on a run of `n` samples that it does not stop.
+fn looks_in(n: u64) -> u32 {
+    let mut schedule = LookSchedule::default();
+    (1..=n).filter(|&i| schedule.due(i)).count() as u32
+}
+
 /// Delay from the onset to the first point from which the verdict stays fail to the end.
 fn detection_delay(track: &[(f64, bool)], onset: f64) -> Option<f64> {
     let first_stable = match track.iter().rposition(|&(_, fail)| !fail) {
@@ -568,6 +599,10 @@ struct RunResult {
     soak_calls: usize,
     soak_time: Duration,
     soak_samples: usize,
+    /// `--fail-fast`: time of the sample at which the run stopped (None: ran to the end).
+    ff_stop: Option<f64>,
+    ff_looks: u32,
+    ff_time: Duration,
 }
 
 fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult {
@@ -610,6 +645,10 @@ fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult 
         end_track.push((cut as f64, a));
         soak_end = v;
     }
+    let ff_started = Instant::now();
+    let (ff_stop, ff_looks) = fail_fast_stop(&samples, th);
+    let ff_time = ff_started.elapsed();
+
     let prom = prometheus_alert(&t, &y, prom_threshold_per_h(kind, th));
     let prom_end = prom.last().is_some_and(|&(_, f)| f);
 
@@ -645,6 +684,9 @@ fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult 
         soak_calls,
         soak_time,
         soak_samples,
+        ff_stop,
+        ff_looks,
+        ff_time,
     }
 }
 

@@ -1558,4 +1558,118 @@ mod tests {
         assert_eq!(format_limit(2 << 30), "2 GiB");
         assert_eq!(format_limit(400_000_000), "400 MB");
     }
+
+    /// RSS samples at 1 Hz from a function of t, with a deterministic ±150 kB wobble.
+    fn rss_from(n: usize, f: impl Fn(f64) -> f64) -> Vec<Sample> {
+        (0..n)
+            .map(|i| {
+                let t = i as f64;
+                let wobble = ((i * 7919) % 7) as f64 * 50_000.0;
+                Sample {
+                    t,
+                    rss: Some((f(t) + wobble) as u64),
+                    ..Sample::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn growth_starting_mid_run_is_judged_from_its_onset() {
+        // Flat for 24 min, then 20 MB/min for 36 min: over the whole hour the least-squares
+        // slope is diluted, but the part after the onset is what a release manager cares about.
+        let samples = rss_from(3600, |t| 200e6 + (t - 1440.0).max(0.0) * 20e6 / 60.0);
+        let mut reasons = vec![];
+        let rss = analyse_metric(
+            &samples,
+            MetricKind::Rss,
+            &Thresholds::default(),
+            &mut reasons,
+        )
+        .unwrap();
+        let onset = rss.onset_s.unwrap();
+        assert!((1300.0..1700.0).contains(&onset), "onset {onset}");
+        assert!(
+            (rss.slope_per_min - 20e6).abs() < 1e6,
+            "{}",
+            rss.slope_per_min
+        );
+        assert_eq!(rss.verdict, Verdict::Fail);
+        assert!(reasons[0].contains("growth starting at"), "{reasons:?}");
+        // A leak from the start has no onset.
+        let steady = rss_from(3600, |t| 200e6 + t * 20e6 / 60.0);
+        let rss = analyse_metric(
+            &steady,
+            MetricKind::Rss,
+            &Thresholds::default(),
+            &mut vec![],
+        )
+        .unwrap();
+        assert_eq!(rss.onset_s, None);
+        assert_eq!(rss.warmup_s, 0.0);
+    }
+
+    #[test]
+    fn warm_up_is_cut_automatically_or_as_told() {
+        // A cache filling with τ = 3 min to +200 MB, then flat: passes, warm-up found.
+        let samples = rss_from(3600, |t| 200e6 + 200e6 * (1.0 - (-t / 180.0).exp()));
+        let mut reasons = vec![];
+        let rss = analyse_metric(
+            &samples,
+            MetricKind::Rss,
+            &Thresholds::default(),
+            &mut reasons,
+        )
+        .unwrap();
+        assert!(
+            (270.0..=1800.0).contains(&rss.warmup_s),
+            "warm-up {}",
+            rss.warmup_s
+        );
+        assert_eq!(rss.verdict, Verdict::Pass, "{reasons:?}");
+        // Told: exactly that span is left out.
+        let rss = analyse_metric_with(
+            &samples,
+            MetricKind::Rss,
+            &Thresholds::default(),
+            Warmup::Fixed(1200.0),
+            &mut vec![],
+        )
+        .unwrap();
+        assert_eq!(rss.warmup_s, 1200.0);
+        assert!(rss.fit_start[0] >= 1200.0);
+        // Without any warm-up handling the same data would read as growth: the naive
+        // first-to-last rate is far above the threshold.
+        assert!((samples[3599].rss.unwrap() - samples[0].rss.unwrap()) as f64 / 60.0 > 3e6);
+    }
+
+    #[test]
+    fn sawtooth_is_fitted_on_its_floor() {
+        // A 60 MB GC sawtooth with a 2 min cycle over 1 h, no leak: the run ends mid-cycle,
+        // which tilts a fit on the raw samples; the envelope sees a flat floor.
+        let flat = rss_from(3600, |t| 200e6 + 60e6 * ((t % 120.0) / 120.0));
+        let mut reasons = vec![];
+        let rss =
+            analyse_metric(&flat, MetricKind::Rss, &Thresholds::default(), &mut reasons).unwrap();
+        assert!(
+            (rss.cycle_period_s.unwrap() - 120.0).abs() < 6.0,
+            "{:?}",
+            rss.cycle_period_s
+        );
+        assert_eq!(rss.verdict, Verdict::Pass, "{reasons:?}");
+        // The same sawtooth over a 15 MB/min leak: the floor rises at the leak's rate.
+        let leak = rss_from(3600, |t| {
+            200e6 + 60e6 * ((t % 120.0) / 120.0) + t * 15e6 / 60.0
+        });
+        let mut reasons = vec![];
+        let rss =
+            analyse_metric(&leak, MetricKind::Rss, &Thresholds::default(), &mut reasons).unwrap();
+        assert!(
+            (rss.slope_per_min - 15e6).abs() < 1.5e6,
+            "{}",
+            rss.slope_per_min
+        );
+        assert_eq!(rss.verdict, Verdict::Fail);
+        assert!(reasons[0].contains("GC cycle"), "{reasons:?}");
+    }
 }
