@@ -185,7 +185,10 @@ mod tests {
     #[test]
     fn warmup_values() {
         assert_eq!(parse_warmup("auto"), Ok(WarmupArg::Auto));
-        assert_eq!(parse_warmup("10m"), Ok(WarmupArg::Fixed(Duration::from_secs(600))));
+        assert_eq!(
+            parse_warmup("10m"),
+            Ok(WarmupArg::Fixed(Duration::from_secs(600)))
+        );
         assert!(parse_warmup("soon").is_err());
     }
 

@@ -241,8 +241,16 @@ fn fail_fast_stops_a_leak_long_before_the_duration() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(v["verdict"], "fail");
     assert_eq!(v["run"]["stop_reason"], "fail_fast");
-    assert!(v["duration_s"].as_f64().unwrap() < 30.0, "{}", v["duration_s"]);
-    assert!(v["reasons"].to_string().contains("stopped early"), "{}", v["reasons"]);
+    assert!(
+        v["duration_s"].as_f64().unwrap() < 30.0,
+        "{}",
+        v["duration_s"]
+    );
+    assert!(
+        v["reasons"].to_string().contains("stopped early"),
+        "{}",
+        v["reasons"]
+    );
     let log = std::fs::read_to_string(dir.path().join("samples.jsonl")).unwrap();
     assert!(log.contains(r#""event":"fail_fast""#));
 }

@@ -3,9 +3,6 @@
 mod detection;
 mod util;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use util::*;
 
 #[test]
@@ -224,27 +221,12 @@ fn ambiguous_name_lists_candidates() {
 fn ctrl_c_finishes_with_a_complete_run() {
     let fixture = start_fixture(None, &[]);
     let out_dir = tempfile::tempdir().unwrap();
-    let mut profiler = Command::new(soakprof_bin())
-        .args([
-            "record",
-            "--pid",
-            &fixture.pid.to_string(),
-            "--interval",
-            "50ms",
-            "--duration",
-            "60s",
-            "--quiet",
-            "--out",
-        ])
-        .arg(out_dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = out_dir.path().join("samples.jsonl");
-    wait_for("40 samples", Duration::from_secs(20), || {
-        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() > 40)
-    });
+    let mut profiler = record_in_background(
+        fixture.pid,
+        &["--interval", "50ms", "--duration", "60s"],
+        out_dir.path(),
+    );
+    wait_for_log_lines(out_dir.path(), 40);
     signal(profiler.id(), libc::SIGINT);
     let status = profiler.wait().unwrap();
     assert_eq!(status.code(), Some(0));
@@ -258,25 +240,8 @@ fn ctrl_c_finishes_with_a_complete_run() {
 fn killed_profiler_leaves_an_analysable_log() {
     let fixture = start_fixture(None, &[]);
     let out_dir = tempfile::tempdir().unwrap();
-    let mut profiler = Command::new(soakprof_bin())
-        .args([
-            "record",
-            "--pid",
-            &fixture.pid.to_string(),
-            "--interval",
-            "20ms",
-            "--quiet",
-            "--out",
-        ])
-        .arg(out_dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let log = out_dir.path().join("samples.jsonl");
-    wait_for("30 samples", Duration::from_secs(20), || {
-        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() > 30)
-    });
+    let mut profiler = record_in_background(fixture.pid, &["--interval", "20ms"], out_dir.path());
+    let log = wait_for_log_lines(out_dir.path(), 30);
     signal(profiler.id(), libc::SIGKILL);
     profiler.wait().unwrap();
     // Simulate the line a crash tore in half.

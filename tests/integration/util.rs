@@ -146,3 +146,27 @@ pub fn signal(pid: u32, sig: i32) {
         libc::kill(pid as i32, sig);
     }
 }
+
+/// `soakprof record --pid PID --quiet --out DIR ARGS...` started in the background, for
+/// tests that signal it.
+pub fn record_in_background(pid: u32, args: &[&str], out_dir: &Path) -> Child {
+    Command::new(soakprof_bin())
+        .args(["record", "--pid", &pid.to_string(), "--quiet", "--out"])
+        .arg(out_dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until the run log in `dir` has more than `lines` lines; returns its path.
+pub fn wait_for_log_lines(dir: &Path, lines: usize) -> PathBuf {
+    let log = dir.join("samples.jsonl");
+    wait_for(
+        &format!("{lines} log lines"),
+        Duration::from_secs(20),
+        || std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() > lines),
+    );
+    log
+}
