@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use soakprof::analysis::sequential::{FAIL_FAST_ALPHA, LookSchedule, certain_fail};
+use soakprof::analysis::sequential::{
+    FAIL_FAST_ALPHA, LookSchedule, certain_fail, earliest_stop_s,
+};
 use soakprof::analysis::{MetricKind, Verdict, Warmup, analyse_metric};
 use soakprof::runlog::Thresholds;
 use soakprof::sample::Sample;
@@ -525,6 +527,8 @@ fn prometheus_alert(t: &[f64], y: &[f64], threshold_per_h: f64) -> Vec<(f64, boo
 /// the number of looks taken. The one place to adapt when the sequential test changes.
 fn fail_fast_stop(samples: &[Sample], th: &Thresholds) -> (Option<f64>, u32) {
     let mut schedule = LookSchedule::default();
+    // The run length stands for --duration, as the recorder would be told.
+    let earliest = earliest_stop_s(samples.last().map(|s| s.t));
     for n in 1..=samples.len() {
         if !schedule.due(n as u64) {
             continue;
@@ -535,6 +539,7 @@ fn fail_fast_stop(samples: &[Sample], th: &Thresholds) -> (Option<f64>, u32) {
             Warmup::Auto,
             schedule.looks,
             FAIL_FAST_ALPHA,
+            earliest,
         );
         if reason.is_some() {
             return (Some(samples[n - 1].t), schedule.looks);
@@ -733,6 +738,17 @@ fn fmt_delay(s: f64) -> String {
     }
 }
 
+/// Like `fmt_delay`, to the second under 10 min (the sequential test's looks come seconds
+/// apart early in a run).
+fn fmt_stop(s: f64) -> String {
+    let secs = s.round() as u64;
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..600 => format!("{} min {:02} s", secs / 60, secs % 60),
+        _ => fmt_delay(s),
+    }
+}
+
 fn fmt_length(s: u64) -> String {
     if s.is_multiple_of(3600) {
         format!("{} h", s / 3600)
@@ -757,6 +773,104 @@ fn ratio(num: usize, den: usize) -> String {
         "–".to_string()
     } else {
         format!("{:.2}", num as f64 / den as f64)
+    }
+}
+
+/// Percentage with one decimal; "–" for an empty denominator.
+fn percent(num: usize, den: usize) -> String {
+    if den == 0 {
+        "–".to_string()
+    } else {
+        format!("{:.1}%", 100.0 * num as f64 / den as f64)
+    }
+}
+
+/// One-sided 95% upper confidence bound on a rate from `k` events in `n` trials
+/// (Clopper–Pearson: the p at which P(X ≤ k) = 5%), by bisection.
+fn upper_bound_95(k: usize, n: usize) -> f64 {
+    if n == 0 || k >= n {
+        return 1.0;
+    }
+    let cdf = |p: f64| -> f64 {
+        // P(X ≤ k) for X ~ Binomial(n, p), term by term in log space.
+        let (lp, lq) = (p.ln(), (1.0 - p).ln());
+        let mut log_choose = 0.0;
+        let mut total = 0.0;
+        for i in 0..=k {
+            if i > 0 {
+                log_choose += ((n - i + 1) as f64).ln() - (i as f64).ln();
+            }
+            total += (log_choose + i as f64 * lp + (n - i) as f64 * lq).exp();
+        }
+        total
+    };
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if cdf(mid) > 0.05 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// `--fail-fast` on a cell's runs: stops, stops before the leak onset, the median delay
+/// from the onset to the stop and the median share of the run saved (a run that is not
+/// stopped counts as never / nothing saved; upper middle of the delays for an even n).
+struct FailFastCell {
+    stopped: usize,
+    before_onset: usize,
+    delay: String,
+    saved: String,
+    /// Median time of the stops, over the stopped runs only ("" when none stopped).
+    stopped_at: String,
+}
+
+fn fail_fast_cell(runs: &[&RunResult], onset: f64, duration_s: u64) -> FailFastCell {
+    let d = duration_s as f64;
+    let mut stops: Vec<f64> = runs
+        .iter()
+        .map(|r| r.ff_stop.unwrap_or(f64::INFINITY))
+        .collect();
+    stops.sort_by(f64::total_cmp);
+    let median = stops.get(stops.len() / 2).copied();
+    let (delay, saved) = match median {
+        Some(at) if at.is_finite() => (
+            fmt_stop((at - onset).max(0.0)),
+            format!("{:.1}%", 100.0 * (d - at) / d),
+        ),
+        _ => ("–".to_string(), "0.0%".to_string()),
+    };
+    let stopped = stops.iter().filter(|s| s.is_finite()).count();
+    FailFastCell {
+        stopped,
+        stopped_at: if stopped == 0 {
+            String::new()
+        } else {
+            fmt_stop(stops[stopped / 2])
+        },
+        before_onset: stops.iter().filter(|&&s| s < onset).count(),
+        delay,
+        saved,
+    }
+}
+
+/// "k/n", with the stops on flat data before a late leak's onset named.
+fn stopped_cell(c: &FailFastCell, n: usize) -> String {
+    if c.before_onset > 0 {
+        format!("{}/{n} ({} before the onset)", c.stopped, c.before_onset)
+    } else {
+        format!("{}/{n}", c.stopped)
+    }
+}
+
+fn label_name(lab: Label) -> &'static str {
+    match lab {
+        Label::Leak => "leak",
+        Label::Slow => "slow",
+        Label::NoLeak => "no",
     }
 }
 
@@ -861,6 +975,38 @@ fn print_header(cfg: &Config, th: &Thresholds) {
          \"–\" = the median run never settles on fail."
     );
     println!();
+    println!(
+        "`--fail-fast` (the sequential test, `analysis::sequential`): simulated on every run as \
+         the recorder does it. After each sample n (n = 1, 2, ..), `LookSchedule` decides \
+         whether n is a look (first at n = 30, then each at 1.25× the previous n); look k runs \
+         `certain_fail(first n samples, &Thresholds::default(), Warmup::Auto, k, {FAIL_FAST_ALPHA})` \
+         (it checks RSS, USS, threads and FDs; the series is in the sample field of its \
+         metric) and `Some(reason)` stops the run. Columns:"
+    );
+    println!(
+        "- **stopped early**: runs the test stopped, of n. On no / slow rows every stop is a \
+         false stop; the design bound is at most {:.0}% per run (α = {FAIL_FAST_ALPHA} spent \
+         over all looks as α·6/(π²k²), for growth at or below the fail threshold). On the late \
+         leak a stop before the onset (on flat data) is named.",
+        FAIL_FAST_ALPHA * 100.0
+    );
+    println!(
+        "- **onset → stop** (leak rows): time from the leak onset to the sample at which the \
+         run stopped; median over the cell's runs, a run that is not stopped counting as \
+         never (upper middle for an even n; \"–\" = the median run is not stopped). The test \
+         asks for growth *certainly above* the threshold, so a leak right at it (linear \
+         10 MB/min) is not expected to stop."
+    );
+    println!(
+        "- **run saved**: share of the run's length after the stop, for the median run (0% \
+         when it is not stopped); on the 6 h runs, the share of a 6 h soak `--fail-fast` saves."
+    );
+    println!(
+        "- **stopped runs: stop at**: time since the start of the sample at which the stopped \
+         runs stopped (median over those runs only; upper middle): on no / slow rows, when the \
+         false stops happen."
+    );
+    println!();
 }
 
 fn main() {
@@ -936,6 +1082,38 @@ fn main() {
             );
         }
         println!();
+
+        println!(
+            "### {} runs: `--fail-fast` ({} looks on a run that is not stopped)",
+            fmt_length(duration_s),
+            looks_in(duration_s + 1)
+        );
+        println!();
+        println!(
+            "| shape | label | n | stopped early | onset → stop (median) | run saved (median) | stopped runs: stop at (median) |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for (r, row) in rows.iter().enumerate() {
+            let Some(runs) = cells.get(&(len, r)) else {
+                continue;
+            };
+            let n = runs.len();
+            let lab = label(row.shape, &th);
+            let c = fail_fast_cell(runs, row.shape.onset_s(duration_s as f64), duration_s);
+            let (delay, saved) = if lab == Label::Leak {
+                (c.delay.as_str(), c.saved.as_str())
+            } else {
+                ("", "")
+            };
+            println!(
+                "| {} | {} | {n} | {} | {delay} | {saved} | {} |",
+                row.name,
+                label_name(lab),
+                stopped_cell(&c, n),
+                c.stopped_at
+            );
+        }
+        println!();
     }
 
     // Overall confusion per judge: all lengths, then per length.
@@ -960,6 +1138,91 @@ fn main() {
             println!("{}", c.row(judge, &fmt_length(cfg.lengths_s[len])));
         }
     }
+    println!();
+
+    // --fail-fast over all lengths: stops per shape, and the delay on the longest runs.
+    let longest = cfg.lengths_s.len() - 1;
+    let longest_s = cfg.lengths_s[longest];
+    println!("### `--fail-fast` (sequential test), all lengths");
+    println!();
+    let length_cols: Vec<String> = cfg
+        .lengths_s
+        .iter()
+        .map(|&s| format!("stopped, {}", fmt_length(s)))
+        .collect();
+    println!(
+        "| shape | label | {} | stopped, all | onset → stop, {} (median) | {} run saved (median) |",
+        length_cols.join(" | "),
+        fmt_length(longest_s),
+        fmt_length(longest_s)
+    );
+    println!(
+        "|---|---|{}---|---|---|",
+        "---|".repeat(cfg.lengths_s.len())
+    );
+    // False stops on no / slow rows, stops before a late leak's onset, leak runs stopped.
+    let (mut no, mut slow, mut leak, mut before) = ((0, 0), (0, 0), (0, 0), (0, 0));
+    for (r, row) in rows.iter().enumerate() {
+        let lab = label(row.shape, &th);
+        let mut cols = Vec::new();
+        let (mut stopped, mut n_all) = (0, 0);
+        for (len, &duration_s) in cfg.lengths_s.iter().enumerate() {
+            let runs = cells.get(&(len, r)).map_or(&[][..], |v| v.as_slice());
+            let c = fail_fast_cell(runs, row.shape.onset_s(duration_s as f64), duration_s);
+            cols.push(stopped_cell(&c, runs.len()));
+            stopped += c.stopped;
+            n_all += runs.len();
+            if lab == Label::Leak && row.shape.onset_s(duration_s as f64) > 0.0 {
+                before.0 += c.before_onset;
+                before.1 += runs.len();
+            }
+        }
+        let slot = match lab {
+            Label::Leak => &mut leak,
+            Label::Slow => &mut slow,
+            Label::NoLeak => &mut no,
+        };
+        slot.0 += stopped;
+        slot.1 += n_all;
+        let (delay, saved) = match (lab, cells.get(&(longest, r))) {
+            (Label::Leak, Some(runs)) => {
+                let c = fail_fast_cell(runs, row.shape.onset_s(longest_s as f64), longest_s);
+                (c.delay, c.saved)
+            }
+            _ => (String::new(), String::new()),
+        };
+        println!(
+            "| {} | {} | {} | {stopped}/{n_all} | {delay} | {saved} |",
+            row.name,
+            label_name(lab),
+            cols.join(" | ")
+        );
+    }
+    println!();
+    let (fs, fn_) = (no.0 + slow.0, no.1 + slow.1);
+    println!(
+        "**False stops: {fs}/{fn_} no-leak runs ({}; one-sided 95% upper bound {:.1}%)** — no \
+         rows {}/{}, slow rows {}/{}, all lengths. Design bound: at most {:.0}% per run \
+         (`FAIL_FAST_ALPHA`, spent over all looks, for growth at or below the fail threshold): \
+         at most {:.1} false stops expected in {fn_} runs.",
+        percent(fs, fn_),
+        100.0 * upper_bound_95(fs, fn_),
+        no.0,
+        no.1,
+        slow.0,
+        slow.1,
+        FAIL_FAST_ALPHA * 100.0,
+        FAIL_FAST_ALPHA * fn_ as f64
+    );
+    println!();
+    println!(
+        "Leak runs stopped early: {}/{} ({}); late-leak runs stopped before the onset: {}/{}.",
+        leak.0,
+        leak.1,
+        percent(leak.0, leak.1),
+        before.0,
+        before.1
+    );
     println!();
 
     // Early recall: strong leaks judged on the prefix ending 15 min after the onset.
@@ -1012,5 +1275,14 @@ fn main() {
         soak_time.as_secs_f64(),
         soak_time.as_secs_f64() * 1e6 / calls.max(1) as f64,
         soak_time.as_secs_f64() * 1e9 / samples.max(1) as f64,
+    );
+    let ff_looks: u64 = results.iter().map(|r| u64::from(r.ff_looks)).sum();
+    let ff_time: Duration = results.iter().map(|r| r.ff_time).sum();
+    println!();
+    println!(
+        "`--fail-fast` simulation: {ff_looks} looks (`certain_fail` calls), {:.1} s CPU \
+         ({:.0} µs per look).",
+        ff_time.as_secs_f64(),
+        ff_time.as_secs_f64() * 1e6 / ff_looks.max(1) as f64,
     );
 }

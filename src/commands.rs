@@ -100,6 +100,7 @@ struct FailFastCheck {
     run_dir: PathBuf,
     thresholds: runlog::Thresholds,
     schedule: LookSchedule,
+    earliest_s: f64,
 }
 
 impl EarlyStop for FailFastCheck {
@@ -114,6 +115,7 @@ impl EarlyStop for FailFastCheck {
             sequential::warmup_setting(&self.thresholds),
             self.schedule.looks,
             sequential::FAIL_FAST_ALPHA,
+            self.earliest_s,
         )
     }
 }
@@ -199,6 +201,7 @@ pub fn record(
         run_dir: run_dir.clone(),
         thresholds: config::effective_thresholds(&config.judge, &runlog::Thresholds::default()),
         schedule: LookSchedule::default(),
+        earliest_s: sequential::earliest_stop_s(config.duration.map(|d| d.as_secs_f64())),
     });
     let clock = SystemClock::start_now();
     let settings = LoopSettings {

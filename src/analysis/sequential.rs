@@ -17,6 +17,18 @@ use crate::units::format_duration_s;
 
 /// Total false-alarm rate of `--fail-fast` over all its looks.
 pub const FAIL_FAST_ALPHA: f64 = 0.01;
+/// `--fail-fast` never stops before this share of `--duration` (or `EARLIEST_STOP_NO_DURATION_S`
+/// without one). The α bound holds for series that follow the trend model; the start of a
+/// run is where they don't (a cache still filling, a pool still growing, the rising edge of
+/// the first GC cycle all look like a leak), so early data must not stop a run alone.
+pub const EARLIEST_STOP_SHARE: f64 = 0.1;
+pub const EARLIEST_STOP_NO_DURATION_S: f64 = 300.0;
+
+/// The earliest time (seconds of data) at which `--fail-fast` may stop a run.
+pub fn earliest_stop_s(duration_s: Option<f64>) -> f64 {
+    duration_s.map_or(EARLIEST_STOP_NO_DURATION_S, |d| d * EARLIEST_STOP_SHARE)
+}
+
 /// First look after this many samples; then each look at `LOOK_GROWTH` × the previous.
 pub const FIRST_LOOK_SAMPLES: u64 = 30;
 pub const LOOK_GROWTH: f64 = 1.25;
@@ -61,15 +73,23 @@ pub fn alpha_at_look(alpha: f64, k: u32) -> f64 {
 }
 
 /// Look `k`: is growth above the fail threshold certain for any judged metric? Returns the
-/// reason when it is. The test is one-sided on the prepared series' regression slope,
-/// with the autocorrelation-corrected standard error, at level `alpha_at_look(alpha, k)`.
+/// reason when it is. Two conditions, both needed: the full verdict rules (trend test,
+/// enough independent data and GC cycles, warm-up and onset handling) fail the data so
+/// far, and a one-sided test on the prepared series' regression slope, with the
+/// autocorrelation-corrected standard error, rejects "growth ≤ threshold" at level
+/// `alpha_at_look(alpha, k)`. Nothing stops before `earliest_s` seconds of data.
 pub fn certain_fail(
     samples: &[Sample],
     thresholds: &Thresholds,
     warmup: Warmup,
     k: u32,
     alpha: f64,
+    earliest_s: f64,
 ) -> Option<String> {
+    let span_s = samples.last()?.t - samples.first()?.t;
+    if span_s < earliest_s {
+        return None;
+    }
     let level = alpha_at_look(alpha, k);
     let metrics = [
         (MetricKind::Rss, thresholds.max_growth_bytes_per_min),
@@ -80,6 +100,11 @@ pub fn certain_fail(
     for (kind, fail_per_min) in metrics {
         let (t, y) = series(samples, kind);
         if t.len() < super::MIN_SAMPLES_FOR_TREND {
+            continue;
+        }
+        let verdict =
+            super::analyse_metric_with(samples, kind, thresholds, warmup, &mut Vec::new());
+        if verdict.is_none_or(|v| v.verdict != super::Verdict::Fail) {
             continue;
         }
         let prepared = prepare_series(&t, &y, warmup);
@@ -102,8 +127,8 @@ pub fn certain_fail(
         let lower = fit.slope_per_s - dist.inverse_cdf(1.0 - level) * se;
         if se.is_finite() && lower * 60.0 > fail_per_min {
             return Some(format!(
-                "{} growth of at least {} is certain after {} (look {k}, one-sided level {level:.1e}; \
-                 false-alarm rate of --fail-fast at most {:.0}%)",
+                "{} growth of at least {} is certain after {} (look {k}, one-sided level {level:.1e} \
+                 of the {:.0}% spent over all looks)",
                 kind.label(),
                 kind.format_rate(lower * 60.0),
                 format_duration_s(t[t.len() - 1] - t[0]),
@@ -152,7 +177,7 @@ mod tests {
     fn a_clear_leak_is_certain_a_flat_run_and_a_threshold_leak_are_not() {
         let th = Thresholds::default();
         let leak = rss_series(300, 60e6, 50_000.0);
-        let reason = certain_fail(&leak, &th, Warmup::Auto, 1, FAIL_FAST_ALPHA).unwrap();
+        let reason = certain_fail(&leak, &th, Warmup::Auto, 1, FAIL_FAST_ALPHA, 0.0).unwrap();
         assert!(reason.starts_with("RSS growth of at least"), "{reason}");
         assert!(
             certain_fail(
@@ -160,12 +185,36 @@ mod tests {
                 &th,
                 Warmup::Auto,
                 1,
-                FAIL_FAST_ALPHA
+                FAIL_FAST_ALPHA,
+                0.0
             )
             .is_none()
         );
         // Growth right at the threshold is never "certainly above" it.
         let at = rss_series(600, 10e6, 200_000.0);
-        assert!(certain_fail(&at, &th, Warmup::Auto, 3, FAIL_FAST_ALPHA).is_none());
+        assert!(certain_fail(&at, &th, Warmup::Auto, 3, FAIL_FAST_ALPHA, 0.0).is_none());
+        // Nothing stops before the earliest time, however clear the leak.
+        assert!(certain_fail(&leak, &th, Warmup::Auto, 1, FAIL_FAST_ALPHA, 600.0).is_none());
+        assert_eq!(earliest_stop_s(Some(3600.0)), 360.0);
+        assert_eq!(earliest_stop_s(None), EARLIEST_STOP_NO_DURATION_S);
+    }
+
+    #[test]
+    fn a_cache_still_filling_is_not_stopped_at_its_start() {
+        // The first 5 minutes of a cache filling to +300 MB with τ = 3 min: it grows far
+        // faster than 10 MB/min the whole time, but it slows down, and the verdict rules see
+        // a warm-up; a straight 60 MB/min leak over the same 5 minutes is stopped.
+        let th = Thresholds::default();
+        let filling: Vec<Sample> = (0..300)
+            .map(|i| Sample {
+                t: i as f64,
+                rss: Some((200e6 + 300e6 * (1.0 - (-(i as f64) / 180.0).exp())) as u64),
+                ..Sample::default()
+            })
+            .collect();
+        let stopped = certain_fail(&filling, &th, Warmup::Auto, 5, FAIL_FAST_ALPHA, 0.0);
+        let leak = rss_series(300, 60e6, 50_000.0);
+        assert!(certain_fail(&leak, &th, Warmup::Auto, 5, FAIL_FAST_ALPHA, 0.0).is_some());
+        assert_eq!(stopped, None);
     }
 }
