@@ -1236,6 +1236,20 @@ mod tests {
     #[test]
     fn rss_over_90pct_broken_spans_do_not_fail() {
         let over = 500 * MIB; // 97.7% of 512 MiB
+        // RSS over the 90% line from 100 s to 460 s (6 min), 300 MiB otherwise.
+        let over_from_100_to_460_s = || {
+            shaped(
+                900,
+                |t| {
+                    if (100.0..=460.0).contains(&t) {
+                        over
+                    } else {
+                        300 * MIB
+                    }
+                },
+                |_| 0.1,
+            )
+        };
         // 4 min over, one sample below, 3 min over: 7 min in all, but never 5 continuously.
         let dip = shaped(
             900,
@@ -1256,17 +1270,7 @@ mod tests {
 
         // Over for 6 min of sample times, but with a 30 s hole in the samples at 4 min:
         // nothing was seen there, so the span is broken.
-        let mut gap = shaped(
-            900,
-            |t| {
-                if (100.0..=460.0).contains(&t) {
-                    over
-                } else {
-                    300 * MIB
-                }
-            },
-            |_| 0.1,
-        );
+        let mut gap = over_from_100_to_460_s();
         gap.retain(|s| !(340.0..370.0).contains(&s.t));
         let v = analyse(
             &run_with(gap.clone(), vec![]),
@@ -1275,17 +1279,7 @@ mod tests {
         assert_eq!(v.capacity.mem_over_90pct_longest_s, Some(239.0));
         assert_ne!(v.verdict, Verdict::Fail, "{:?}", v.reasons);
         // A hole of two intervals does not break it.
-        let mut short_gap = shaped(
-            900,
-            |t| {
-                if (100.0..=460.0).contains(&t) {
-                    over
-                } else {
-                    300 * MIB
-                }
-            },
-            |_| 0.1,
-        );
+        let mut short_gap = over_from_100_to_460_s();
         short_gap.retain(|s| s.t != 340.0);
         let v = analyse(&run_with(short_gap, vec![]), &limits(Some(512 * MIB), None));
         assert_eq!(v.capacity.mem_over_90pct_longest_s, Some(360.0));

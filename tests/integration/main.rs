@@ -268,26 +268,8 @@ fn killed_profiler_leaves_an_analysable_log() {
 
 #[test]
 fn target_exit_status_3_fails() {
-    let out_dir = tempfile::tempdir().unwrap();
-    let fixture = fixture_bin();
-    let out = soakprof(&[
-        "record",
-        "--interval",
-        "50ms",
-        "--duration",
-        "30s",
-        "--quiet",
-        "--out",
-        out_dir.path().to_str().unwrap(),
-        "--",
-        fixture.to_str().unwrap(),
-        "--exit-after",
-        "1s",
-        "--exit-code",
-        "3",
-    ]);
+    let (out, v, _dir) = record_fixture(30, &[], &["--exit-after", "1s", "--exit-code", "3"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let v = read_verdict(out_dir.path());
     assert_eq!(v["verdict"], "fail");
     assert_eq!(v["run"]["stop_reason"], "target_exited");
     assert!(
@@ -299,24 +281,8 @@ fn target_exit_status_3_fails() {
 
 #[test]
 fn target_killed_by_signal_fails() {
-    let out_dir = tempfile::tempdir().unwrap();
-    let fixture = fixture_bin();
-    let out = soakprof(&[
-        "record",
-        "--interval",
-        "50ms",
-        "--quiet",
-        "--out",
-        out_dir.path().to_str().unwrap(),
-        "--",
-        fixture.to_str().unwrap(),
-        "--exit-after",
-        "500ms",
-        "--die-signal",
-        "9",
-    ]);
+    let (out, v, _dir) = record_fixture(30, &[], &["--exit-after", "500ms", "--die-signal", "9"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let v = read_verdict(out_dir.path());
     assert!(
         v["reasons"].to_string().contains("signal 9 (SIGKILL)"),
         "{v}"

@@ -1,8 +1,10 @@
 //! Helpers: start fixture processes, run soakprof, read its verdict.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 pub fn soakprof_bin() -> PathBuf {
@@ -169,4 +171,88 @@ pub fn wait_for_log_lines(dir: &Path, lines: usize) -> PathBuf {
         || std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() > lines),
     );
     log
+}
+
+/// Backstop for the fixture: it exits by itself after this long even if soakprof were
+/// killed before stopping it (a target soakprof starts is in its own process group, so it
+/// would otherwise outlive a killed profiler). Far above every `--duration` below.
+const FIXTURE_EXIT_AFTER: &str = "90s";
+
+/// How long soakprof may take beyond its `--duration` (start-up, final analysis, charts;
+/// generous because tests share two CPUs) before the test gives up on it.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// `soakprof record --interval 50ms --duration DURATION --quiet --out DIR [judge...] --
+/// FIXTURE fixture_args...`; returns soakprof's output and its verdict.json.
+pub fn record_fixture(
+    duration_s: u64,
+    judge: &[&str],
+    fixture_args: &[&str],
+) -> (Output, Value, tempfile::TempDir) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let duration = format!("{duration_s}s");
+    let fixture = fixture_bin();
+    let mut args = vec![
+        "record",
+        "--interval",
+        "50ms",
+        "--duration",
+        &duration,
+        "--quiet",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ];
+    args.extend_from_slice(judge);
+    args.push("--");
+    args.push(fixture.to_str().unwrap());
+    args.extend_from_slice(fixture_args);
+    // The backstop, unless the test sets its own exit.
+    if !fixture_args.contains(&"--exit-after") {
+        args.extend_from_slice(&["--exit-after", FIXTURE_EXIT_AFTER]);
+    }
+    let out = soakprof_within(Duration::from_secs(duration_s) + GRACE, &args);
+    let verdict = read_verdict(out_dir.path());
+    (out, verdict, out_dir)
+}
+
+/// Like `util::soakprof`, but bounded: a soakprof that hangs is stopped (SIGTERM, then
+/// SIGKILL) and the test fails instead of hanging the suite.
+fn soakprof_within(timeout: Duration, args: &[&str]) -> Output {
+    let mut child = Command::new(soakprof_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drain both pipes while waiting, so a chatty soakprof never blocks on a full pipe.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            // SIGTERM first: soakprof then stops the fixture it started.
+            crate::util::signal(child.id(), libc::SIGTERM);
+            std::thread::sleep(Duration::from_secs(3));
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("soakprof {args:?} still running after {timeout:?}; stopped");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
