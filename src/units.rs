@@ -16,6 +16,8 @@ pub enum UnitError {
     Rate(String),
     #[error("'{0}' must be greater than zero")]
     Zero(String),
+    #[error("'{0}' is not a duration or a range MIN..MAX (examples: 1s, 1s..3s, 100ms..200ms)")]
+    DurationRange(String),
 }
 
 /// Parse a duration. Accepts humantime's forms (`1h 30m`, `1h30m`, `90s`, `500ms`) and a
@@ -87,6 +89,26 @@ fn split_number(text: &str) -> Option<(f64, &str)> {
     let (number, rest) = t.split_at(end);
     let value: f64 = number.parse().ok()?;
     value.is_finite().then_some((value, rest))
+}
+
+/// A duration or a range `MIN..MAX` (uniformly random in between), as for think times:
+/// `1s`, `1s..3s`, `100ms..200ms`. MIN must not exceed MAX.
+pub fn parse_duration_range(text: &str) -> Result<(Duration, Duration), UnitError> {
+    let err = || UnitError::DurationRange(text.to_string());
+    let (lo, hi) = match text.split_once("..") {
+        Some((lo, hi)) => (
+            parse_duration(lo).map_err(|_| err())?,
+            parse_duration(hi).map_err(|_| err())?,
+        ),
+        None => {
+            let d = parse_duration(text).map_err(|_| err())?;
+            (d, d)
+        }
+    };
+    if lo > hi {
+        return Err(err());
+    }
+    Ok((lo, hi))
 }
 
 /// Parse a size in bytes: `512MiB`, `400MB`, `1.5GiB`, `1048576`.
@@ -211,6 +233,16 @@ pub fn format_duration_s(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_ranges() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_duration_range("1s..3s").ok(), Some((ms(1000), ms(3000))));
+        assert_eq!(parse_duration_range("250ms").ok(), Some((ms(250), ms(250))));
+        assert!(parse_duration_range("3s..1s").is_err());
+        assert!(parse_duration_range("1s..").is_err());
+        assert!(parse_duration_range("soon").is_err());
+    }
 
     #[test]
     fn durations() {

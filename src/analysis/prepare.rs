@@ -513,11 +513,11 @@ mod tests {
     use crate::analysis::regression::fit_linear;
 
     /// The shared deterministic generator, with the helpers these tests need.
-    struct Rng(crate::analysis::robust::SplitMix64);
+    struct Rng(crate::rng::SplitMix64);
 
     impl Rng {
         fn new(seed: u64) -> Rng {
-            Rng(crate::analysis::robust::SplitMix64(seed))
+            Rng(crate::rng::SplitMix64(seed))
         }
 
         fn next_u64(&mut self) -> u64 {

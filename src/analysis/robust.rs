@@ -7,6 +7,7 @@
 //! [`THEIL_SEN_EXACT_MAX_N`] points and sampled above; Mann–Kendall's S is O(n log n) but
 //! its autocorrelation correction is O(n · lags).
 
+use crate::rng::SplitMix64;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 /// Up to this many points `theil_sen` enumerates every pair (n = 3000 is 4.5 million
@@ -405,24 +406,6 @@ fn average_ranks(v: &[f64]) -> Vec<f64> {
         i = j;
     }
     ranks
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and deterministic across platforms.
-pub(crate) struct SplitMix64(pub(crate) u64);
-
-impl SplitMix64 {
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..n (Lemire's multiply-shift; bias below 2⁻⁴⁰ for n < 2²⁴).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
 }
 
 #[cfg(test)]
