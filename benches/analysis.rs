@@ -133,6 +133,7 @@ fn synthetic_run(n: usize, seed: u64) -> RunData {
         events,
         skipped_lines: 0,
         stop_reason: Some(StopReason::Duration),
+        load: None,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Sample a process (by PID, name, regex, or by starting it) and judge its growth.
@@ -72,9 +74,51 @@ pub struct RecordArgs {
     /// Sampling backend (default: linux on Linux, portable elsewhere).
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub sampler: Option<Backend>,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Command to start and profile; its output goes to target.log in the run directory.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Load to drive at the target while recording.
+#[derive(Debug, Args, Clone, Default)]
+#[command(group(ArgGroup::new("load_source").args(["load", "load_url", "load_cmd"])))]
+#[command(group(ArgGroup::new("builtin_load").args(["load", "load_url"]).multiple(false)))]
+pub struct LoadArgs {
+    /// Drive HTTP load described by a scenario file (TOML; see the README).
+    #[arg(long, value_name = "SCENARIO.toml", help_heading = "Load")]
+    pub load: Option<PathBuf>,
+    /// Drive HTTP GETs at this URL (with --users or --rps).
+    #[arg(long, value_name = "URL", help_heading = "Load")]
+    pub load_url: Option<String>,
+    /// Closed model: this many users, each sending its next request when the previous one
+    /// finished (plus --think).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "rps", requires = "builtin_load", help_heading = "Load")]
+    pub users: Option<u32>,
+    /// Open model: start this many requests per second on a fixed schedule, however slow
+    /// the server (latency counts from the intended start).
+    #[arg(long, value_name = "N", value_parser = parse_positive_number, requires = "builtin_load", help_heading = "Load")]
+    pub rps: Option<f64>,
+    /// Think time between a user's requests: a duration or a random range MIN..MAX.
+    #[arg(long, value_name = "MIN..MAX", value_parser = units::parse_duration_range, requires = "builtin_load", help_heading = "Load")]
+    pub think: Option<(Duration, Duration)>,
+    /// Load shape, scaled by --users/--rps and the run's --duration.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "PROFILE",
+        requires = "builtin_load",
+        help_heading = "Load"
+    )]
+    pub load_profile: Option<crate::load::scenario::Profile>,
+    /// Per-request timeout [default: 30s, or the scenario's].
+    #[arg(long, value_name = "DURATION", value_parser = units::parse_positive_duration, requires = "builtin_load", help_heading = "Load")]
+    pub load_timeout: Option<Duration>,
+    /// An external load driver (locust, k6, wrk, a script) run with `sh -c` in its own
+    /// process group for the run; output to load.log; stopped at the end.
+    #[arg(long, value_name = "SHELL COMMAND", help_heading = "Load")]
+    pub load_cmd: Option<String>,
 }
 
 /// Thresholds and limits; shared by `record` and `analyze` (where they override what the
@@ -103,6 +147,18 @@ pub struct JudgeArgs {
     /// CPU limit in cores, e.g. 0.5 [default: the target's cgroup quota, if any].
     #[arg(long, value_parser = parse_cores, value_name = "CORES")]
     pub cpu_limit: Option<f64>,
+    /// Load gate: fail when the run's p95 latency is above this (e.g. 500ms).
+    #[arg(long, value_parser = units::parse_positive_duration, value_name = "DURATION")]
+    pub max_p95: Option<Duration>,
+    /// Load gate: fail when the run's p99 latency is above this.
+    #[arg(long, value_parser = units::parse_positive_duration, value_name = "DURATION")]
+    pub max_p99: Option<Duration>,
+    /// Load gate: fail when more than this share of requests fail (e.g. 1% or 0.01).
+    #[arg(long, value_parser = parse_fraction, value_name = "RATE")]
+    pub max_error_rate: Option<f64>,
+    /// Load gate: fail when the run's throughput is below this many requests per second.
+    #[arg(long, value_parser = parse_positive_number, value_name = "RPS")]
+    pub min_rps: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +220,29 @@ pub fn parse_cores(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A share: `1%`, `0.5%` or a fraction `0.01`; between 0 and 1.
+pub fn parse_fraction(text: &str) -> Result<f64, String> {
+    let trimmed = text.trim();
+    let value = match trimmed.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map(|v| v / 100.0),
+        None => trimmed.parse::<f64>(),
+    };
+    match value {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{text}' is not a share between 0 and 100% (examples: 1%, 0.5%, 0.01)"
+        )),
+    }
+}
+
+/// A number greater than zero: `100`, `12.5`.
+pub fn parse_positive_number(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{text}' is not a number greater than zero")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,10 +272,35 @@ mod tests {
     }
 
     #[test]
+    fn fractions() {
+        assert_eq!(parse_fraction("1%"), Ok(0.01));
+        assert_eq!(parse_fraction("0.02"), Ok(0.02));
+        assert!(parse_fraction("150%").is_err());
+        assert!(parse_fraction("-1%").is_err());
+        assert!(parse_positive_number("0").is_err());
+        assert_eq!(parse_positive_number("12.5"), Ok(12.5));
+    }
+
+    #[test]
     fn cores() {
         assert_eq!(parse_cores("0.5"), Ok(0.5));
         assert!(parse_cores("0").is_err());
         assert!(parse_cores("half").is_err());
+    }
+
+    #[test]
+    fn load_options_need_a_load_source() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["soakprof", "record", "--pid", "1"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        assert!(parse(&["--rps", "10"]).is_err());
+        assert!(parse(&["--load-url", "http://127.0.0.1:1/", "--rps", "10"]).is_ok());
+        assert!(parse(&["--load-url", "http://x/", "--load-cmd", "true"]).is_err());
+        assert!(parse(&["--load-cmd", "true", "--users", "3"]).is_err());
+        assert!(parse(&["--load-url", "http://x/", "--users", "0"]).is_err());
+        assert!(parse(&["--load-url", "http://x/", "--users", "2", "--rps", "3"]).is_err());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! report. `record` ends by calling the same `analyze_dir` that `soakprof analyze` runs.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -10,20 +11,38 @@ use crate::analysis::sequential::{self, LookSchedule};
 use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
 use crate::cli::JudgeArgs;
 use crate::config::{self, RecordConfig};
+use crate::load::{LoadDriver, LoadLive};
 use crate::record::{self, Clock, EarlyStop, INTERRUPT, LoopSettings, Recorder, SystemClock};
 use crate::report;
 use crate::runlog::{
     self, Event, EventKind, Header, HostInfo, Limits, RunData, RunLogWriter, TargetInfo,
 };
 use crate::sample::{self, ProcInfo};
-use crate::status;
+use crate::status::{self, LoadWatch};
 use crate::target::{self, TargetSpec};
 
 /// Work that runs beside the sampler for the length of a run (the demo's request loop,
 /// later the load driver): started once the target runs, stopped before the report.
 pub trait Companion {
-    fn start(&mut self, run_dir: &Path) -> anyhow::Result<()>;
+    /// Start beside the sampler; `t0` is the instant the run's clock counts from.
+    fn start(&mut self, run_dir: &Path, t0: Instant) -> anyhow::Result<()>;
     fn stop(&mut self);
+    /// Counters for the live status line, for a load driver.
+    fn live(&self) -> Option<Arc<LoadLive>> {
+        None
+    }
+}
+
+impl Companion for LoadDriver {
+    fn start(&mut self, run_dir: &Path, t0: Instant) -> anyhow::Result<()> {
+        Ok(LoadDriver::start(self, run_dir, t0)?)
+    }
+    fn stop(&mut self) {
+        LoadDriver::stop(self);
+    }
+    fn live(&self) -> Option<Arc<LoadLive>> {
+        Some(LoadDriver::live(self))
+    }
 }
 
 /// What a finished `record` produced.
@@ -123,8 +142,14 @@ impl EarlyStop for FailFastCheck {
 /// Record a run, then analyse and report it.
 pub fn record(
     config: &RecordConfig,
-    mut companion: Option<&mut dyn Companion>,
+    companion: Option<&mut dyn Companion>,
 ) -> anyhow::Result<RecordOutcome> {
+    let mut own_driver = config
+        .load
+        .clone()
+        .map(|plan| LoadDriver::new(plan, config.duration));
+    let mut companion: Option<&mut dyn Companion> =
+        companion.or(own_driver.as_mut().map(|d| d as &mut dyn Companion));
     let mut backend = sample::open_backend(config.backend);
     // Resolve an existing target before creating anything, so a typo leaves no directory.
     let resolved = match &config.target {
@@ -176,7 +201,17 @@ pub fn record(
         thresholds: config::effective_thresholds(&config.judge, &runlog::Thresholds::default()),
     };
 
-    let mut status = status::make_status(config.quiet);
+    let load_watch = companion
+        .as_ref()
+        .and_then(|c| c.live())
+        .map(|live| LoadWatch {
+            live,
+            warn_error_rate: header
+                .thresholds
+                .max_error_rate
+                .unwrap_or(crate::load::DEFAULT_ERROR_WARNING_RATE),
+        });
+    let mut status = status::make_status(config.quiet, load_watch);
     if !config.quiet {
         eprintln!(
             "soakprof: recording {} ({}) every {}{} into {}; Ctrl-C to stop and report",
@@ -194,8 +229,9 @@ pub fn record(
             run_dir.display()
         );
     }
+    let clock = SystemClock::start_now();
     if let Some(c) = &mut companion {
-        c.start(&run_dir)?;
+        c.start(&run_dir, clock.start())?;
     }
     let mut fail_fast = config.fail_fast.then(|| FailFastCheck {
         run_dir: run_dir.clone(),
@@ -203,7 +239,6 @@ pub fn record(
         schedule: LookSchedule::default(),
         earliest_s: sequential::earliest_stop_s(config.duration.map(|d| d.as_secs_f64())),
     });
-    let clock = SystemClock::start_now();
     let settings = LoopSettings {
         interval_s: config.interval.as_secs_f64(),
         duration_s: config.duration.map(|d| d.as_secs_f64()),

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::cli::{JudgeArgs, RecordArgs};
+use crate::cli::{JudgeArgs, LoadArgs, RecordArgs};
+use crate::load::LoadPlan;
+use crate::load::scenario::{self, LoadOverrides, ThinkTime};
 use crate::runlog::{Limits, Thresholds};
 use crate::sample::Backend;
 use crate::target::{Pick, TargetSpec};
@@ -21,6 +23,10 @@ pub enum ConfigError {
     EmptyName,
     #[error("--pick only applies to --name or --match")]
     PickWithoutSearch,
+    #[error(transparent)]
+    Scenario(#[from] crate::load::scenario::ScenarioError),
+    #[error("--load-cmd must not be empty")]
+    EmptyLoadCommand,
 }
 
 /// A checked `record` configuration.
@@ -37,6 +43,7 @@ pub struct RecordConfig {
     pub quiet: bool,
     pub fail_fast: bool,
     pub backend: Backend,
+    pub load: Option<LoadPlan>,
 }
 
 impl RecordConfig {
@@ -68,6 +75,7 @@ impl RecordConfig {
             return Err(ConfigError::PickWithoutSearch);
         }
         check_judge(&args.judge, &Thresholds::default())?;
+        let load = load_plan(&args.load, args.duration)?;
         Ok(RecordConfig {
             target,
             pick: args.pick,
@@ -79,6 +87,7 @@ impl RecordConfig {
             quiet: args.quiet,
             fail_fast: args.fail_fast,
             backend: args.sampler.unwrap_or_else(Backend::default_for_os),
+            load,
         })
     }
 
@@ -111,6 +120,37 @@ impl RecordConfig {
     }
 }
 
+/// The load to drive, from the load options; a scenario file is read and checked here.
+pub fn load_plan(
+    args: &LoadArgs,
+    run_duration: Option<Duration>,
+) -> Result<Option<LoadPlan>, ConfigError> {
+    let overrides = LoadOverrides {
+        users: args.users,
+        rps: args.rps,
+        think: args.think.map(|(min, max)| ThinkTime { min, max }),
+        profile: args.load_profile,
+        timeout: args.load_timeout,
+    };
+    if let Some(path) = &args.load {
+        let scenario = scenario::parse_scenario_file(path, &overrides, run_duration)?;
+        return Ok(Some(LoadPlan::Builtin(Box::new(scenario))));
+    }
+    if let Some(url) = &args.load_url {
+        let scenario = scenario::quick_scenario(url, &overrides, run_duration)?;
+        return Ok(Some(LoadPlan::Builtin(Box::new(scenario))));
+    }
+    if let Some(command) = &args.load_cmd {
+        if command.trim().is_empty() {
+            return Err(ConfigError::EmptyLoadCommand);
+        }
+        return Ok(Some(LoadPlan::External {
+            command: command.clone(),
+        }));
+    }
+    Ok(None)
+}
+
 /// Thresholds from the options, falling back to `base` (the defaults, or what a run was
 /// recorded with).
 pub fn thresholds(judge: &JudgeArgs, base: &Thresholds) -> Thresholds {
@@ -126,6 +166,16 @@ pub fn thresholds(judge: &JudgeArgs, base: &Thresholds) -> Thresholds {
             Some(crate::cli::WarmupArg::Fixed(d)) => Some(d.as_secs_f64()),
             None => base.warmup_s,
         },
+        max_p95_ms: judge
+            .max_p95
+            .map(|d| d.as_secs_f64() * 1e3)
+            .or(base.max_p95_ms),
+        max_p99_ms: judge
+            .max_p99
+            .map(|d| d.as_secs_f64() * 1e3)
+            .or(base.max_p99_ms),
+        max_error_rate: judge.max_error_rate.or(base.max_error_rate),
+        min_rps: judge.min_rps.or(base.min_rps),
     }
 }
 

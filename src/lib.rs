@@ -11,8 +11,10 @@ pub mod config;
 pub mod demo;
 #[path = "../fixtures/fixture.rs"]
 pub mod fixture;
+pub mod load;
 pub mod record;
 pub mod report;
+pub mod rng;
 pub mod runlog;
 pub mod sample;
 pub mod status;

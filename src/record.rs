@@ -133,6 +133,11 @@ impl SystemClock {
             start: Instant::now(),
         }
     }
+
+    /// The instant `now_s` counts from.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
 }
 
 impl Clock for SystemClock {

@@ -2,10 +2,12 @@
 //! minute (stderr not a terminal), or nothing (`--quiet`). Nothing else touches indicatif.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::load::LoadLive;
 use crate::sample::Sample;
 use crate::units::{format_byte_rate, format_bytes, format_duration_s};
 
@@ -24,16 +26,35 @@ pub trait StatusSink {
     fn finish(&mut self);
 }
 
+/// The load driver's counters, shown on the status line, and the error share above which
+/// the status warns once.
+#[derive(Clone)]
+pub struct LoadWatch {
+    pub live: Arc<LoadLive>,
+    pub warn_error_rate: f64,
+}
+
+impl LoadWatch {
+    /// The load part of the line, and a warning the first time errors pass the bound.
+    fn text(&self) -> (String, Option<String>) {
+        (
+            self.live.status_text(),
+            self.live.error_warning(self.warn_error_rate),
+        )
+    }
+}
+
 /// Pick the status for this terminal.
-pub fn make_status(quiet: bool) -> Box<dyn StatusSink> {
+pub fn make_status(quiet: bool, load: Option<LoadWatch>) -> Box<dyn StatusSink> {
     if quiet {
         Box::new(Hidden)
     } else if std::io::stderr().is_terminal() {
-        Box::new(TtyStatus::new())
+        Box::new(TtyStatus::new(load))
     } else {
         Box::new(PlainStatus {
             last_line: None,
             every: Duration::from_secs(60),
+            load,
         })
     }
 }
@@ -74,10 +95,11 @@ impl StatusSink for Hidden {
 struct TtyStatus {
     bar: ProgressBar,
     last_draw: Option<Instant>,
+    load: Option<LoadWatch>,
 }
 
 impl TtyStatus {
-    fn new() -> TtyStatus {
+    fn new(load: Option<LoadWatch>) -> TtyStatus {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
             bar.set_style(style);
@@ -85,6 +107,7 @@ impl TtyStatus {
         TtyStatus {
             bar,
             last_draw: None,
+            load,
         }
     }
 }
@@ -99,8 +122,16 @@ impl StatusSink for TtyStatus {
             return;
         }
         self.last_draw = Some(Instant::now());
-        self.bar
-            .set_message(status_line(sample, slope, remaining_s));
+        let mut line = status_line(sample, slope, remaining_s);
+        if let Some(load) = &self.load {
+            let (text, warning) = load.text();
+            line.push_str(" | ");
+            line.push_str(&text);
+            if let Some(warning) = warning {
+                self.bar.println(format!("soakprof: {warning}"));
+            }
+        }
+        self.bar.set_message(line);
         self.bar.tick();
     }
     fn note(&mut self, message: &str) {
@@ -114,13 +145,24 @@ impl StatusSink for TtyStatus {
 struct PlainStatus {
     last_line: Option<Instant>,
     every: Duration,
+    load: Option<LoadWatch>,
 }
 
 impl StatusSink for PlainStatus {
     fn update(&mut self, sample: &Sample, slope: Option<f64>, remaining_s: Option<f64>) {
+        if let Some(load) = &self.load
+            && let Some(warning) = load.live.error_warning(load.warn_error_rate)
+        {
+            eprintln!("soakprof: {warning}");
+        }
         if self.last_line.is_none_or(|t| t.elapsed() >= self.every) {
             self.last_line = Some(Instant::now());
-            eprintln!("soakprof: {}", status_line(sample, slope, remaining_s));
+            let mut line = status_line(sample, slope, remaining_s);
+            if let Some(load) = &self.load {
+                line.push_str(" | ");
+                line.push_str(&load.live.status_text());
+            }
+            eprintln!("soakprof: {line}");
         }
     }
     fn note(&mut self, message: &str) {

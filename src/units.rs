@@ -237,7 +237,10 @@ mod tests {
     #[test]
     fn duration_ranges() {
         let ms = Duration::from_millis;
-        assert_eq!(parse_duration_range("1s..3s").ok(), Some((ms(1000), ms(3000))));
+        assert_eq!(
+            parse_duration_range("1s..3s").ok(),
+            Some((ms(1000), ms(3000)))
+        );
         assert_eq!(parse_duration_range("250ms").ok(), Some((ms(250), ms(250))));
         assert!(parse_duration_range("3s..1s").is_err());
         assert!(parse_duration_range("1s..").is_err());

@@ -1,6 +1,7 @@
 //! Pure analysis of a run: trends per metric, CPU, capacity and the overall verdict.
 //! No I/O here: input is a `RunData` already read, output a `RunVerdict` (verdict.json).
 
+pub mod load;
 pub mod prepare;
 pub mod regression;
 pub mod robust;
@@ -13,6 +14,7 @@ use crate::sample::Sample;
 use crate::units::{
     format_byte_rate, format_bytes, format_count_rate, format_duration_s, three_figures,
 };
+pub use load::LoadSummary;
 pub use regression::{LinearFit, OnlineSlope, fit_linear};
 
 /// Fewer samples than this and a trend is not judged at all.
@@ -158,6 +160,9 @@ pub struct RunVerdict {
     pub capacity: Capacity,
     pub thresholds: Thresholds,
     pub run: RunSummary,
+    /// What the load driver did and the load gates; null when no load driver ran.
+    #[serde(default)]
+    pub load: Option<LoadSummary>,
 }
 
 /// Which field of a sample a memory or count metric reads.
@@ -893,6 +898,11 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         &mut reasons,
     );
     judge_exits(run, &mut verdict, &mut reasons);
+    let load = run.load.as_ref().map(|l| {
+        let summary = load::analyse_load(l, th, &mut reasons);
+        verdict = verdict.max(summary.verdict);
+        summary
+    });
 
     if samples.len() < MIN_SAMPLES_FOR_TREND {
         verdict = verdict.max(Verdict::Warn);
@@ -966,6 +976,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
             gaps,
             max_procs: samples.iter().filter_map(|s| s.procs).max(),
         },
+        load,
     }
 }
 
@@ -997,6 +1008,7 @@ mod tests {
             events,
             skipped_lines: 0,
             stop_reason: Some(StopReason::Duration),
+            load: None,
         }
     }
 
@@ -1016,6 +1028,68 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn load_gates_join_the_verdict() {
+        use crate::runlog::load::{
+            ErrorCounts, LoadInterval, LoadRun, LoadTotals, new_latency_histogram,
+        };
+        let mut latency = new_latency_histogram().unwrap();
+        latency.record_n(800_000, 5000).unwrap(); // 800 ms
+        let load = LoadRun {
+            start: None,
+            intervals: (1..=300)
+                .map(|i| LoadInterval {
+                    t: i as f64,
+                    dt_s: 1.0,
+                    requests: 17,
+                    rps: 17.0,
+                    ..LoadInterval::default()
+                })
+                .collect(),
+            stages: vec![],
+            external: None,
+            end_in_flight: Some(0),
+            total: LoadTotals {
+                requests: 5000,
+                errors: ErrorCounts::default(),
+                latency: Some(latency),
+            },
+            by_name: Default::default(),
+            skipped_lines: 0,
+        };
+        let mut run = run_with(linear_samples(300, 0.0), vec![]);
+        run.load = Some(load);
+        let mut config = AnalysisConfig::default();
+        let v = analyse(&run, &config);
+        assert_eq!(v.verdict, Verdict::Pass, "{:?}", v.reasons);
+        let summary = v.load.as_ref().unwrap();
+        assert_eq!(summary.requests, 5000);
+        assert!(summary.gates.is_empty());
+
+        config.thresholds.max_p95_ms = Some(500.0);
+        let v = analyse(&run, &config);
+        assert_eq!(v.verdict, Verdict::Fail, "{:?}", v.reasons);
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r == "load gate: p95 latency 800 ms is above --max-p95 500 ms"),
+            "{:?}",
+            v.reasons
+        );
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["load"]["gates"][0]["passed"], false);
+        assert_eq!(json["load"]["gates"][0]["limit"], 500.0);
+
+        // No load driver: `load` is null, and older verdicts without the field still read.
+        let plain = analyse(&run_with(linear_samples(300, 0.0), vec![]), &config);
+        assert_eq!(plain.verdict, Verdict::Pass, "{:?}", plain.reasons);
+        let mut json = serde_json::to_value(&plain).unwrap();
+        assert!(json["load"].is_null());
+        json.as_object_mut().unwrap().remove("load");
+        let old: RunVerdict = serde_json::from_value(json).unwrap();
+        assert_eq!(old.load, None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::analysis::load::{LoadSummary, format_error_kinds, format_ms, format_rps};
 use crate::analysis::{MetricTrend, RunVerdict};
 use crate::runlog::RunData;
 use crate::units::{
@@ -52,6 +53,7 @@ pub fn write_all(
     write_verdict(dir, verdict)?;
     let mut files = vec![VERDICT_FILE.to_string()];
     files.extend(charts::write_charts(dir, run, verdict)?);
+    files.extend(charts::write_load_chart(dir, run, verdict)?);
     Ok(files)
 }
 
@@ -85,6 +87,101 @@ fn trend_row(name: &str, trend: &MetricTrend) -> String {
         value(trend.last),
         value(trend.max),
     )
+}
+
+/// `latency p50 1.2 ms p95 3.4 ms p99 8.1 ms max 20 ms`, or `latency n/a`.
+fn latency_text(latency: &crate::runlog::load::LatencyMs) -> String {
+    let parts: Vec<String> = [
+        ("p50", latency.p50),
+        ("p95", latency.p95),
+        ("p99", latency.p99),
+        ("max", latency.max),
+    ]
+    .iter()
+    .filter_map(|(name, v)| v.map(|v| format!("{name} {} ms", format_ms(v))))
+    .collect();
+    if parts.is_empty() {
+        "latency n/a (no responses)".to_string()
+    } else {
+        format!("latency {}", parts.join(" "))
+    }
+}
+
+/// `6000 requests, 0 errors (0.00%), 200.0 req/s`.
+fn volume_text(requests: u64, errors: u64, error_rate: Option<f64>, rps: Option<f64>) -> String {
+    format!(
+        "{requests} requests, {errors} errors ({}), {}",
+        error_rate.map_or_else(|| "n/a".to_string(), |r| format!("{:.2}%", r * 100.0)),
+        rps.map_or_else(
+            || "n/a req/s".to_string(),
+            |r| format!("{} req/s", format_rps(r))
+        ),
+    )
+}
+
+/// The load block of the terminal summary (ASCII only).
+fn load_text(load: &LoadSummary) -> String {
+    let mut out = String::new();
+    if let Some(ext) = &load.external {
+        let status = match (ext.exited_at_s, ext.exit_code, ext.signal) {
+            (None, _, _) => "no exit recorded".to_string(),
+            (Some(t), _, _) if ext.stopped_by_profiler => {
+                format!("stopped by soakprof after {}", format_duration_s(t))
+            }
+            (Some(t), _, Some(sig)) => {
+                format!("killed by signal {sig} after {}", format_duration_s(t))
+            }
+            (Some(t), Some(code), None) => {
+                format!("exited with status {code} after {}", format_duration_s(t))
+            }
+            (Some(t), None, None) => format!("exited after {}", format_duration_s(t)),
+        };
+        out.push_str(&format!(
+            "  load command: {} (pid {}), {status}\n",
+            ext.command, ext.pid
+        ));
+    }
+    let measured = load.requests > 0 || load.duration_s > 0.0 || load.external.is_none();
+    if measured {
+        out.push_str(&format!(
+            "  load: {}, {}\n",
+            volume_text(load.requests, load.errors, load.error_rate, load.rps),
+            latency_text(&load.latency_ms)
+        ));
+    }
+    if load.errors > 0 {
+        out.push_str(&format!(
+            "    errors: {}\n",
+            format_error_kinds(&load.errors_by_kind)
+        ));
+    }
+    if let Some(n) = load.abandoned_in_flight.filter(|n| *n > 0) {
+        out.push_str(&format!(
+            "    {n} request(s) still in flight at the end were abandoned\n"
+        ));
+    }
+    if load.by_name.len() > 1 {
+        for (name, part) in &load.by_name {
+            out.push_str(&format!(
+                "    {name}: {}, {}\n",
+                volume_text(part.requests, part.errors, part.error_rate, part.rps),
+                latency_text(&part.latency_ms)
+            ));
+        }
+    }
+    for gate in &load.gates {
+        let value = gate
+            .value
+            .map_or_else(|| "not measured".to_string(), |v| gate.gate.format_value(v));
+        out.push_str(&format!(
+            "    gate {:<11} {}  {value}  ({} {})\n",
+            gate.gate.label(),
+            if gate.passed { "PASS" } else { "FAIL" },
+            gate.gate.option(),
+            gate.gate.format_limit(gate.limit),
+        ));
+    }
+    out
 }
 
 /// The terminal summary: verdict, reasons, one row per metric, capacity.
@@ -148,6 +245,148 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
             )),
         ));
     }
+    if let Some(load) = &verdict.load {
+        out.push_str(&load_text(load));
+    }
     out.push_str(&format!("  report: {}\n", dir.display()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{AnalysisConfig, analyse};
+    use crate::runlog::load::{
+        ErrorCounts, LoadInterval, LoadRun, LoadTotals, new_latency_histogram,
+    };
+    use crate::runlog::tests_support::header;
+    use crate::sample::Sample;
+
+    fn totals(requests: u64, errors: ErrorCounts, ms: &[(f64, u64)]) -> LoadTotals {
+        let mut h = new_latency_histogram().unwrap();
+        for &(ms, n) in ms {
+            h.record_n((ms * 1000.0) as u64, n).unwrap();
+        }
+        LoadTotals {
+            requests,
+            errors,
+            latency: Some(h),
+        }
+    }
+
+    fn run_with_load() -> RunData {
+        let connect = ErrorCounts {
+            connect: 30,
+            ..ErrorCounts::default()
+        };
+        RunData {
+            header: header(),
+            samples: (0..30)
+                .map(|i| Sample {
+                    t: i as f64,
+                    rss: Some(100_000_000),
+                    ..Sample::default()
+                })
+                .collect(),
+            events: vec![],
+            skipped_lines: 0,
+            stop_reason: Some(crate::runlog::StopReason::Duration),
+            load: Some(LoadRun {
+                start: None,
+                intervals: (1..=30)
+                    .map(|i| LoadInterval {
+                        t: i as f64,
+                        dt_s: 1.0,
+                        requests: 200,
+                        rps: 200.0,
+                        ..LoadInterval::default()
+                    })
+                    .collect(),
+                stages: vec![],
+                external: None,
+                end_in_flight: Some(2),
+                total: totals(
+                    6000,
+                    connect,
+                    &[(1.2, 5000), (3.4, 900), (8.1, 69), (20.0, 1)],
+                ),
+                by_name: [
+                    (
+                        "home".to_string(),
+                        totals(4000, ErrorCounts::default(), &[(1.2, 4000)]),
+                    ),
+                    ("search".to_string(), totals(2000, connect, &[(3.4, 1970)])),
+                ]
+                .into(),
+                skipped_lines: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn summary_has_a_load_block() {
+        let run = run_with_load();
+        let mut config = AnalysisConfig::default();
+        config.thresholds.max_p95_ms = Some(500.0);
+        config.thresholds.max_error_rate = Some(0.001);
+        let verdict = analyse(&run, &config);
+        let text = summary_text(&verdict, Path::new("reports/x"));
+        let expected = [
+            "  load: 6000 requests, 30 errors (0.50%), 200.0 req/s, latency p50 1.2 ms p95 3.4 ms p99 8.1 ms max 20 ms",
+            "    errors: connect 30",
+            "    2 request(s) still in flight at the end were abandoned",
+            "    home: 4000 requests, 0 errors (0.00%), 133.3 req/s, latency p50 1.2 ms p95 1.2 ms p99 1.2 ms max 1.2 ms",
+            "    search: 2000 requests, 30 errors (1.50%), 66.7 req/s, latency p50 3.4 ms p95 3.4 ms p99 3.4 ms max 3.4 ms",
+            "    gate p95 latency PASS  3.4 ms  (--max-p95 500 ms)",
+            "    gate error rate  FAIL  0.5%  (--max-error-rate 0.1%)",
+        ];
+        for line in expected {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(
+            text.lines()
+                .filter(|l| l.starts_with("  load") || l.starts_with("    "))
+                .all(|l| l.is_ascii()),
+            "{text}"
+        );
+        assert!(
+            verdict
+                .reasons
+                .iter()
+                .any(|r| r == "load gate: error rate 0.5% (30 of 6000 requests: connect 30) is above --max-error-rate 0.1%"),
+            "{:?}",
+            verdict.reasons
+        );
+    }
+
+    #[test]
+    fn write_all_writes_the_load_chart() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = run_with_load();
+        let verdict = analyse(&run, &AnalysisConfig::default());
+        let files = write_all(dir.path(), &run, &verdict).unwrap();
+        assert!(
+            files.contains(&charts::LOAD_CHART_FILE.to_string()),
+            "{files:?}"
+        );
+        assert!(dir.path().join(charts::LOAD_CHART_FILE).exists());
+        let json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.path().join(VERDICT_FILE)).unwrap())
+                .unwrap();
+        assert_eq!(json["load"]["requests"], 6000);
+        // Without load intervals there is no load chart.
+        let mut plain = run_with_load();
+        plain.load = None;
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_all(
+            dir.path(),
+            &plain,
+            &analyse(&plain, &AnalysisConfig::default()),
+        )
+        .unwrap();
+        assert!(!files.iter().any(|f| f == charts::LOAD_CHART_FILE));
+    }
 }

@@ -217,7 +217,7 @@ pub fn record_fixture(
 
 /// Like `util::soakprof`, but bounded: a soakprof that hangs is stopped (SIGTERM, then
 /// SIGKILL) and the test fails instead of hanging the suite.
-fn soakprof_within(timeout: Duration, args: &[&str]) -> Output {
+pub fn soakprof_within(timeout: Duration, args: &[&str]) -> Output {
     let mut child = Command::new(soakprof_bin())
         .args(args)
         .stdin(Stdio::null())

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::sample::{Backend, ProcId, Sample};
 
+pub mod load;
+
+pub use load::{LOAD_CMD_LOG_FILE, LOAD_FILE, LoadRun};
+
 pub const SCHEMA_VERSION: u32 = 1;
 pub const SAMPLES_FILE: &str = "samples.jsonl";
 pub const TARGET_LOG_FILE: &str = "target.log";
@@ -91,6 +95,17 @@ pub struct Thresholds {
     /// `--warmup DURATION` in seconds; `None` for automatic detection.
     #[serde(default)]
     pub warmup_s: Option<f64>,
+    /// Load gates (`--max-p95`, `--max-p99`, `--max-error-rate`, `--min-rps`); each fails
+    /// the run when a load driver ran and missed it.
+    #[serde(default)]
+    pub max_p95_ms: Option<f64>,
+    #[serde(default)]
+    pub max_p99_ms: Option<f64>,
+    /// A fraction: 0.01 for 1 %.
+    #[serde(default)]
+    pub max_error_rate: Option<f64>,
+    #[serde(default)]
+    pub min_rps: Option<f64>,
 }
 
 impl Default for Thresholds {
@@ -103,6 +118,10 @@ impl Default for Thresholds {
             max_thread_growth_per_min: 10.0 / 60.0,
             max_fd_growth_per_min: 10.0 / 60.0,
             warmup_s: None,
+            max_p95_ms: None,
+            max_p99_ms: None,
+            max_error_rate: None,
+            min_rps: None,
         }
     }
 }
@@ -189,6 +208,8 @@ pub enum EventKind {
 }
 
 /// One line of `samples.jsonl`.
+// One value at a time, per line read or written; boxing would allocate for every sample.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
@@ -292,6 +313,8 @@ pub struct RunData {
     pub skipped_lines: usize,
     /// The reason in the final `stop` event; `None` when the profiler was killed.
     pub stop_reason: Option<StopReason>,
+    /// `load.jsonl`, when a load driver ran.
+    pub load: Option<LoadRun>,
 }
 
 /// Read a run log, tolerating torn and malformed lines (they are counted, not fatal).
@@ -301,7 +324,9 @@ pub fn read_run(dir: &Path) -> Result<RunData, RunLogError> {
         path: path.clone(),
         source,
     })?;
-    read_records(BufReader::new(file), &path)
+    let mut run = read_records(BufReader::new(file), &path)?;
+    run.load = load::read_load(dir)?;
+    Ok(run)
 }
 
 /// Parse records from any reader (the file, or a test's bytes).
@@ -348,6 +373,7 @@ pub fn read_records(reader: impl BufRead, path: &Path) -> Result<RunData, RunLog
         events,
         skipped_lines,
         stop_reason,
+        load: None,
     })
 }
 

@@ -1,0 +1,803 @@
+//! What the load driver did, summarised for verdict.json, and the load gates
+//! (`--max-p95`, `--max-p99`, `--max-error-rate`, `--min-rps`) judged on it.
+//! Pure functions: input is the `LoadRun` read from `load.jsonl`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Verdict, signal_name};
+use crate::runlog::Thresholds;
+use crate::runlog::load::{ErrorCounts, LatencyMs, LoadRun, LoadTotals};
+use crate::units::format_duration_s;
+
+/// Share of failed requests above which the run warns when no `--max-error-rate` was given.
+pub const UNGATED_ERROR_RATE_WARN: f64 = 0.05;
+
+/// The load section of verdict.json.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadSummary {
+    /// `builtin` or `external`.
+    pub driver: String,
+    /// `closed` (users) or `open` (requests per second); built-in driver only.
+    pub model: Option<String>,
+    /// The scenario file, `--load-url`, or the external command; null when the log has no
+    /// start line.
+    pub source: Option<String>,
+    /// Span covered by the recorded intervals, seconds (0 when there are none).
+    pub duration_s: f64,
+    /// Requests completed, failed ones included.
+    pub requests: u64,
+    /// Responses that carried a latency (a timeout or refused connection has none).
+    pub responses: u64,
+    pub errors: u64,
+    pub errors_by_kind: ErrorCounts,
+    /// errors / requests, a fraction; null without requests.
+    pub error_rate: Option<f64>,
+    /// requests / duration_s; null when no interval was recorded.
+    pub rps: Option<f64>,
+    /// Whole-run percentiles from the merged histograms; each null without responses.
+    pub latency_ms: LatencyMs,
+    pub by_name: BTreeMap<String, NameSummary>,
+    pub stages: Vec<StageMark>,
+    /// Requests still in flight when the driver stopped (counted nowhere else); null when
+    /// the driver wrote no end line (the profiler was killed).
+    pub abandoned_in_flight: Option<u64>,
+    /// The external load command (`--load-cmd`), when one ran.
+    pub external: Option<ExternalSummary>,
+    pub gates: Vec<Gate>,
+    /// Unreadable lines of load.jsonl that were skipped.
+    pub skipped_lines: usize,
+    pub verdict: Verdict,
+}
+
+/// One request name's share of the load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NameSummary {
+    pub requests: u64,
+    pub responses: u64,
+    pub errors: u64,
+    pub errors_by_kind: ErrorCounts,
+    pub error_rate: Option<f64>,
+    pub rps: Option<f64>,
+    pub latency_ms: LatencyMs,
+}
+
+/// A stage change of the built-in driver.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageMark {
+    /// Seconds since the run started (the samples' clock).
+    pub t: f64,
+    pub name: String,
+    /// Target users (closed model) or requests per second (open model).
+    pub target: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExternalSummary {
+    pub command: String,
+    pub pid: u32,
+    /// Null while it had not exited (or was killed by a signal).
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// True when soakprof stopped it at the end of the run.
+    pub stopped_by_profiler: bool,
+    /// When it exited, seconds since the run started; null when no exit was recorded.
+    pub exited_at_s: Option<f64>,
+}
+
+/// Which load gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateKind {
+    P95,
+    P99,
+    ErrorRate,
+    MinRps,
+}
+
+impl GateKind {
+    /// The option that sets it.
+    pub fn option(self) -> &'static str {
+        match self {
+            GateKind::P95 => "--max-p95",
+            GateKind::P99 => "--max-p99",
+            GateKind::ErrorRate => "--max-error-rate",
+            GateKind::MinRps => "--min-rps",
+        }
+    }
+
+    /// What it measures, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            GateKind::P95 => "p95 latency",
+            GateKind::P99 => "p99 latency",
+            GateKind::ErrorRate => "error rate",
+            GateKind::MinRps => "throughput",
+        }
+    }
+
+    /// `ms`, `fraction` or `rps`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            GateKind::P95 | GateKind::P99 => "ms",
+            GateKind::ErrorRate => "fraction",
+            GateKind::MinRps => "rps",
+        }
+    }
+
+    /// A value of this gate's unit for people: `812 ms`, `3.2%`, `85.1 req/s`.
+    pub fn format_value(self, value: f64) -> String {
+        match self {
+            GateKind::P95 | GateKind::P99 => format!("{} ms", format_ms(value)),
+            GateKind::ErrorRate => format_percent(value),
+            GateKind::MinRps => format!("{} req/s", format_rps(value)),
+        }
+    }
+
+    /// A limit as it was given on the command line: `500 ms`, `1%`, `100`.
+    pub fn format_limit(self, limit: f64) -> String {
+        match self {
+            GateKind::P95 | GateKind::P99 => format!("{} ms", format_ms(limit)),
+            GateKind::ErrorRate => format_percent(limit),
+            GateKind::MinRps => trimmed(limit),
+        }
+    }
+
+    /// True when `value` is the better side of `limit` (or on it).
+    fn passes(self, value: f64, limit: f64) -> bool {
+        match self {
+            GateKind::MinRps => value >= limit,
+            _ => value <= limit,
+        }
+    }
+}
+
+/// One load gate and how the run did against it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    pub gate: GateKind,
+    pub limit: f64,
+    /// Null when it could not be measured (no responses, no requests); the gate then fails.
+    pub value: Option<f64>,
+    /// `ms`, `fraction` or `rps`.
+    pub unit: String,
+    pub passed: bool,
+}
+
+/// Milliseconds for people: `0.85`, `3.4`, `812`.
+pub fn format_ms(ms: f64) -> String {
+    let a = ms.abs();
+    if a >= 10.0 {
+        format!("{ms:.0}")
+    } else if a >= 1.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.2}")
+    }
+}
+
+/// Requests per second for people: `85.1`, `200.0`.
+pub fn format_rps(rps: f64) -> String {
+    if rps.abs() >= 10_000.0 {
+        format!("{rps:.0}")
+    } else {
+        format!("{rps:.1}")
+    }
+}
+
+/// Three significant figures without trailing zeros: `1`, `3.2`, `12`, `0.25`, `1234`.
+fn trimmed(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (2 - magnitude).clamp(0, 6) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// A fraction as a percentage for people: `3.2%`, `12%`, `0.25%`, `0%`.
+pub fn format_percent(fraction: f64) -> String {
+    format!("{}%", trimmed(fraction * 100.0))
+}
+
+/// Non-zero error kinds: `connect 160, timeout 3`; empty when there are none.
+pub fn format_error_kinds(errors: &ErrorCounts) -> String {
+    [
+        ("status", errors.status),
+        ("timeout", errors.timeout),
+        ("connect", errors.connect),
+        ("check", errors.check),
+        ("dropped", errors.dropped),
+        ("other", errors.other),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(kind, n)| format!("{kind} {n}"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn per_second(requests: u64, duration_s: f64) -> Option<f64> {
+    (duration_s > 0.0).then(|| requests as f64 / duration_s)
+}
+
+fn latency_of(totals: &LoadTotals) -> (u64, LatencyMs) {
+    totals
+        .latency
+        .as_ref()
+        .map_or((0, LatencyMs::default()), |h| (h.len(), LatencyMs::of(h)))
+}
+
+fn name_summary(totals: &LoadTotals, duration_s: f64) -> NameSummary {
+    let (responses, latency_ms) = latency_of(totals);
+    let errors = totals.errors.total();
+    NameSummary {
+        requests: totals.requests,
+        responses,
+        errors,
+        errors_by_kind: totals.errors,
+        error_rate: ratio(errors, totals.requests),
+        rps: per_second(totals.requests, duration_s),
+        latency_ms,
+    }
+}
+
+/// Span from the start of the first interval to the end of the last, seconds.
+pub fn intervals_span_s(load: &LoadRun) -> f64 {
+    match (load.intervals.first(), load.intervals.last()) {
+        (Some(first), Some(last)) => (last.t - (first.t - first.dt_s)).max(0.0),
+        _ => 0.0,
+    }
+}
+
+/// `(160 of 5000 requests: connect 160)`.
+fn error_detail(errors: u64, requests: u64, kinds: &ErrorCounts) -> String {
+    let kinds = format_error_kinds(kinds);
+    if kinds.is_empty() {
+        format!("({errors} of {requests} requests)")
+    } else {
+        format!("({errors} of {requests} requests: {kinds})")
+    }
+}
+
+/// Judge one gate; a failed gate adds its reason.
+fn judge_gate(
+    kind: GateKind,
+    limit: f64,
+    value: Option<f64>,
+    summary: &LoadSummary,
+    reasons: &mut Vec<String>,
+) -> Gate {
+    let passed = value.is_some_and(|v| kind.passes(v, limit));
+    if !passed {
+        let given = format!("{} {}", kind.option(), kind.format_limit(limit));
+        reasons.push(match value {
+            Some(v) => {
+                let side = if kind == GateKind::MinRps {
+                    "below"
+                } else {
+                    "above"
+                };
+                let detail = if kind == GateKind::ErrorRate {
+                    format!(
+                        " {}",
+                        error_detail(summary.errors, summary.requests, &summary.errors_by_kind)
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "load gate: {} {}{detail} is {side} {given}",
+                    kind.label(),
+                    kind.format_value(v)
+                )
+            }
+            None => {
+                let why = match kind {
+                    _ if summary.driver == "external" && summary.duration_s == 0.0 => {
+                        "an external load command reports no request statistics to soakprof"
+                            .to_string()
+                    }
+                    GateKind::P95 | GateKind::P99 if summary.requests > 0 => {
+                        format!("none of the {} requests got a response", summary.requests)
+                    }
+                    GateKind::MinRps => "the load driver recorded no intervals".to_string(),
+                    _ => "no requests were completed".to_string(),
+                };
+                format!(
+                    "load gate: {} cannot be measured ({why}), so {given} is not met",
+                    kind.label()
+                )
+            }
+        });
+    }
+    Gate {
+        gate: kind,
+        limit,
+        value,
+        unit: kind.unit().to_string(),
+        passed,
+    }
+}
+
+/// Summarise a load run and judge it against the load gates. Failed gates and a failed
+/// external load command fail the run; a high error rate without `--max-error-rate` warns.
+pub fn analyse_load(
+    load: &LoadRun,
+    thresholds: &Thresholds,
+    reasons: &mut Vec<String>,
+) -> LoadSummary {
+    let duration_s = intervals_span_s(load);
+    let (responses, latency_ms) = latency_of(&load.total);
+    let errors = load.total.errors.total();
+    let driver = match (&load.start, &load.external) {
+        (Some(start), _) => start.driver.clone(),
+        (None, Some(_)) => "external".to_string(),
+        // Only the built-in driver writes intervals.
+        (None, None) => "builtin".to_string(),
+    };
+    let external = load.external.as_ref().map(|ext| ExternalSummary {
+        command: ext.command.clone(),
+        pid: ext.pid,
+        exit_code: ext.exit.as_ref().and_then(|e| e.code),
+        signal: ext.exit.as_ref().and_then(|e| e.signal),
+        stopped_by_profiler: ext.exit.as_ref().is_some_and(|e| e.by_profiler),
+        exited_at_s: ext.exit.as_ref().map(|e| e.t),
+    });
+    let mut summary = LoadSummary {
+        driver,
+        model: load.start.as_ref().and_then(|s| s.model.clone()),
+        source: load.start.as_ref().map(|s| s.source.clone()),
+        duration_s,
+        requests: load.total.requests,
+        responses,
+        errors,
+        errors_by_kind: load.total.errors,
+        error_rate: ratio(errors, load.total.requests),
+        rps: per_second(load.total.requests, duration_s),
+        latency_ms,
+        by_name: load
+            .by_name
+            .iter()
+            .map(|(name, totals)| (name.clone(), name_summary(totals, duration_s)))
+            .collect(),
+        stages: load
+            .stages
+            .iter()
+            .map(|s| StageMark {
+                t: s.t,
+                name: s.name.clone(),
+                target: s.target,
+            })
+            .collect(),
+        abandoned_in_flight: load.end_in_flight,
+        external,
+        gates: Vec::new(),
+        skipped_lines: load.skipped_lines,
+        verdict: Verdict::Pass,
+    };
+
+    let mut verdict = Verdict::Pass;
+    let mut gate_reasons = Vec::new();
+    let gates: Vec<Gate> = [
+        (GateKind::P95, thresholds.max_p95_ms, summary.latency_ms.p95),
+        (GateKind::P99, thresholds.max_p99_ms, summary.latency_ms.p99),
+        (
+            GateKind::ErrorRate,
+            thresholds.max_error_rate,
+            summary.error_rate,
+        ),
+        (GateKind::MinRps, thresholds.min_rps, summary.rps),
+    ]
+    .into_iter()
+    .filter_map(|(kind, limit, value)| {
+        limit.map(|limit| judge_gate(kind, limit, value, &summary, &mut gate_reasons))
+    })
+    .collect();
+    if gates.iter().any(|g| !g.passed) {
+        verdict = Verdict::Fail;
+    }
+    summary.gates = gates;
+    reasons.append(&mut gate_reasons);
+
+    if let Some(ext) = &summary.external
+        && let Some(at_s) = ext.exited_at_s
+        && !ext.stopped_by_profiler
+    {
+        let at = format_duration_s(at_s);
+        match (ext.exit_code, ext.signal) {
+            (_, Some(sig)) => {
+                verdict = Verdict::Fail;
+                reasons.push(format!(
+                    "the load command was killed by signal {sig} ({}) after {at}",
+                    signal_name(sig)
+                ));
+            }
+            (Some(0), None) => reasons.push(format!(
+                "the load command exited with status 0 after {at}; the load stopped there"
+            )),
+            (Some(code), None) => {
+                verdict = Verdict::Fail;
+                reasons.push(format!(
+                    "the load command exited with status {code} after {at}"
+                ));
+            }
+            (None, None) => {
+                verdict = verdict.max(Verdict::Warn);
+                reasons.push(format!(
+                    "the load command exited after {at}; its exit status is unknown"
+                ));
+            }
+        }
+    }
+
+    if thresholds.max_error_rate.is_none()
+        && let Some(rate) = summary.error_rate
+        && rate > UNGATED_ERROR_RATE_WARN
+    {
+        verdict = verdict.max(Verdict::Warn);
+        let kinds = format_error_kinds(&summary.errors_by_kind);
+        reasons.push(format!(
+            "load: {} of requests failed ({kinds}); set --max-error-rate to gate on it",
+            format_percent(rate)
+        ));
+    }
+
+    if summary.driver == "builtin" && load.intervals.is_empty() {
+        verdict = verdict.max(Verdict::Warn);
+        reasons.push("load: the load driver recorded no intervals".to_string());
+    }
+    if load.skipped_lines > 0 {
+        reasons.push(format!(
+            "{} unreadable line(s) in load.jsonl were skipped",
+            load.skipped_lines
+        ));
+    }
+    summary.verdict = verdict;
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runlog::load::{
+        ExternalExit, ExternalRun, LoadInterval, LoadStart, StageEvent, new_latency_histogram,
+    };
+    use hdrhistogram::Histogram;
+
+    fn histogram(values_us: &[(u64, u64)]) -> Histogram<u64> {
+        let mut h = new_latency_histogram().unwrap();
+        for &(value, count) in values_us {
+            h.record_n(value, count).unwrap();
+        }
+        h
+    }
+
+    fn totals(requests: u64, errors: ErrorCounts, latency: Option<Histogram<u64>>) -> LoadTotals {
+        LoadTotals {
+            requests,
+            errors,
+            latency,
+        }
+    }
+
+    /// A 30 s built-in run at 200 req/s: 30 one-second intervals, 6000 requests, latency
+    /// 1 ms for 90%, 3 ms up to p99, 8 ms for the last 1%.
+    fn run(errors: ErrorCounts) -> LoadRun {
+        let requests = 6000;
+        let answered = requests - errors.total() + errors.status + errors.check;
+        let slow = answered / 100;
+        let mid = answered / 10 - slow;
+        let h = histogram(&[(1_000, answered - mid - slow), (3_000, mid), (8_000, slow)]);
+        let intervals = (1..=30)
+            .map(|i| LoadInterval {
+                t: i as f64 + 0.5,
+                dt_s: 1.0,
+                level: 200.0,
+                active: 10,
+                requests: 200,
+                rps: 200.0,
+                ..LoadInterval::default()
+            })
+            .collect();
+        LoadRun {
+            start: Some(LoadStart {
+                t: 0.5,
+                driver: "builtin".into(),
+                model: Some("open".into()),
+                source: "soak.toml".into(),
+                interval_s: 1.0,
+                requests: vec![],
+                stages: vec![],
+                max_in_flight: Some(1000),
+            }),
+            intervals,
+            stages: vec![StageEvent {
+                t: 0.5,
+                index: 0,
+                name: "steady".into(),
+                target: 200.0,
+            }],
+            external: None,
+            end_in_flight: Some(3),
+            total: totals(requests, errors, Some(h.clone())),
+            by_name: BTreeMap::from([
+                ("get".to_string(), totals(4000, errors, Some(h.clone()))),
+                (
+                    "post".to_string(),
+                    totals(2000, ErrorCounts::default(), Some(h)),
+                ),
+            ]),
+            skipped_lines: 0,
+        }
+    }
+
+    fn gated(f: impl FnOnce(&mut Thresholds)) -> Thresholds {
+        let mut th = Thresholds::default();
+        f(&mut th);
+        th
+    }
+
+    #[test]
+    fn clean_run_is_summarised_and_passes_its_gates() {
+        let th = gated(|t| {
+            t.max_p95_ms = Some(500.0);
+            t.max_p99_ms = Some(50.0);
+            t.max_error_rate = Some(0.01);
+            t.min_rps = Some(100.0);
+        });
+        let mut reasons = vec![];
+        let s = analyse_load(&run(ErrorCounts::default()), &th, &mut reasons);
+        assert_eq!(s.verdict, Verdict::Pass, "{reasons:?}");
+        assert!(reasons.is_empty(), "{reasons:?}");
+        assert_eq!(s.driver, "builtin");
+        assert_eq!(s.model.as_deref(), Some("open"));
+        assert_eq!(s.duration_s, 30.0);
+        assert_eq!(s.requests, 6000);
+        assert_eq!(s.responses, 6000);
+        assert_eq!(s.errors, 0);
+        assert_eq!(s.error_rate, Some(0.0));
+        assert_eq!(s.rps, Some(200.0));
+        let lat = s.latency_ms;
+        assert!((lat.p50.unwrap() - 1.0).abs() < 0.01, "{lat:?}");
+        assert!((lat.p95.unwrap() - 3.0).abs() < 0.01, "{lat:?}");
+        assert!((lat.max.unwrap() - 8.0).abs() < 0.01, "{lat:?}");
+        assert_eq!(s.by_name["post"].requests, 2000);
+        assert_eq!(s.by_name["post"].rps, Some(2000.0 / 30.0));
+        assert_eq!(s.stages.len(), 1);
+        assert_eq!(s.abandoned_in_flight, Some(3));
+        assert_eq!(s.gates.len(), 4);
+        assert!(s.gates.iter().all(|g| g.passed));
+        assert_eq!(s.gates[0].value, lat.p95);
+
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["gates"][0]["gate"], "p95");
+        assert_eq!(json["gates"][0]["unit"], "ms");
+        assert_eq!(json["gates"][2]["gate"], "error_rate");
+        assert_eq!(json["gates"][2]["unit"], "fraction");
+        assert_eq!(json["gates"][3]["gate"], "min_rps");
+        assert_eq!(json["errors_by_kind"]["connect"], 0);
+        assert!(json["external"].is_null());
+        let back: LoadSummary = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn failed_gates_fail_with_reasons() {
+        let errors = ErrorCounts {
+            connect: 160,
+            ..ErrorCounts::default()
+        };
+        let th = gated(|t| {
+            t.max_p95_ms = Some(2.0);
+            t.max_error_rate = Some(0.01);
+            t.min_rps = Some(250.0);
+        });
+        let mut reasons = vec![];
+        let s = analyse_load(&run(errors), &th, &mut reasons);
+        assert_eq!(s.verdict, Verdict::Fail);
+        assert_eq!(
+            reasons,
+            vec![
+                "load gate: p95 latency 3.0 ms is above --max-p95 2.0 ms".to_string(),
+                "load gate: error rate 2.67% (160 of 6000 requests: connect 160) is above --max-error-rate 1%".to_string(),
+                "load gate: throughput 200.0 req/s is below --min-rps 250".to_string(),
+            ]
+        );
+        assert_eq!(s.errors, 160);
+        assert_eq!(s.responses, 6000 - 160);
+        assert!(s.gates.iter().all(|g| !g.passed));
+        assert_eq!(s.gates[1].value, Some(160.0 / 6000.0));
+    }
+
+    #[test]
+    fn unmeasurable_gates_fail() {
+        // Every request refused: no latency at all.
+        let mut load = run(ErrorCounts::default());
+        load.total = totals(
+            6000,
+            ErrorCounts {
+                connect: 6000,
+                ..ErrorCounts::default()
+            },
+            None,
+        );
+        let th = gated(|t| {
+            t.max_p95_ms = Some(500.0);
+            t.max_error_rate = Some(1.0);
+        });
+        let mut reasons = vec![];
+        let s = analyse_load(&load, &th, &mut reasons);
+        assert_eq!(s.verdict, Verdict::Fail);
+        assert_eq!(s.latency_ms, LatencyMs::default());
+        assert_eq!(s.gates[0].value, None);
+        assert!(!s.gates[0].passed);
+        assert!(s.gates[1].passed, "100% errors is within a 100% limit");
+        assert_eq!(
+            reasons,
+            vec![
+                "load gate: p95 latency cannot be measured (none of the 6000 requests got a response), so --max-p95 500 ms is not met"
+            ]
+        );
+
+        // No intervals at all: nothing measurable, and a warning on its own.
+        let mut empty = run(ErrorCounts::default());
+        empty.intervals.clear();
+        empty.total = totals(0, ErrorCounts::default(), None);
+        empty.by_name.clear();
+        let mut reasons = vec![];
+        let s = analyse_load(&empty, &gated(|t| t.min_rps = Some(1.0)), &mut reasons);
+        assert_eq!(s.rps, None);
+        assert_eq!(s.error_rate, None);
+        assert_eq!(s.verdict, Verdict::Fail);
+        assert!(reasons[0].contains("no intervals"), "{reasons:?}");
+        let json = serde_json::to_value(&s).unwrap();
+        assert!(json["rps"].is_null() && json["error_rate"].is_null());
+        assert!(json["latency_ms"]["p95"].is_null());
+    }
+
+    #[test]
+    fn errors_without_a_gate_warn_above_five_percent() {
+        let errors = ErrorCounts {
+            connect: 600,
+            timeout: 120,
+            ..ErrorCounts::default()
+        };
+        let mut reasons = vec![];
+        let s = analyse_load(&run(errors), &Thresholds::default(), &mut reasons);
+        assert_eq!(s.verdict, Verdict::Warn);
+        assert_eq!(
+            reasons,
+            vec![
+                "load: 12% of requests failed (timeout 120, connect 600); set --max-error-rate to gate on it"
+            ]
+        );
+        assert!(s.gates.is_empty());
+        // 2%: said nowhere, not a warning.
+        let few = ErrorCounts {
+            status: 120,
+            ..ErrorCounts::default()
+        };
+        let mut reasons = vec![];
+        let s = analyse_load(&run(few), &Thresholds::default(), &mut reasons);
+        assert_eq!(s.verdict, Verdict::Pass, "{reasons:?}");
+        assert!(reasons.is_empty());
+    }
+
+    fn external(exit: Option<ExternalExit>) -> LoadRun {
+        LoadRun {
+            start: None,
+            intervals: vec![],
+            stages: vec![],
+            external: Some(ExternalRun {
+                command: "k6 run soak.js".into(),
+                pid: 4242,
+                exit,
+            }),
+            end_in_flight: None,
+            total: totals(0, ErrorCounts::default(), None),
+            by_name: BTreeMap::new(),
+            skipped_lines: 0,
+        }
+    }
+
+    #[test]
+    fn external_command_exits() {
+        let exit = |code, signal, by_profiler| {
+            Some(ExternalExit {
+                t: 12.0,
+                code,
+                signal,
+                by_profiler,
+            })
+        };
+        let th = Thresholds::default();
+        let mut reasons = vec![];
+        let s = analyse_load(&external(exit(Some(99), None, false)), &th, &mut reasons);
+        assert_eq!(s.verdict, Verdict::Fail);
+        assert_eq!(s.driver, "external");
+        assert_eq!(
+            reasons,
+            vec!["the load command exited with status 99 after 12 s"]
+        );
+        let ext = s.external.unwrap();
+        assert_eq!(
+            (ext.exit_code, ext.signal, ext.stopped_by_profiler),
+            (Some(99), None, false)
+        );
+
+        let mut reasons = vec![];
+        let s = analyse_load(&external(exit(None, Some(9), false)), &th, &mut reasons);
+        assert_eq!(s.verdict, Verdict::Fail);
+        assert_eq!(
+            reasons,
+            vec!["the load command was killed by signal 9 (SIGKILL) after 12 s"]
+        );
+
+        // Stopped by soakprof at the end of the run (SIGTERM): fine.
+        let mut reasons = vec![];
+        let s = analyse_load(&external(exit(None, Some(15), true)), &th, &mut reasons);
+        assert_eq!(s.verdict, Verdict::Pass, "{reasons:?}");
+        assert!(reasons.is_empty());
+        assert!(s.external.unwrap().stopped_by_profiler);
+
+        // Exited 0 on its own: said, not judged. Still running when the log ends: nothing.
+        let mut reasons = vec![];
+        let s = analyse_load(&external(exit(Some(0), None, false)), &th, &mut reasons);
+        assert_eq!(s.verdict, Verdict::Pass);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        // Gates on an external driver cannot be measured: they fail, saying why.
+        let mut reasons = vec![];
+        let gated = Thresholds {
+            max_p95_ms: Some(500.0),
+            ..Thresholds::default()
+        };
+        let s = analyse_load(&external(exit(None, Some(15), true)), &gated, &mut reasons);
+        assert_eq!(s.verdict, Verdict::Fail);
+        assert_eq!(
+            reasons,
+            vec![
+                "load gate: p95 latency cannot be measured (an external load command reports no request statistics to soakprof), so --max-p95 500 ms is not met"
+            ]
+        );
+        let mut reasons = vec![];
+        let s = analyse_load(&external(None), &th, &mut reasons);
+        assert_eq!(s.verdict, Verdict::Pass);
+        assert!(reasons.is_empty());
+        assert_eq!(s.external.unwrap().exited_at_s, None);
+    }
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(format_percent(0.01), "1%");
+        assert_eq!(format_percent(0.032), "3.2%");
+        assert_eq!(format_percent(0.12), "12%");
+        assert_eq!(format_percent(0.0025), "0.25%");
+        assert_eq!(format_percent(0.0), "0%");
+        assert_eq!(format_percent(1.0), "100%");
+        assert_eq!(format_ms(812.4), "812");
+        assert_eq!(format_ms(3.41), "3.4");
+        assert_eq!(format_ms(0.853), "0.85");
+        assert_eq!(format_rps(85.12), "85.1");
+        assert_eq!(GateKind::MinRps.format_limit(100.0), "100");
+        assert_eq!(GateKind::MinRps.format_limit(12.5), "12.5");
+        assert_eq!(
+            format_error_kinds(&ErrorCounts {
+                connect: 2,
+                other: 1,
+                ..ErrorCounts::default()
+            }),
+            "connect 2, other 1"
+        );
+    }
+}
