@@ -32,6 +32,8 @@ oha=$(command -v oha || echo "$peers/bin/oha")
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
 work=$(mktemp -d)
+# nginx workers run as another user: they must be able to read the document root.
+chmod 755 "$work"
 cleanup() {
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   rm -rf "$work"

@@ -21,7 +21,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::Notify;
 
 use super::scenario::{self, Body, Model, Scenario, Stage, ThinkTime};
@@ -145,11 +150,45 @@ fn raise_fd_limit() -> Option<u64> {
     }
 }
 
+/// The HTTP client: hyper's pooled client directly (the cost per request is the driver's
+/// whole overhead; reqwest's layers re-parse the URL of every response). TLS through
+/// rustls with the `ring` provider and the system's root certificates; redirects are not
+/// followed (a 3xx is a response of its own, a success unless `expect_status` says
+/// otherwise, as load tools count it).
+fn http_client(connect_timeout: Duration) -> Result<HttpClient, LoadError> {
+    let mut roots = rustls::RootCertStore::empty();
+    // A machine without a certificate store can still drive plain HTTP; HTTPS requests
+    // then fail their handshake and count as connect errors.
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| LoadError::Start(format!("TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(TokioTimer::new())
+        .build(connector))
+}
+
 /// One request kind, ready to send: headers parsed and bodies encoded once.
 struct Prepared {
     name: String,
-    method: reqwest::Method,
-    url: reqwest::Url,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     bodies: Vec<Bytes>,
     expect_status: Vec<u16>,
@@ -158,6 +197,10 @@ struct Prepared {
 
 fn prepare(spec: &scenario::RequestSpec) -> Result<Prepared, LoadError> {
     let mut headers = HeaderMap::new();
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("soakprof/", env!("CARGO_PKG_VERSION"))),
+    );
     let bad = |what: &str| LoadError::Start(format!("request `{}`: {what}", spec.name));
     for (name, value) in &spec.headers {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("bad header name"))?;
@@ -179,7 +222,11 @@ fn prepare(spec: &scenario::RequestSpec) -> Result<Prepared, LoadError> {
     Ok(Prepared {
         name: spec.name.clone(),
         method: spec.method.clone(),
-        url: spec.url.clone(),
+        uri: spec
+            .url
+            .as_str()
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?,
         headers,
         bodies,
         expect_status: spec.expect_status.clone(),
@@ -285,9 +332,14 @@ struct Stats {
     scratch: Vec<u8>,
 }
 
+/// Plain HTTP, or HTTPS through rustls, on one pool of keep-alive connections.
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// Everything the driver's tasks share (one thread, so `Cell`/`RefCell`).
 struct Shared {
-    client: reqwest::Client,
+    client: HttpClient,
+    /// Whole request, response body included.
+    timeout: Duration,
     requests: Vec<Prepared>,
     model: Model,
     stages: Vec<Stage>,
@@ -318,18 +370,7 @@ impl Shared {
         live: Arc<LoadLive>,
         max_in_flight: u64,
     ) -> Result<Shared, LoadError> {
-        // Without the `ring` provider installed rustls has none (we build without aws-lc).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(scenario.timeout)
-            .connect_timeout(scenario.timeout.min(Duration::from_secs(10)))
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("soakprof/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| LoadError::Start(format!("HTTP client: {e}")))?;
+        let client = http_client(scenario.timeout.min(Duration::from_secs(10)))?;
         let requests = scenario
             .requests
             .iter()
@@ -342,6 +383,7 @@ impl Shared {
         let seed = t0.elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
         let shared = Shared {
             client,
+            timeout: scenario.timeout,
             picker: RefCell::new(Picker::new(
                 scenario.requests.iter().map(|r| r.weight).collect(),
             )),
@@ -647,29 +689,28 @@ fn issue_open(shared: &Rc<Shared>, intended: Instant) {
     });
 }
 
-fn classify(error: &reqwest::Error) -> Outcome {
-    if error.is_timeout() {
-        Outcome::Timeout
-    } else if error.is_connect() {
-        Outcome::Connect
-    } else {
-        Outcome::Other
+/// Send one request and read its whole response, within the request timeout.
+async fn send(shared: &Shared, which: usize, body: Option<Bytes>) -> Outcome {
+    let request = &shared.requests[which];
+    let mut http_request = Request::new(Full::new(body.unwrap_or_default()));
+    *http_request.method_mut() = request.method.clone();
+    *http_request.uri_mut() = request.uri.clone();
+    *http_request.headers_mut() = request.headers.clone();
+    match tokio::time::timeout(shared.timeout, exchange(shared, request, http_request)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::Timeout,
     }
 }
 
-/// Send one request and read its whole response.
-async fn send(shared: &Shared, which: usize, body: Option<Bytes>) -> Outcome {
-    let request = &shared.requests[which];
-    let mut builder = shared
-        .client
-        .request(request.method.clone(), request.url.clone())
-        .headers(request.headers.clone());
-    if let Some(body) = body {
-        builder = builder.body(body);
-    }
-    let mut response = match builder.send().await {
+async fn exchange(
+    shared: &Shared,
+    request: &Prepared,
+    http_request: Request<Full<Bytes>>,
+) -> Outcome {
+    let response = match shared.client.request(http_request).await {
         Ok(r) => r,
-        Err(e) => return classify(&e),
+        Err(e) if e.is_connect() => return Outcome::Connect,
+        Err(_) => return Outcome::Other,
     };
     let status = response.status().as_u16();
     let status_ok = if request.expect_status.is_empty() {
@@ -677,13 +718,12 @@ async fn send(shared: &Shared, which: usize, body: Option<Bytes>) -> Outcome {
     } else {
         request.expect_status.contains(&status)
     };
+    let mut body = response.into_body();
     if request.expect_json_keys.is_empty() {
-        // Read and drop the body chunk by chunk: the connection is reused only after it.
-        loop {
-            match response.chunk().await {
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(e) => return classify(&e),
+        // Read and drop the body frame by frame: the connection is reused only after it.
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                return Outcome::Other;
             }
         }
         return if status_ok {
@@ -692,9 +732,9 @@ async fn send(shared: &Shared, which: usize, body: Option<Bytes>) -> Outcome {
             Outcome::Status
         };
     }
-    let bytes = match response.bytes().await {
-        Ok(b) => b,
-        Err(e) => return classify(&e),
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return Outcome::Other,
     };
     if !status_ok {
         return Outcome::Status;

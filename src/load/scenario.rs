@@ -72,9 +72,9 @@ pub struct RequestSpec {
     pub name: String,
     /// Relative share of the mix, > 0.
     pub weight: f64,
-    pub method: reqwest::Method,
+    pub method: http::Method,
     /// Base URL joined with the request's path.
-    pub url: reqwest::Url,
+    pub url: url::Url,
     /// Scenario default headers first, then the request's own (which win).
     pub headers: Vec<(String, String)>,
     /// Empty: no body. Several: one picked at random per request.
@@ -90,7 +90,7 @@ pub struct RequestSpec {
 pub struct Scenario {
     /// Where it came from: the file path, or `--load-url`.
     pub source: String,
-    pub base_url: reqwest::Url,
+    pub base_url: url::Url,
     /// Per-request timeout.
     pub timeout: Duration,
     pub think: Option<ThinkTime>,
@@ -518,7 +518,7 @@ pub fn quick_scenario(
     let level = cli_level(overrides)?.ok_or_else(|| {
         ScenarioError::usage("--load-url needs --users N (closed model) or --rps N (open model)")
     })?;
-    let parsed = reqwest::Url::parse(url)
+    let parsed = url::Url::parse(url)
         .map_err(|err| format!("not a URL: {err} (example: http://127.0.0.1:8080/health)"))
         .and_then(check_http_url)
         .map_err(|message| ScenarioError::usage(format!("--load-url {url}: {message}")))?;
@@ -535,7 +535,7 @@ pub fn quick_scenario(
     let request = RequestSpec {
         name: format!("GET {}", parsed.path()),
         weight: 1.0,
-        method: reqwest::Method::GET,
+        method: http::Method::GET,
         url: parsed.clone(),
         headers: Vec::new(),
         bodies: Vec::new(),
@@ -806,7 +806,7 @@ fn check_stages(
 }
 
 /// An http(s) URL to send requests to.
-fn check_http_url(url: reqwest::Url) -> Result<reqwest::Url, String> {
+fn check_http_url(url: url::Url) -> Result<url::Url, String> {
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(url),
         "http" | "https" => Err("has no host".to_string()),
@@ -816,8 +816,8 @@ fn check_http_url(url: reqwest::Url) -> Result<reqwest::Url, String> {
     }
 }
 
-fn check_base_url(base_url: &Spanned<String>) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(base_url.get_ref())
+fn check_base_url(base_url: &Spanned<String>) -> Result<url::Url, String> {
+    let url = url::Url::parse(base_url.get_ref())
         .map_err(|err| format!("not a URL: {err} (example: http://127.0.0.1:8080)"))
         .and_then(check_http_url)?;
     if url.query().is_some() || url.fragment().is_some() {
@@ -828,12 +828,12 @@ fn check_base_url(base_url: &Spanned<String>) -> Result<reqwest::Url, String> {
 
 /// A request's URL: `path` appended to the base URL's path (`http://h/api` + `/items` →
 /// `http://h/api/items`), or `path` itself when it is an absolute http(s) URL.
-fn request_url(base_url: &reqwest::Url, path: &str) -> Result<reqwest::Url, String> {
+fn request_url(base_url: &url::Url, path: &str) -> Result<url::Url, String> {
     if path.is_empty() {
         return Err("must not be empty (use \"/\" for the base URL itself)".to_string());
     }
     if path.contains("://") {
-        return reqwest::Url::parse(path)
+        return url::Url::parse(path)
             .map_err(|err| format!("not a URL: {err}"))
             .and_then(check_http_url);
     }
@@ -842,7 +842,7 @@ fn request_url(base_url: &reqwest::Url, path: &str) -> Result<reqwest::Url, Stri
         base_url.as_str().trim_end_matches('/'),
         path.trim_start_matches('/')
     );
-    reqwest::Url::parse(&joined).map_err(|err| format!("cannot be joined to `base_url`: {err}"))
+    url::Url::parse(&joined).map_err(|err| format!("cannot be joined to `base_url`: {err}"))
 }
 
 fn check_headers(
@@ -854,10 +854,10 @@ fn check_headers(
         .iter()
         .map(|(name, value)| {
             let field = format!("{table}.{}", key_text(name.get_ref()));
-            if reqwest::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_err() {
+            if http::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_err() {
                 return Err(src.field_error(name.span(), field, "not a valid header name"));
             }
-            if reqwest::header::HeaderValue::from_str(value.get_ref()).is_err() {
+            if http::header::HeaderValue::from_str(value.get_ref()).is_err() {
                 return Err(src.field_error(
                     value.span(),
                     field,
@@ -872,7 +872,7 @@ fn check_headers(
 fn check_requests(
     src: &Source<'_>,
     requests: &Spanned<Vec<RawRequest>>,
-    base_url: &reqwest::Url,
+    base_url: &url::Url,
     default_headers: &[(String, String)],
 ) -> Result<Vec<RequestSpec>, ScenarioError> {
     if requests.get_ref().is_empty() {
@@ -912,7 +912,7 @@ fn check_request(
     src: &Source<'_>,
     i: usize,
     raw: &RawRequest,
-    base_url: &reqwest::Url,
+    base_url: &url::Url,
     default_headers: &[(String, String)],
 ) -> Result<RequestSpec, ScenarioError> {
     let field = |name: &str| format!("requests[{i}].{name}");
@@ -933,20 +933,18 @@ fn check_request(
     let method = match &raw.method {
         // Methods are case-sensitive on the wire; a lower-case `get` is a typo, not an
         // extension method.
-        Some(method) => reqwest::Method::from_bytes(
-            method.get_ref().to_ascii_uppercase().as_bytes(),
-        )
-        .map_err(|_| {
-            src.field_error(
-                method.span(),
-                field("method"),
-                format!(
-                    "`{}` is not an HTTP method (examples: GET, POST, PUT, DELETE)",
-                    method.get_ref()
-                ),
-            )
-        })?,
-        None => reqwest::Method::GET,
+        Some(method) => http::Method::from_bytes(method.get_ref().to_ascii_uppercase().as_bytes())
+            .map_err(|_| {
+                src.field_error(
+                    method.span(),
+                    field("method"),
+                    format!(
+                        "`{}` is not an HTTP method (examples: GET, POST, PUT, DELETE)",
+                        method.get_ref()
+                    ),
+                )
+            })?,
+        None => http::Method::GET,
     };
     let url = request_url(base_url, raw.path.get_ref())
         .map_err(|message| src.field_error(raw.path.span(), field("path"), message))?;
@@ -1319,7 +1317,7 @@ json_bodies = [{ a = 1 }, { a = 2 }]
         };
         assert_eq!(total_weight(&scenario.requests), 5.5);
         assert_eq!((list.name.as_str(), list.weight), ("list", 3.0));
-        assert_eq!(list.method, reqwest::Method::GET);
+        assert_eq!(list.method, http::Method::GET);
         assert_eq!(list.url.as_str(), "http://127.0.0.1:8080/api/items?x=1");
         // The request's own `accept` replaces the default `Accept`.
         assert_eq!(
@@ -1333,7 +1331,7 @@ json_bodies = [{ a = 1 }, { a = 2 }]
         assert_eq!(list.expect_status, vec![200]);
         assert_eq!(list.expect_json_keys, vec!["id".to_string()]);
 
-        assert_eq!(create.method, reqwest::Method::POST);
+        assert_eq!(create.method, http::Method::POST);
         assert_eq!(create.url.as_str(), "http://127.0.0.1:8080/api/items");
         assert_eq!(
             create.bodies,
@@ -1352,7 +1350,7 @@ json_bodies = [{ a = 1 }, { a = 2 }]
         );
         assert!(health.expect_status.is_empty());
 
-        assert_eq!(batch.method, reqwest::Method::PUT);
+        assert_eq!(batch.method, http::Method::PUT);
         assert_eq!(
             batch.bodies,
             vec![
@@ -1731,7 +1729,7 @@ json_bodies = [{ a = 1 }, { a = 2 }]
             panic!("one request expected");
         };
         assert_eq!(request.name, "GET /health");
-        assert_eq!(request.method, reqwest::Method::GET);
+        assert_eq!(request.method, http::Method::GET);
         assert_eq!(request.url.as_str(), "http://127.0.0.1:8080/health");
         assert_eq!(
             quick_scenario("http://127.0.0.1:8080", &users, None)
