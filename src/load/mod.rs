@@ -88,6 +88,9 @@ impl LoadLive {
         if self.external_exited.load(Ordering::Relaxed) {
             return "load command ended".to_string();
         }
+        if requests == 0 {
+            return "load starting".to_string();
+        }
         let rps = f64::from_bits(self.last_rps_bits.load(Ordering::Relaxed));
         let p95 = match self.last_p95_us.load(Ordering::Relaxed) {
             u64::MAX => "n/a".to_string(),
