@@ -6,9 +6,9 @@
 //! intervals and a crash loses at most the interval being written.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use super::RunLogError;
+use super::{JsonLinesWriter, RunLogError};
 
 pub const LOAD_FILE: &str = "load.jsonl";
 /// Output of an external load command (`--load-cmd`).
@@ -217,36 +217,18 @@ pub enum LoadRecord {
 
 /// Writes `load.jsonl`, one flushed line per record.
 pub struct LoadLogWriter {
-    path: PathBuf,
-    out: BufWriter<File>,
+    log: JsonLinesWriter,
 }
 
 impl LoadLogWriter {
     pub fn create(dir: &Path) -> Result<LoadLogWriter, RunLogError> {
-        let path = dir.join(LOAD_FILE);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(|source| RunLogError::Create {
-                path: path.clone(),
-                source,
-            })?;
         Ok(LoadLogWriter {
-            path,
-            out: BufWriter::with_capacity(16 * 1024, file),
+            log: JsonLinesWriter::create(dir.join(LOAD_FILE))?,
         })
     }
 
     pub fn write(&mut self, record: &LoadRecord) -> Result<(), RunLogError> {
-        let wrap = |source| RunLogError::Write {
-            path: self.path.clone(),
-            source,
-        };
-        serde_json::to_writer(&mut self.out, record).map_err(|e| wrap(e.into()))?;
-        self.out.write_all(b"\n").map_err(wrap)?;
-        self.out.flush().map_err(wrap)
+        self.log.write(record)
     }
 }
 

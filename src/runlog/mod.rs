@@ -241,15 +241,15 @@ pub fn create_run_dir(dir: &Path) -> Result<(), RunLogError> {
     Ok(())
 }
 
-/// Streams records to `samples.jsonl`, flushed after every line.
-pub struct RunLogWriter {
+/// A JSON-lines file written through a buffer flushed after every line, so a crash loses
+/// at most the line being written. Both logs of a run use it.
+pub(crate) struct JsonLinesWriter {
     path: PathBuf,
     out: BufWriter<File>,
 }
 
-impl RunLogWriter {
-    pub fn create(dir: &Path) -> Result<RunLogWriter, RunLogError> {
-        let path = dir.join(SAMPLES_FILE);
+impl JsonLinesWriter {
+    pub(crate) fn create(path: PathBuf) -> Result<JsonLinesWriter, RunLogError> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -259,17 +259,13 @@ impl RunLogWriter {
                 path: path.clone(),
                 source,
             })?;
-        Ok(RunLogWriter {
+        Ok(JsonLinesWriter {
             path,
             out: BufWriter::with_capacity(16 * 1024, file),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn write(&mut self, record: &RecordRef) -> Result<(), RunLogError> {
+    pub(crate) fn write<T: Serialize>(&mut self, record: &T) -> Result<(), RunLogError> {
         let wrap = |source| RunLogError::Write {
             path: self.path.clone(),
             source,
@@ -277,6 +273,27 @@ impl RunLogWriter {
         serde_json::to_writer(&mut self.out, record).map_err(|e| wrap(e.into()))?;
         self.out.write_all(b"\n").map_err(wrap)?;
         self.out.flush().map_err(wrap)
+    }
+}
+
+/// Streams records to `samples.jsonl`, flushed after every line.
+pub struct RunLogWriter {
+    log: JsonLinesWriter,
+}
+
+impl RunLogWriter {
+    pub fn create(dir: &Path) -> Result<RunLogWriter, RunLogError> {
+        Ok(RunLogWriter {
+            log: JsonLinesWriter::create(dir.join(SAMPLES_FILE))?,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.log.path
+    }
+
+    fn write(&mut self, record: &RecordRef) -> Result<(), RunLogError> {
+        self.log.write(record)
     }
 
     pub fn header(&mut self, header: &Header) -> Result<(), RunLogError> {
@@ -293,11 +310,12 @@ impl RunLogWriter {
 
     /// Ask the OS to put the log on disk (power loss, not just a crash of the profiler).
     pub fn sync(&mut self) -> Result<(), RunLogError> {
-        self.out
+        self.log
+            .out
             .get_ref()
             .sync_data()
             .map_err(|source| RunLogError::Write {
-                path: self.path.clone(),
+                path: self.log.path.clone(),
                 source,
             })
     }

@@ -220,6 +220,24 @@ fn an_unreachable_url_is_counted_as_connect_errors_and_sampling_goes_on() {
     assert_eq!(load["errors"], load["requests"], "{load}");
     assert_eq!(v["run"]["stop_reason"], "duration");
     assert!(v["samples"].as_u64().unwrap() >= 10, "{v}");
+    // Without --quiet, the status warns once that load errors passed the bound.
+    let out2 = tempfile::tempdir().unwrap();
+    let shown = soakprof(&[
+        "record",
+        "--pid",
+        &fixture.pid.to_string(),
+        "--duration",
+        "2s",
+        "--out",
+        out2.path().to_str().unwrap(),
+        "--load-url",
+        &url,
+        "--rps",
+        "50",
+    ]);
+    let err = stderr(&shown);
+    assert_eq!(err.matches("warning: ").count(), 1, "{err}");
+    assert!(err.contains("load requests failed"), "{err}");
 }
 
 #[test]
