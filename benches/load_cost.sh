@@ -121,9 +121,12 @@ rows = [json.loads(l) for l in open(f"{work}/soak-observer/samples.jsonl")]
 rss = [(r["t"], r["rss"]) for r in rows if r.get("type") == "sample" and r.get("rss")]
 after = [b for t, b in rss if t >= 60]
 v = json.load(open(f"{work}/soak-driver/verdict.json"))["load"]
+tail = [b for t, b in rss if t >= rss[-1][0] - 60]
 print(f"driver RSS: first {rss[0][1]/2**20:.2f} MiB, at 1 min {after[0]/2**20:.2f} MiB, "
-      f"max after 1 min {max(after)/2**20:.2f} MiB, last {rss[-1][1]/2**20:.2f} MiB; "
-      f"growth after the first minute {(max(after) - after[0])/2**20:.3f} MiB")
+      f"max after 1 min {max(after)/2**20:.2f} MiB, median of the last minute "
+      f"{sorted(tail)[len(tail)//2]/2**20:.2f} MiB, last {rss[-1][1]/2**20:.2f} MiB")
+print(f"growth after the first minute: to the peak {(max(after) - after[0])/2**20:.3f} MiB, "
+      f"to the last minute {(sorted(tail)[len(tail)//2] - after[0])/2**20:.3f} MiB")
 print(f"driver delivered {v['requests']} requests ({v['rps']:.1f} req/s), {v['errors']} errors, "
       f"p50 {v['latency_ms']['p50']} ms, p99 {v['latency_ms']['p99']} ms")
 PY
