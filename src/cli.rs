@@ -166,8 +166,22 @@ pub struct AnalyzeArgs {
     /// The run directory to analyse.
     #[arg(value_name = "RUN_DIR")]
     pub run_dir: PathBuf,
+    /// What to print: `text`, the summary for people, or `json`, verdict.json's content
+    /// alone on stdout, for scripts.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub format: OutputFormat,
     #[command(flatten)]
     pub judge: JudgeArgs,
+}
+
+/// What `analyze` prints on stdout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// The terminal summary: verdict, reasons, one row per metric, capacity, load.
+    #[default]
+    Text,
+    /// verdict.json's content, exactly as written to the run directory.
+    Json,
 }
 
 #[derive(Debug, Args)]

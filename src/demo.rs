@@ -124,7 +124,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
         crate::report::summary_text(&outcome.verdict, &outcome.run_dir)
     );
     println!(
-        "demo: verdict {} (the fixture leaks on purpose). Charts: {}/memory.svg, threads_fds.svg, cpu.svg, load.svg; verdict: {}/verdict.json",
+        "demo: verdict {} (the fixture leaks on purpose). Open {}/report.html for the charts and tables; the verdict is in {}/verdict.json",
         outcome.verdict.verdict.as_str(),
         outcome.run_dir.display(),
         outcome.run_dir.display()

@@ -42,7 +42,20 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Analyze(args) => {
             let (verdict, _) = commands::analyze_dir(&args.run_dir, &args.judge)?;
-            print!("{}", report::summary_text(&verdict, &args.run_dir));
+            let text = match args.format {
+                cli::OutputFormat::Text => report::summary_text(&verdict, &args.run_dir),
+                cli::OutputFormat::Json => report::verdict_json(&verdict)?,
+            };
+            // A reader that stops early (`| head`) is no error of ours.
+            let mut stdout = std::io::stdout().lock();
+            match std::io::Write::write_all(&mut stdout, text.as_bytes())
+                .and_then(|()| std::io::Write::flush(&mut stdout))
+            {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(anyhow::Error::new(e).context("writing to stdout"));
+                }
+                _ => {}
+            }
             Ok(commands::verdict_exit_code(verdict.verdict))
         }
         Command::Demo(args) => demo::run(args),

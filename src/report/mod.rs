@@ -1,20 +1,24 @@
-//! Everything written from an analysed run: verdict.json, the SVG charts, and the summary
-//! printed in the terminal. Each reads only the run log's types and the verdict.
+//! Everything written from an analysed run: verdict.json, the SVG charts, report.html, and
+//! the summary printed in the terminal. Each reads only the run log's types and the verdict.
 
 pub mod charts;
+pub mod html;
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::analysis::load::{LoadSummary, format_error_kinds, format_ms, format_rps};
-use crate::analysis::{MetricTrend, RunVerdict};
-use crate::runlog::RunData;
+use crate::analysis::load::{
+    ExternalSummary, LoadSummary, format_error_kinds, format_ms, format_rps,
+};
+use crate::analysis::{MetricTrend, Metrics, RunVerdict};
+use crate::runlog::{RunData, TargetInfo};
 use crate::units::{
     format_byte_rate, format_bytes, format_count_rate, format_duration_s, three_figures,
 };
 
 pub const VERDICT_FILE: &str = "verdict.json";
+pub use html::REPORT_FILE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -23,25 +27,46 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Chart(#[from] charts::ChartError),
 }
 
-/// Write verdict.json atomically (temp file, then rename), so a reader never sees half.
-pub fn write_verdict(dir: &Path, verdict: &RunVerdict) -> Result<PathBuf, ReportError> {
-    let path = dir.join(VERDICT_FILE);
-    let tmp = dir.join(".verdict.json.tmp");
+/// The text of verdict.json: pretty-printed, with a final newline. `analyze --format json`
+/// prints exactly this.
+pub fn verdict_json(verdict: &RunVerdict) -> Result<String, serde_json::Error> {
+    let mut text = serde_json::to_string_pretty(verdict)?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Write `text` to `dir/name` atomically (temp file, then rename), so a reader never sees
+/// half a file.
+fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
     let wrap = |source| ReportError::Write {
         path: path.clone(),
         source,
     };
-    let mut text = serde_json::to_string_pretty(verdict).map_err(|e| wrap(e.into()))?;
-    text.push('\n');
     fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(wrap)?;
     fs::rename(&tmp, &path).map_err(wrap)?;
     Ok(path)
+}
+
+/// Write verdict.json atomically, so a reader never sees half.
+pub fn write_verdict(dir: &Path, verdict: &RunVerdict) -> Result<PathBuf, ReportError> {
+    let text = verdict_json(verdict).map_err(|e| ReportError::Write {
+        path: dir.join(VERDICT_FILE),
+        source: e.into(),
+    })?;
+    write_atomic(dir, VERDICT_FILE, &text)
 }
 
 /// Write every output of the run; returns the files written.
@@ -54,38 +79,80 @@ pub fn write_all(
     let mut files = vec![VERDICT_FILE.to_string()];
     files.extend(charts::write_charts(dir, run, verdict)?);
     files.extend(charts::write_load_chart(dir, run, verdict)?);
+    // The page inlines the charts just written, so it comes last.
+    html::write_report(dir, run, verdict, &files)?;
+    files.push(REPORT_FILE.to_string());
     Ok(files)
 }
 
+/// The metric trends in display order, with their display names.
+fn metric_trends(m: &Metrics) -> [(&'static str, Option<&MetricTrend>); 6] {
+    [
+        ("RSS", m.rss.as_ref()),
+        ("PSS", m.pss.as_ref()),
+        ("USS", m.uss.as_ref()),
+        ("VMS", m.vms.as_ref()),
+        ("threads", m.threads.as_ref()),
+        ("FDs", m.fds.as_ref()),
+    ]
+}
+
+/// A trend's verdict word; `info` for a metric that is reported but not judged.
+fn trend_verdict(trend: &MetricTrend) -> &'static str {
+    if trend.judged {
+        trend.verdict.as_str()
+    } else {
+        "info"
+    }
+}
+
+/// A rate in the trend's own unit per minute, for people: `12.4 MB/min`, `3.20/h`.
+fn trend_rate(trend: &MetricTrend, per_min: f64) -> String {
+    if trend.unit == "bytes" {
+        format_byte_rate(per_min)
+    } else {
+        format_count_rate(per_min)
+    }
+}
+
+/// A value in the trend's own unit, for people: `81.2 MB`, `12`.
+fn trend_value(trend: &MetricTrend, value: f64) -> String {
+    if trend.unit == "bytes" {
+        format_bytes(value)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// What the target is called in a title: its process name, else what the user gave.
+fn target_label(target: &TargetInfo) -> &str {
+    if target.name.is_empty() {
+        target.spec.as_str()
+    } else {
+        target.name.as_str()
+    }
+}
+
+/// `pid 4242, pid 4243`.
+fn pid_list(target: &TargetInfo) -> String {
+    target
+        .roots
+        .iter()
+        .map(|r| format!("pid {}", r.pid))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn trend_row(name: &str, trend: &MetricTrend) -> String {
-    let bytes = trend.unit == "bytes";
-    let rate = |v: f64| {
-        if bytes {
-            format_byte_rate(v)
-        } else {
-            format_count_rate(v)
-        }
-    };
-    let value = |v: f64| {
-        if bytes {
-            format_bytes(v)
-        } else {
-            format!("{v:.0}")
-        }
-    };
     format!(
         "  {name:<8} {:<5} {:>14}  95% CI {} to {}   first {}  last {}  peak {}",
-        if trend.judged {
-            trend.verdict.as_str()
-        } else {
-            "info"
-        },
-        rate(trend.slope_per_min),
-        rate(trend.slope_ci[0]),
-        rate(trend.slope_ci[1]),
-        value(trend.first),
-        value(trend.last),
-        value(trend.max),
+        trend_verdict(trend),
+        trend_rate(trend, trend.slope_per_min),
+        trend_rate(trend, trend.slope_ci[0]),
+        trend_rate(trend, trend.slope_ci[1]),
+        trend_value(trend, trend.first),
+        trend_value(trend, trend.last),
+        trend_value(trend, trend.max),
     )
 }
 
@@ -119,26 +186,32 @@ fn volume_text(requests: u64, errors: u64, error_rate: Option<f64>, rps: Option<
     )
 }
 
+/// How an external load command ended: `stopped by soakprof after 30 s`, ….
+fn external_status(ext: &ExternalSummary) -> String {
+    match (ext.exited_at_s, ext.exit_code, ext.signal) {
+        (None, _, _) => "no exit recorded".to_string(),
+        (Some(t), _, _) if ext.stopped_by_profiler => {
+            format!("stopped by soakprof after {}", format_duration_s(t))
+        }
+        (Some(t), _, Some(sig)) => {
+            format!("killed by signal {sig} after {}", format_duration_s(t))
+        }
+        (Some(t), Some(code), None) => {
+            format!("exited with status {code} after {}", format_duration_s(t))
+        }
+        (Some(t), None, None) => format!("exited after {}", format_duration_s(t)),
+    }
+}
+
 /// The load block of the terminal summary (ASCII only).
 fn load_text(load: &LoadSummary) -> String {
     let mut out = String::new();
     if let Some(ext) = &load.external {
-        let status = match (ext.exited_at_s, ext.exit_code, ext.signal) {
-            (None, _, _) => "no exit recorded".to_string(),
-            (Some(t), _, _) if ext.stopped_by_profiler => {
-                format!("stopped by soakprof after {}", format_duration_s(t))
-            }
-            (Some(t), _, Some(sig)) => {
-                format!("killed by signal {sig} after {}", format_duration_s(t))
-            }
-            (Some(t), Some(code), None) => {
-                format!("exited with status {code} after {}", format_duration_s(t))
-            }
-            (Some(t), None, None) => format!("exited after {}", format_duration_s(t)),
-        };
         out.push_str(&format!(
-            "  load command: {} (pid {}), {status}\n",
-            ext.command, ext.pid
+            "  load command: {} (pid {}), {}\n",
+            ext.command,
+            ext.pid,
+            external_status(ext)
         ));
     }
     let measured = load.requests > 0 || load.duration_s > 0.0 || load.external.is_none();
@@ -193,30 +266,14 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
         verdict.verdict.as_str().to_uppercase(),
         verdict.samples,
         format_duration_s(verdict.duration_s),
-        if target.name.is_empty() {
-            target.spec.as_str()
-        } else {
-            target.name.as_str()
-        },
-        target
-            .roots
-            .iter()
-            .map(|r| format!("pid {}", r.pid))
-            .collect::<Vec<_>>()
-            .join(", "),
+        target_label(target),
+        pid_list(target),
     ));
     for reason in &verdict.reasons {
         out.push_str(&format!("  - {reason}\n"));
     }
     let m = &verdict.metrics;
-    for (name, trend) in [
-        ("RSS", &m.rss),
-        ("PSS", &m.pss),
-        ("USS", &m.uss),
-        ("VMS", &m.vms),
-        ("threads", &m.threads),
-        ("FDs", &m.fds),
-    ] {
+    for (name, trend) in metric_trends(m) {
         if let Some(t) = trend {
             out.push_str(&trend_row(name, t));
             out.push('\n');
@@ -248,7 +305,7 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
     if let Some(load) = &verdict.load {
         out.push_str(&load_text(load));
     }
-    out.push_str(&format!("  report: {}\n", dir.display()));
+    out.push_str(&format!("  report: {}\n", dir.join(REPORT_FILE).display()));
     out
 }
 
@@ -274,7 +331,7 @@ mod tests {
         }
     }
 
-    fn run_with_load() -> RunData {
+    pub(super) fn run_with_load() -> RunData {
         let connect = ErrorCounts {
             connect: 30,
             ..ErrorCounts::default()

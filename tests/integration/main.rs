@@ -2,6 +2,7 @@
 
 mod detection;
 mod load;
+mod report;
 mod util;
 
 use util::*;
