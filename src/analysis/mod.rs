@@ -332,6 +332,42 @@ pub const SURE_CYCLES: usize = 4;
 /// Significance level of the Mann–Kendall trend test.
 pub const TREND_ALPHA: f64 = 0.05;
 
+/// Rank-test level for the gross-growth rule (see `quarter_growth_per_s`).
+pub const GROSS_GROWTH_ALPHA: f64 = 0.01;
+/// Points needed before quarters are compared (five or more per quarter).
+const QUARTER_MIN_POINTS: usize = 20;
+
+/// When every value of the last quarter of the span lies above every value of the first
+/// quarter: the rate between the two quarters' medians (per second). `None` when they
+/// overlap (noise, a sawtooth, a plateau) or there are too few points.
+fn quarter_growth_per_s(t: &[f64], y: &[f64]) -> Option<f64> {
+    if t.len() < QUARTER_MIN_POINTS {
+        return None;
+    }
+    let (start, end) = (t[0], t[t.len() - 1]);
+    let quarter = (end - start) / 4.0;
+    let first: Vec<usize> = (0..t.len()).filter(|&i| t[i] <= start + quarter).collect();
+    let last: Vec<usize> = (0..t.len()).filter(|&i| t[i] >= end - quarter).collect();
+    if first.len() < 3 || last.len() < 3 {
+        return None;
+    }
+    let max_first = first
+        .iter()
+        .map(|&i| y[i])
+        .fold(f64::NEG_INFINITY, f64::max);
+    let min_last = last.iter().map(|&i| y[i]).fold(f64::INFINITY, f64::min);
+    if min_last <= max_first {
+        return None;
+    }
+    let median = |idx: &[usize], v: &[f64]| {
+        let mut values: Vec<f64> = idx.iter().map(|&i| v[i]).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let dt = median(&last, t) - median(&first, t);
+    (dt > 0.0).then(|| (median(&last, y) - median(&first, y)) / dt)
+}
+
 /// Fit and judge one metric with automatic warm-up detection.
 pub fn analyse_metric(
     samples: &[Sample],
@@ -376,7 +412,15 @@ pub fn analyse_metric_with(
     let total_growth = fit.slope_per_s * span_s;
     // Growth is established when the rank test (autocorrelation-corrected) and the
     // regression interval agree that there is an upward trend at all.
-    let significant = p_value < TREND_ALPHA && ci[0] > 0.0;
+    // A leak whose rate follows the load (stages, bursts) is a curve, not a line: its
+    // residuals are so autocorrelated that the interval spans zero on a few effective
+    // points. The last quarter lying wholly above the first is then evidence enough.
+    let separated = if prepared.cycle_period_s.is_none() {
+        quarter_growth_per_s(pt, py).map(per_min)
+    } else {
+        None
+    };
+    let significant = p_value < TREND_ALPHA && (ci[0] > 0.0 || separated.is_some());
     let sure = fit.n_eff >= SURE_N_EFFECTIVE
         && (prepared.cycle_period_s.is_none() || prepared.cycles >= SURE_CYCLES);
     let robust_above = |limit: f64| robust_slope.is_none_or(|r| r > limit);
@@ -387,6 +431,16 @@ pub fn analyse_metric_with(
         Some((_, fail)) if ci[0] > fail => Verdict::Fail,
         // Enough independent data, and both estimates above the threshold.
         Some((_, fail)) if sure && slope > fail && robust_above(fail) => Verdict::Fail,
+        // Gross growth: quarter to quarter without overlap, a strong rank trend, and all
+        // three rates above the threshold.
+        Some((_, fail))
+            if separated.is_some_and(|r| r > fail)
+                && p_value < GROSS_GROWTH_ALPHA
+                && slope > fail
+                && robust_above(fail) =>
+        {
+            Verdict::Fail
+        }
         Some((warn, _)) if slope > warn && robust_above(warn) => Verdict::Warn,
         Some(_) => Verdict::Pass,
     };
@@ -1090,6 +1144,39 @@ mod tests {
         json.as_object_mut().unwrap().remove("load");
         let old: RunVerdict = serde_json::from_value(json).unwrap();
         assert_eq!(old.load, None);
+    }
+
+    /// A leak whose rate follows load stages (1, then 4, then 1 MB/s over 40 s at 5 Hz):
+    /// a curve whose residuals leave the interval spanning zero on 3 effective points.
+    #[test]
+    fn a_leak_that_follows_load_stages_fails() {
+        let samples: Vec<Sample> = (0..200)
+            .map(|i| {
+                let t = i as f64 * 0.2;
+                let mb = match t {
+                    t if t < 15.0 => t,
+                    t if t < 25.0 => 15.0 + 4.0 * (t - 15.0),
+                    t => 55.0 + (t - 25.0),
+                };
+                let wobble = ((i * 7919) % 13) as f64 * 20_000.0;
+                Sample {
+                    t,
+                    rss: Some((20e6 + mb * 1e6 + wobble) as u64),
+                    threads: Some(8),
+                    fds: Some(12),
+                    ..Sample::default()
+                }
+            })
+            .collect();
+        let v = analyse(&run_with(samples, vec![]), &AnalysisConfig::default());
+        let rss = v.metrics.rss.as_ref().unwrap();
+        assert_eq!(rss.verdict, Verdict::Fail, "{:?} {rss:?}", v.reasons);
+        // Overlapping quarters (noise around a level) are not gross growth.
+        let flat_t: Vec<f64> = (0..100).map(f64::from).collect();
+        let flat_y: Vec<f64> = (0..100).map(|i| f64::from(i % 7)).collect();
+        assert_eq!(quarter_growth_per_s(&flat_t, &flat_y), None);
+        let rising: Vec<f64> = (0..100).map(|i| f64::from(i) + f64::from(i % 3)).collect();
+        assert!(quarter_growth_per_s(&flat_t, &rising).is_some_and(|r| (r - 1.0).abs() < 0.1));
     }
 
     #[test]
