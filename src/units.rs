@@ -230,6 +230,31 @@ pub fn format_duration_s(seconds: f64) -> String {
     }
 }
 
+/// A memory limit as people set it: `512 MiB` or `2 GiB` when it is a whole number of
+/// those (cgroup limits and `--mem-limit 512MiB` usually are), else decimal (`400 MB`).
+pub fn format_limit(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
+        format!("{} GiB", bytes / GIB)
+    } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format_bytes(bytes as f64)
+    }
+}
+
+/// `format_duration_s` without a trailing zero unit: `12 m`, not `12 m 0 s`.
+pub fn short_duration(seconds: f64) -> String {
+    let text = format_duration_s(seconds);
+    for zero in [" 0 s", " 0 m", " 0 h"] {
+        if let Some(short) = text.strip_suffix(zero) {
+            return short.to_string();
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

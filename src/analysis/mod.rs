@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::runlog::{EventKind, Limits, RunData, StopReason, TargetInfo, Thresholds};
 use crate::sample::Sample;
 use crate::units::{
-    format_byte_rate, format_bytes, format_count_rate, format_duration_s, three_figures,
+    format_byte_rate, format_bytes, format_count_rate, format_duration_s, format_limit,
+    short_duration, three_figures,
 };
 pub use load::LoadSummary;
 pub use regression::{LinearFit, OnlineSlope, fit_linear};
@@ -652,31 +653,6 @@ fn mem_over_span(samples: &[Sample], limit: u64) -> Option<Span> {
             .filter_map(|s| s.rss.map(|r| (s.t, r as f64 > level))),
         span_break_s(samples),
     )
-}
-
-/// A memory limit as people set it: `512 MiB` or `2 GiB` when it is a whole number of
-/// those (cgroup limits and `--mem-limit 512MiB` usually are), else decimal (`400 MB`).
-fn format_limit(bytes: u64) -> String {
-    const MIB: u64 = 1 << 20;
-    const GIB: u64 = 1 << 30;
-    if bytes >= GIB && bytes.is_multiple_of(GIB) {
-        format!("{} GiB", bytes / GIB)
-    } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else {
-        format_bytes(bytes as f64)
-    }
-}
-
-/// `format_duration_s` without a zero second unit: `12 m`, not `12 m 0 s`.
-fn short_duration(seconds: f64) -> String {
-    let text = format_duration_s(seconds);
-    for zero in [" 0 s", " 0 m", " 0 h"] {
-        if let Some(short) = text.strip_suffix(zero) {
-            return short.to_string();
-        }
-    }
-    text
 }
 
 /// "RSS stayed above 90% of the 512 MiB limit for 6 m 10 s (from 12 m); alert rule: 5 min".

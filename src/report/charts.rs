@@ -28,7 +28,8 @@ use crate::runlog::load::{LoadInterval, LoadRun};
 use crate::runlog::{EventKind, RunData, Thresholds};
 use crate::sample::Sample;
 use crate::units::{
-    format_byte_rate, format_bytes, format_count_rate, format_duration_s, three_figures,
+    format_byte_rate, format_bytes, format_count_rate, format_duration_s, format_limit,
+    short_duration, three_figures,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -1346,30 +1347,6 @@ fn verdict_word(trend: &MetricTrend) -> &'static str {
     } else {
         "info"
     }
-}
-
-/// A memory limit as given: `512 MiB` when a whole number of MiB or GiB, else `537 MB`.
-fn format_limit(bytes: u64) -> String {
-    const MIB: u64 = 1 << 20;
-    const GIB: u64 = 1 << 30;
-    if bytes >= GIB && bytes.is_multiple_of(GIB) {
-        format!("{} GiB", bytes / GIB)
-    } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else {
-        format_bytes(bytes as f64)
-    }
-}
-
-/// `3 h 12 m`, `2 d 4 h`, `45 s`: a duration without a trailing zero unit.
-fn short_duration(seconds: f64) -> String {
-    let text = format_duration_s(seconds);
-    for zero in [" 0 s", " 0 m", " 0 h"] {
-        if let Some(short) = text.strip_suffix(zero) {
-            return short.to_string();
-        }
-    }
-    text
 }
 
 /// The unit memory is drawn in: kB, MB or GB by the largest value.
