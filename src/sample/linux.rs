@@ -1087,8 +1087,14 @@ mod tests {
         );
         let id = sampler.get(shell.id()).unwrap().unwrap().id;
         wait_until(|| sampler.sample(&[id], true, 0.0, false).sample.procs == Some(21));
-        // Past the cap, processes are read by path, and counted all the same.
-        assert_eq!(sampler.held.len(), HELD_MAX);
+        // Past the cap, processes are read by path, and counted all the same. A slot freed
+        // by a short-lived child (the `seq`) is not handed to a process already read by
+        // path, so the cap may not be reached exactly.
+        assert!(
+            (HELD_MAX - 2..=HELD_MAX).contains(&sampler.held.len()),
+            "{} held",
+            sampler.held.len()
+        );
         let again = sampler.sample(&[id], true, 0.1, false).sample;
         assert_eq!(again.procs, Some(21));
         assert!(again.fds.is_some() && again.swap.is_some() && again.read_bytes.is_some());
