@@ -17,6 +17,7 @@ use criterion::Criterion;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use soakprof::analysis::{AnalysisConfig, RunVerdict, analyse};
 use soakprof::report::charts::{write_charts, write_load_chart};
+use soakprof::rng::SplitMix64;
 use soakprof::runlog::load::{
     LatencyMs, LoadInterval, LoadLogWriter, LoadRecord, LoadStart, StageEvent, encode_histogram,
     new_latency_histogram,
@@ -31,19 +32,6 @@ const DAY_S: usize = 86_400;
 const MB: f64 = 1e6;
 /// Seconds between load intervals on a 24 h run (see `load::load_interval`).
 const LOAD_INTERVAL_S: usize = 24;
-
-/// splitmix64: deterministic, so every run benches the same series.
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-}
 
 fn header() -> Header {
     Header {
@@ -87,24 +75,25 @@ fn header() -> Header {
 
 /// Write a 24 h run at 1 Hz into `dir`, as `record` would.
 fn write_run(dir: &Path) {
-    let mut rng = Rng(1);
+    // Deterministic, so every run benches the same series.
+    let mut rng = SplitMix64(1);
     let mut log = RunLogWriter::create(dir).unwrap();
     log.header(&header()).unwrap();
     let (mut cycle_start, mut cycle_len) = (0.0, 300.0);
     let (mut threads, mut fds) = (40i64, 120i64);
     for i in 0..DAY_S {
-        let t = i as f64 + rng.uniform() * 0.004;
+        let t = i as f64 + rng.unit_f64() * 0.004;
         if t - cycle_start >= cycle_len {
             cycle_start = t;
-            cycle_len = 240.0 + 120.0 * rng.uniform();
+            cycle_len = 240.0 + 120.0 * rng.unit_f64();
         }
         let saw = 40.0 * MB * (t - cycle_start) / cycle_len;
-        let rss = 180.0 * MB + 2.0 * MB / 3600.0 * t + saw + MB * rng.uniform();
-        if rng.uniform() < 0.01 {
-            threads += if rng.uniform() < 0.5 { 1 } else { -1 };
+        let rss = 180.0 * MB + 2.0 * MB / 3600.0 * t + saw + MB * rng.unit_f64();
+        if rng.unit_f64() < 0.01 {
+            threads += if rng.unit_f64() < 0.5 { 1 } else { -1 };
         }
-        if rng.uniform() < 0.05 {
-            fds += (rng.uniform() * 7.0) as i64 - 3;
+        if rng.unit_f64() < 0.05 {
+            fds += (rng.unit_f64() * 7.0) as i64 - 3;
         }
         threads = threads.clamp(40, 48);
         fds = fds.clamp(120, 150);
@@ -128,7 +117,7 @@ fn write_run(dir: &Path) {
             threads: Some(threads as u64),
             fds: Some(fds as u64),
             procs: Some(1),
-            cpu: Some(0.25 + 0.1 * rng.uniform()),
+            cpu: Some(0.25 + 0.1 * rng.unit_f64()),
             ..Sample::default()
         })
         .unwrap();
@@ -171,7 +160,7 @@ fn write_run(dir: &Path) {
     for end in (LOAD_INTERVAL_S..=DAY_S).step_by(LOAD_INTERVAL_S) {
         let mut hist = new_latency_histogram().unwrap();
         for _ in 0..200 {
-            hist.record((800.0 + 4000.0 * rng.uniform().powi(4)) as u64)
+            hist.record((800.0 + 4000.0 * rng.unit_f64().powi(4)) as u64)
                 .unwrap();
         }
         let requests = 200 * LOAD_INTERVAL_S as u64;
