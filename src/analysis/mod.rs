@@ -338,25 +338,34 @@ pub const GROSS_GROWTH_ALPHA: f64 = 0.01;
 /// Points needed before quarters are compared (five or more per quarter).
 const QUARTER_MIN_POINTS: usize = 20;
 
-/// When every value of the last quarter of the span lies above every value of the first
-/// quarter: the rate between the two quarters' medians (per second). `None` when they
-/// overlap (noise, a sawtooth, a plateau) or there are too few points.
+/// Gross growth: every value of the last quarter of the span lies above every value of
+/// the first, and the rise is not slowing down (the last half rises at least half as much
+/// as the first half did, which a warm-up still settling at the end of a short run does
+/// not). Returns the recent rate, between the medians of the last two quarters, per
+/// second. `None` when the quarters overlap (noise, a sawtooth, a plateau), the rise
+/// decelerates, or there are too few points.
 fn quarter_growth_per_s(t: &[f64], y: &[f64]) -> Option<f64> {
     if t.len() < QUARTER_MIN_POINTS {
         return None;
     }
     let (start, end) = (t[0], t[t.len() - 1]);
-    let quarter = (end - start) / 4.0;
-    let first: Vec<usize> = (0..t.len()).filter(|&i| t[i] <= start + quarter).collect();
-    let last: Vec<usize> = (0..t.len()).filter(|&i| t[i] >= end - quarter).collect();
-    if first.len() < 3 || last.len() < 3 {
+    let width = (end - start) / 4.0;
+    let quarter = |k: f64| -> Vec<usize> {
+        let (lo, hi) = (start + k * width, start + (k + 1.0) * width);
+        (0..t.len()).filter(|&i| t[i] >= lo && t[i] <= hi).collect()
+    };
+    let quarters = [quarter(0.0), quarter(1.0), quarter(2.0), quarter(3.0)];
+    if quarters.iter().any(|q| q.len() < 3) {
         return None;
     }
-    let max_first = first
+    let max_first = quarters[0]
         .iter()
         .map(|&i| y[i])
         .fold(f64::NEG_INFINITY, f64::max);
-    let min_last = last.iter().map(|&i| y[i]).fold(f64::INFINITY, f64::min);
+    let min_last = quarters[3]
+        .iter()
+        .map(|&i| y[i])
+        .fold(f64::INFINITY, f64::min);
     if min_last <= max_first {
         return None;
     }
@@ -365,8 +374,13 @@ fn quarter_growth_per_s(t: &[f64], y: &[f64]) -> Option<f64> {
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
     };
-    let dt = median(&last, t) - median(&first, t);
-    (dt > 0.0).then(|| (median(&last, y) - median(&first, y)) / dt)
+    let [m1, m2, m3, m4] = [0, 1, 2, 3].map(|k| median(&quarters[k], y));
+    let (early_rise, late_rise) = (m2 - m1, m4 - m3);
+    if late_rise <= 0.0 || late_rise < 0.5 * early_rise {
+        return None;
+    }
+    let dt = median(&quarters[3], t) - median(&quarters[2], t);
+    (dt > 0.0).then(|| late_rise / dt)
 }
 
 /// Fit and judge one metric with automatic warm-up detection.
@@ -1153,6 +1167,12 @@ mod tests {
         assert_eq!(quarter_growth_per_s(&flat_t, &flat_y), None);
         let rising: Vec<f64> = (0..100).map(|i| f64::from(i) + f64::from(i % 3)).collect();
         assert!(quarter_growth_per_s(&flat_t, &rising).is_some_and(|r| (r - 1.0).abs() < 0.1));
+        // A warm-up still settling at the end (60 MB · (1 − e^(−t/τ)) seen from 2.3 τ on)
+        // rises without overlap but slows down: not gross growth.
+        let settling: Vec<f64> = (0..100)
+            .map(|i| 60.0 * (1.0 - (-(2.3 + 0.077 * f64::from(i))).exp()))
+            .collect();
+        assert_eq!(quarter_growth_per_s(&flat_t, &settling), None);
     }
 
     #[test]
