@@ -230,8 +230,14 @@ pub fn record(
         );
     }
     let clock = SystemClock::start_now();
-    if let Some(c) = &mut companion {
-        c.start(&run_dir, clock.start())?;
+    if let Some(c) = &mut companion
+        && let Err(e) = c.start(&run_dir, clock.start())
+    {
+        // Leave nothing running: a target soakprof started goes with the failed run.
+        if let Some(child) = child.as_mut() {
+            record::stop_spawned(child, STOP_GRACE);
+        }
+        return Err(e.context("starting the load driver"));
     }
     let mut fail_fast = config.fail_fast.then(|| FailFastCheck {
         run_dir: run_dir.clone(),
