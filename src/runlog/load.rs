@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use super::{JsonLinesWriter, RunLogError};
+use super::{JsonLinesWriter, RunLogError, for_each_record};
 
 pub const LOAD_FILE: &str = "load.jsonl";
 /// Output of an external load command (`--load-cmd`).
@@ -315,15 +315,8 @@ pub fn read_load_records(reader: impl BufRead, path: &Path) -> Result<LoadRun, R
         by_name: BTreeMap::new(),
         skipped_lines: 0,
     };
-    for line in reader.split(b'\n') {
-        let line = line.map_err(|source| RunLogError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<LoadRecord>(&line) {
+    for_each_record(reader, path, |record| {
+        match record {
             Ok(LoadRecord::Start(start)) => run.start = Some(start),
             Ok(LoadRecord::Interval(mut interval)) => {
                 run.total.add(
@@ -355,7 +348,8 @@ pub fn read_load_records(reader: impl BufRead, path: &Path) -> Result<LoadRun, R
             Ok(LoadRecord::End { in_flight, .. }) => run.end_in_flight = Some(in_flight),
             Err(_) => run.skipped_lines += 1,
         }
-    }
+        Ok(())
+    })?;
     Ok(run)
 }
 

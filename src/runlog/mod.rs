@@ -347,6 +347,25 @@ pub fn read_run(dir: &Path) -> Result<RunData, RunLogError> {
     Ok(run)
 }
 
+/// Hand each non-blank line of a JSON-lines log to `each`, parsed as `T` (a torn or
+/// malformed line arrives as the parse error, for the caller to count).
+pub(crate) fn for_each_record<T: serde::de::DeserializeOwned>(
+    reader: impl BufRead,
+    path: &Path,
+    mut each: impl FnMut(Result<T, serde_json::Error>) -> Result<(), RunLogError>,
+) -> Result<(), RunLogError> {
+    for line in reader.split(b'\n') {
+        let line = line.map_err(|source| RunLogError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            each(serde_json::from_slice::<T>(&line))?;
+        }
+    }
+    Ok(())
+}
+
 /// Parse records from any reader (the file, or a test's bytes).
 pub fn read_records(reader: impl BufRead, path: &Path) -> Result<RunData, RunLogError> {
     let mut header = None;
@@ -354,15 +373,8 @@ pub fn read_records(reader: impl BufRead, path: &Path) -> Result<RunData, RunLog
     let mut events = Vec::new();
     let mut skipped_lines = 0;
     let mut stop_reason = None;
-    for line in reader.split(b'\n') {
-        let line = line.map_err(|source| RunLogError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<Record>(&line) {
+    for_each_record(reader, path, |record| {
+        match record {
             Ok(Record::Header(h)) if header.is_none() => {
                 if h.schema_version != SCHEMA_VERSION {
                     return Err(RunLogError::Version {
@@ -381,7 +393,8 @@ pub fn read_records(reader: impl BufRead, path: &Path) -> Result<RunData, RunLog
             }
             _ => skipped_lines += 1,
         }
-    }
+        Ok(())
+    })?;
     let header = header.ok_or_else(|| RunLogError::NoHeader {
         path: path.to_path_buf(),
     })?;
