@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use soakprof::sample::linux::LinuxSampler;
 use soakprof::sample::portable::PortableSampler;
-use soakprof::sample::{ProcId, ProcessTable, Sampler};
+use soakprof::sample::{ProcId, ProcessTable, Reads, Sampler};
 
 /// 1 main + 49 sleeping threads = 50; 200 /dev/null FDs plus stdin/stdout/stderr.
 const TARGET_PY: &str = "import sys, threading, time
@@ -80,17 +80,17 @@ fn bench(c: &mut Criterion, id: ProcId) {
 
     let mut linux = LinuxSampler::new();
     group.bench_function("linux", |b| {
-        b.iter(|| black_box(linux.sample(&[id], false, elapsed_s(), false)))
+        b.iter(|| black_box(linux.sample(&[id], false, elapsed_s(), Reads::BASIC)))
     });
 
     let mut linux_smaps = LinuxSampler::new();
     group.bench_function("linux_smaps", |b| {
-        b.iter(|| black_box(linux_smaps.sample(&[id], false, elapsed_s(), true)))
+        b.iter(|| black_box(linux_smaps.sample(&[id], false, elapsed_s(), Reads::ALL)))
     });
 
     let mut portable = PortableSampler::new();
     group.bench_function("portable", |b| {
-        b.iter(|| black_box(portable.sample(&[id], false, elapsed_s(), false)))
+        b.iter(|| black_box(portable.sample(&[id], false, elapsed_s(), Reads::BASIC)))
     });
     group.finish();
 }
@@ -102,7 +102,7 @@ fn main() {
         .get(target.0.id())
         .expect("read target")
         .expect("target is running");
-    let check = sampler.sample(&[info.id], false, 0.0, false).sample;
+    let check = sampler.sample(&[info.id], false, 0.0, Reads::BASIC).sample;
     eprintln!(
         "target pid {}: {} threads, {} fds, rss {} bytes",
         info.id.pid,

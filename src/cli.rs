@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
+use crate::record::PssInterval;
 use crate::sample::Backend;
 use crate::target::Pick;
 use crate::units;
@@ -60,6 +61,11 @@ pub struct RecordArgs {
     /// Stop after this long (default: until Ctrl-C or the target exits).
     #[arg(long, value_parser = units::parse_positive_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
+    /// How often to read PSS/USS (smaps_rollup, whose cost grows with the target's memory):
+    /// `auto` (at most once a second, less often if a read would cost over 1% of a core),
+    /// `off`, or a period.
+    #[arg(long, default_value = "auto", value_parser = parse_pss_interval, value_name = "auto|off|DURATION")]
+    pub pss_interval: PssInterval,
     /// Run directory (default: reports/<YYYYmmdd-HHMMSS>-<target>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -222,6 +228,17 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// `auto`, `off`, or a positive duration.
+pub fn parse_pss_interval(text: &str) -> Result<PssInterval, String> {
+    match text.trim() {
+        "auto" => Ok(PssInterval::Auto),
+        "off" => Ok(PssInterval::Off),
+        other => units::parse_positive_duration(other)
+            .map(PssInterval::Every)
+            .map_err(|e| format!("{e} (or `auto`, `off`)")),
+    }
 }
 
 /// A CPU count in cores, greater than zero: `0.5`, `2`.

@@ -127,6 +127,8 @@ impl EarlyStop for FailFastCheck {
         if !self.schedule.due(samples_written) {
             return None;
         }
+        // What is on disk: the newest samples (at most 200 ms of them) may still be in the
+        // writer's buffer, which only delays a stop by that much.
         let run = runlog::read_run(&self.run_dir).ok()?;
         sequential::certain_fail(
             &run.samples,
@@ -197,6 +199,7 @@ pub fn record(
         backend: config.backend,
         smaps_every: 1,
         smaps_read_ms: None,
+        detail_every: 1,
         limits: config::limits(&config.judge, &found),
         thresholds: config::effective_thresholds(&config.judge, &runlog::Thresholds::default()),
     };
@@ -249,6 +252,7 @@ pub fn record(
         interval_s: config.interval.as_secs_f64(),
         duration_s: config.duration.map(|d| d.as_secs_f64()),
         children: config.children,
+        pss: config.pss_interval,
     };
     let roots = infos.iter().map(|p| p.id).collect();
     let mut recorder = Recorder {

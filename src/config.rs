@@ -9,6 +9,7 @@ use regex::Regex;
 use crate::cli::{JudgeArgs, LoadArgs, RecordArgs};
 use crate::load::LoadPlan;
 use crate::load::scenario::{self, LoadOverrides, ThinkTime};
+use crate::record::PssInterval;
 use crate::runlog::{Limits, Thresholds};
 use crate::sample::Backend;
 use crate::target::{Pick, TargetSpec};
@@ -37,6 +38,7 @@ pub struct RecordConfig {
     pub children: bool,
     pub interval: Duration,
     pub duration: Option<Duration>,
+    pub pss_interval: PssInterval,
     /// `None`: the default, `reports/<timestamp>-<target>`.
     pub out: Option<PathBuf>,
     pub judge: JudgeArgs,
@@ -81,6 +83,7 @@ impl RecordConfig {
             pick: args.pick,
             children: args.children,
             interval: args.interval,
+            pss_interval: args.pss_interval,
             duration: args.duration,
             out: args.out,
             judge: args.judge,

@@ -13,6 +13,7 @@ use crate::commands::{self, Companion};
 use crate::config::RecordConfig;
 use crate::load::scenario::{self, LoadOverrides};
 use crate::load::{LoadDriver, LoadLive, LoadPlan};
+use crate::record::PssInterval;
 use crate::sample::Backend;
 use crate::target::TargetSpec;
 
@@ -100,6 +101,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
         pick: None,
         children: false,
         interval: Duration::from_millis(250),
+        pss_interval: PssInterval::Auto,
         duration: Some(args.duration),
         out: Some(args.out.clone()),
         judge: JudgeArgs::default(),

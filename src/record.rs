@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::analysis::OnlineSlope;
 use crate::runlog::{Event, EventKind, Header, RunLogError, RunLogWriter, StopReason};
-use crate::sample::{Gone, ProcId, Reading, Sampler};
+use crate::sample::{Gone, ProcId, Reading, Reads, Sampler};
 use crate::status::StatusSink;
 
 #[derive(Debug, thiserror::Error)]
@@ -154,28 +154,65 @@ impl Clock for SystemClock {
     }
 }
 
-/// How often smaps_rollup is read: every sample while it is cheap, less often when one read
-/// would take more than `SMAPS_BUDGET` of the interval.
+/// How often PSS/USS (smaps_rollup) is read (`--pss-interval`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PssInterval {
+    /// At most once a second, and less often when one read would cost more than
+    /// `SMAPS_BUDGET` of a core.
+    Auto,
+    /// Never: `pss` and `uss` are missing from every sample.
+    Off,
+    /// On this period (rounded to whole samples), whatever a read costs.
+    Every(Duration),
+}
+
+/// Which samples read a costlier file: smaps_rollup (PSS/USS), and the detail files (status,
+/// io, meminfo). smaps_rollup walks every page table of the target and holds its memory-map
+/// lock meanwhile, so its cost grows with the target's mapped memory (about 10 ms for 1 GB
+/// resident): far more than the core fields, and paid by the target too. The detail files
+/// cost about as much as the core ones; read once a second, they halve the profiler's CPU
+/// at a 10 ms interval.
 #[derive(Clone, Debug)]
-pub struct SmapsSchedule {
+pub struct ReadSchedule {
+    /// Read on every `every`-th sample; 0 = never.
     pub every: u32,
+    /// The fewest samples between reads (`Auto`: one second's worth).
+    min_every: u32,
+    adaptive: bool,
     countdown: u32,
 }
 
-/// Share of the sampling interval that smaps_rollup may use on average.
-pub const SMAPS_BUDGET: f64 = 0.05;
+/// Share of one core that smaps_rollup may use on average under `PssInterval::Auto`.
+pub const SMAPS_BUDGET: f64 = 0.01;
 
-impl SmapsSchedule {
-    pub fn new() -> SmapsSchedule {
-        SmapsSchedule {
-            every: 1,
+/// The default period of PSS/USS reads under `PssInterval::Auto`.
+pub const PSS_AUTO_PERIOD_S: f64 = 1.0;
+
+/// The period of the detail fields (swap, context switches, I/O bytes, host memory): every
+/// sample at this interval or longer.
+pub const DETAIL_PERIOD: Duration = Duration::from_secs(1);
+
+impl ReadSchedule {
+    pub fn new(pss: PssInterval, interval_s: f64) -> ReadSchedule {
+        let samples_per = |period_s: f64| (period_s / interval_s).round().clamp(1.0, 1e6) as u32;
+        let (every, adaptive) = match pss {
+            PssInterval::Auto => (samples_per(PSS_AUTO_PERIOD_S), true),
+            PssInterval::Off => (0, false),
+            PssInterval::Every(period) => (samples_per(period.as_secs_f64()), false),
+        };
+        ReadSchedule {
+            every,
+            min_every: every,
+            adaptive,
             countdown: 0,
         }
     }
 
     /// Is a read due on this tick?
     pub fn due(&mut self) -> bool {
-        if self.countdown == 0 {
+        if self.every == 0 {
+            false
+        } else if self.countdown == 0 {
             self.countdown = self.every - 1;
             true
         } else {
@@ -184,15 +221,23 @@ impl SmapsSchedule {
         }
     }
 
-    /// Adapt to what one read cost; returns the new period when it changed. Periods are
-    /// powers of two, raised when a read needs more and lowered only when it needs a
-    /// quarter or less, so a target whose memory (and so read cost) grows steadily changes
-    /// the period a handful of times over a run, not on every read.
+    /// Adapt to what one read cost; returns the new period when it changed. The period
+    /// grows in powers of two above the minimum, raised when a read needs more and lowered
+    /// only when it needs a quarter or less, so a target whose memory (and so read cost)
+    /// grows steadily changes the period a handful of times over a run, not on every read.
     pub fn observe(&mut self, read_s: f64, interval_s: f64) -> Option<u32> {
+        if !self.adaptive {
+            return None;
+        }
         let needed = (read_s / (SMAPS_BUDGET * interval_s))
             .ceil()
-            .clamp(1.0, 65_536.0) as u32;
-        let wanted = needed.next_power_of_two();
+            .clamp(1.0, 1e6) as u32;
+        let wanted = if needed <= self.min_every {
+            self.min_every
+        } else {
+            // The smallest power-of-two multiple of the minimum that is enough.
+            self.min_every * needed.div_ceil(self.min_every).next_power_of_two()
+        };
         if wanted > self.every || wanted * 4 <= self.every {
             self.every = wanted;
             self.countdown = self.countdown.min(wanted - 1);
@@ -200,12 +245,6 @@ impl SmapsSchedule {
         } else {
             None
         }
-    }
-}
-
-impl Default for SmapsSchedule {
-    fn default() -> Self {
-        SmapsSchedule::new()
     }
 }
 
@@ -221,6 +260,7 @@ pub struct LoopSettings {
     pub interval_s: f64,
     pub duration_s: Option<f64>,
     pub children: bool,
+    pub pss: PssInterval,
 }
 
 /// How the loop ended.
@@ -339,7 +379,10 @@ impl Recorder<'_> {
         mut roots: Vec<ProcId>,
     ) -> Result<LoopOutcome, RecordError> {
         let interval_s = settings.interval_s;
-        let mut smaps = SmapsSchedule::new();
+        let mut smaps = ReadSchedule::new(settings.pss, interval_s);
+        header.smaps_every = smaps.every;
+        let mut detail = ReadSchedule::new(PssInterval::Every(DETAIL_PERIOD), interval_s);
+        header.detail_every = detail.every;
         let mut slope = OnlineSlope::default();
         let mut outcome = LoopOutcome {
             stop_reason: StopReason::Duration,
@@ -373,14 +416,15 @@ impl Recorder<'_> {
                     missed_ticks,
                 });
             }
-            let read_smaps = smaps.due();
+            let reads = Reads {
+                smaps: smaps.due(),
+                detail: detail.due(),
+            };
             let Reading {
                 sample,
                 gone,
                 smaps_read_s,
-            } = self
-                .sampler
-                .sample(&roots, settings.children, now_s, read_smaps);
+            } = self.sampler.sample(&roots, settings.children, now_s, reads);
             if let Some(read_s) = smaps_read_s {
                 let changed = smaps.observe(read_s, interval_s);
                 if !header_written {
@@ -515,13 +559,7 @@ mod tests {
     }
 
     impl Sampler for ReplaySampler {
-        fn sample(
-            &mut self,
-            roots: &[ProcId],
-            _: bool,
-            elapsed_s: f64,
-            read_smaps: bool,
-        ) -> Reading {
+        fn sample(&mut self, roots: &[ProcId], _: bool, elapsed_s: f64, reads: Reads) -> Reading {
             if self.exit_at_s.is_some_and(|e| elapsed_s >= e) {
                 return Reading {
                     gone: vec![(
@@ -538,10 +576,12 @@ mod tests {
                     t: elapsed_s,
                     rss: Some((100e6 + elapsed_s * 1e6 / 60.0) as u64),
                     threads: Some(4),
+                    swap: reads.detail.then_some(0),
+                    pss: reads.smaps.then_some(1),
                     ..Sample::default()
                 },
                 gone: vec![],
-                smaps_read_s: read_smaps.then_some(self.smaps_cost_s),
+                smaps_read_s: reads.smaps.then_some(self.smaps_cost_s),
             }
         }
     }
@@ -592,6 +632,7 @@ mod tests {
             interval_s: 1.0,
             duration_s: Some(86_400.0),
             children: false,
+            pss: PssInterval::Auto,
         };
         let (outcome, run) = run(&clock, &mut sampler, settings);
         assert_eq!(outcome.stop_reason, StopReason::Duration);
@@ -616,6 +657,7 @@ mod tests {
             interval_s: 1.0,
             duration_s: Some(20.0),
             children: false,
+            pss: PssInterval::Auto,
         };
         let (outcome, run) = run(&clock, &mut sampler, settings);
         assert_eq!(outcome.gaps, 1);
@@ -647,6 +689,7 @@ mod tests {
             interval_s: 0.5,
             duration_s: None,
             children: false,
+            pss: PssInterval::Auto,
         };
         let (outcome, run) = run(&clock, &mut sampler, settings);
         assert_eq!(outcome.stop_reason, StopReason::TargetExited);
@@ -664,7 +707,8 @@ mod tests {
 
     #[test]
     fn slow_smaps_is_read_less_often() {
-        // 20 ms per read at a 100 ms interval: at most 5% -> every 4th sample.
+        // 20 ms per read at a 100 ms interval: at most 1% of a core needs 2 s between
+        // reads, twice the one-second minimum -> every 20th sample.
         let clock = FakeClock {
             now: Cell::new(0.0),
             stall: None,
@@ -677,33 +721,101 @@ mod tests {
             interval_s: 0.1,
             duration_s: Some(2.0),
             children: false,
+            pss: PssInterval::Auto,
         };
         let (_, run) = run(&clock, &mut sampler, settings);
-        assert_eq!(run.header.smaps_every, 4);
+        assert_eq!(run.header.smaps_every, 20);
+        let with_pss = run.samples.iter().filter(|s| s.pss.is_some()).count();
+        assert_eq!(with_pss, 2, "t = 0 and t = 2 s");
         assert_eq!(run.header.smaps_read_ms, Some(20.0));
     }
 
     #[test]
     fn smaps_schedule_rules() {
-        let mut s = SmapsSchedule::new();
+        // At a 1 s interval the one-second minimum is every sample.
+        let mut s = ReadSchedule::new(PssInterval::Auto, 1.0);
         assert!(s.due() && s.due());
         assert_eq!(s.observe(0.001, 1.0), None);
-        assert_eq!(s.observe(0.2, 1.0), Some(4));
+        assert_eq!(s.observe(0.04, 1.0), Some(4));
         let pattern: Vec<bool> = (0..8).map(|_| s.due()).collect();
         assert_eq!(pattern.iter().filter(|d| **d).count(), 2);
         assert_eq!(
-            s.observe(0.11, 1.0),
+            s.observe(0.03, 1.0),
             None,
             "needs 3: the period of 4 is kept"
         );
-        assert_eq!(s.observe(0.06, 1.0), None, "needs 2: not yet a quarter");
-        assert_eq!(s.observe(0.01, 1.0), Some(1));
+        assert_eq!(s.observe(0.02, 1.0), None, "needs 2: not yet a quarter");
+        assert_eq!(s.observe(0.001, 1.0), Some(1));
         // A steadily growing cost (a leaking target) changes the period rarely.
-        let mut s = SmapsSchedule::new();
+        let mut s = ReadSchedule::new(PssInterval::Auto, 0.05);
+        assert_eq!(s.every, 20, "one second at 50 ms");
         let changes = (1..=1000)
             .filter(|i| s.observe(*i as f64 * 1e-4, 0.05).is_some())
             .count();
         assert!(changes <= 6, "{changes} changes");
+        assert_eq!(s.every % 20, 0);
+    }
+
+    #[test]
+    fn detail_fields_once_a_second_at_short_intervals() {
+        let clock = FakeClock {
+            now: Cell::new(0.0),
+            stall: None,
+        };
+        let mut sampler = ReplaySampler {
+            exit_at_s: None,
+            smaps_cost_s: 0.0,
+        };
+        let settings = LoopSettings {
+            interval_s: 0.01,
+            duration_s: Some(2.0),
+            children: false,
+            pss: PssInterval::Auto,
+        };
+        let (_, fast) = run(&clock, &mut sampler, settings);
+        assert_eq!(fast.samples.len(), 201);
+        assert_eq!(fast.header.detail_every, 100);
+        let detail_at: Vec<f64> = fast
+            .samples
+            .iter()
+            .filter(|s| s.swap.is_some())
+            .map(|s| s.t)
+            .collect();
+        assert_eq!(detail_at, [0.0, 1.0, 2.0]);
+        let pss = fast.samples.iter().filter(|s| s.pss.is_some()).count();
+        assert_eq!(pss, 3, "PSS once a second too");
+        // At a 1 s interval every sample has them.
+        let settings = LoopSettings {
+            interval_s: 1.0,
+            duration_s: Some(5.0),
+            children: false,
+            pss: PssInterval::Auto,
+        };
+        let (_, slow) = run(&clock_at_zero(), &mut sampler, settings);
+        assert!(
+            slow.samples
+                .iter()
+                .all(|s| s.swap.is_some() && s.pss.is_some())
+        );
+    }
+
+    fn clock_at_zero() -> FakeClock {
+        FakeClock {
+            now: Cell::new(0.0),
+            stall: None,
+        }
+    }
+
+    #[test]
+    fn pss_interval_off_and_fixed() {
+        let mut off = ReadSchedule::new(PssInterval::Off, 0.01);
+        assert_eq!(off.every, 0);
+        assert!((0..1000).all(|_| !off.due()));
+        let mut fixed = ReadSchedule::new(PssInterval::Every(Duration::from_millis(300)), 0.1);
+        assert_eq!(fixed.every, 3);
+        assert_eq!(fixed.observe(5.0, 0.1), None, "a fixed period is kept");
+        let dues: Vec<bool> = (0..6).map(|_| fixed.due()).collect();
+        assert_eq!(dues, [true, false, false, true, false, false]);
     }
 
     #[test]
@@ -723,6 +835,7 @@ mod tests {
                 interval_s: 1.0,
                 duration_s: Some(10.0),
                 children: false,
+                pss: PssInterval::Auto,
             };
             let (outcome, run) = run(&clock, &mut sampler, settings);
             assert_eq!(outcome.gaps, gaps);

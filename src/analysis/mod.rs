@@ -1045,6 +1045,7 @@ mod tests {
                 backend: Backend::Linux,
                 smaps_every: 1,
                 smaps_read_ms: None,
+                detail_every: 1,
                 limits: Limits::default(),
                 thresholds: Thresholds::default(),
             },

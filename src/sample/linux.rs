@@ -21,8 +21,8 @@ use procfs::process::{Process, Stat};
 use procfs::{FromRead, ProcError};
 
 use super::{
-    CgroupLimits, Gone, ProcId, ProcInfo, ProcessTable, Reading, Sample, SampleError, Sampler,
-    cgroup,
+    CgroupLimits, Gone, ProcId, ProcInfo, ProcessTable, Reading, Reads, Sample, SampleError,
+    Sampler, cgroup,
 };
 
 /// Reads /proc files into one reused buffer, building their paths in one reused string.
@@ -267,8 +267,9 @@ fn add_u64(sum: &mut Option<u64>, value: Option<u64>) {
 }
 
 impl Totals {
-    fn new(read_smaps: bool) -> Totals {
-        let smaps = read_smaps.then_some(0);
+    fn new(reads: Reads) -> Totals {
+        let smaps = reads.smaps.then_some(0);
+        let detail = reads.detail.then_some(0);
         Totals {
             procs: 0,
             complete: true,
@@ -279,11 +280,11 @@ impl Totals {
             vms_bytes: Some(0),
             minflt: Some(0),
             majflt: Some(0),
-            swap_bytes: Some(0),
-            ctx_vol: Some(0),
-            ctx_invol: Some(0),
-            read_bytes: Some(0),
-            write_bytes: Some(0),
+            swap_bytes: detail,
+            ctx_vol: detail,
+            ctx_invol: detail,
+            read_bytes: detail,
+            write_bytes: detail,
             fds: Some(0),
             pss_bytes: smaps,
             uss_bytes: smaps,
@@ -496,7 +497,7 @@ impl LinuxSampler {
         &mut self,
         pid: u32,
         stat: &Stat,
-        read_smaps: bool,
+        reads: Reads,
         smaps_s: &mut f64,
     ) -> Result<ProcFigures, ()> {
         let mut f = ProcFigures {
@@ -511,7 +512,34 @@ impl LinuxSampler {
         };
         let reader = &mut self.reader;
         let held = self.held.get(&pid);
+        if reads.detail {
+            Self::read_detail(reader, held, pid, &mut f)?;
+        }
+        f.fds = count_fds(reader, pid)?;
 
+        if reads.smaps {
+            let started = Instant::now();
+            let result = reader
+                .read(format_args!("/proc/{pid}/smaps_rollup"))
+                .map(parse_smaps_rollup);
+            *smaps_s += started.elapsed().as_secs_f64();
+            match result {
+                Ok((pss, uss)) => (f.pss_bytes, f.uss_bytes) = (pss, uss),
+                Err(e) if is_gone(&e) => return Err(()),
+                Err(_) => {}
+            }
+        }
+        Ok(f)
+    }
+
+    /// Swap and context switches (status) and I/O bytes (io); `Err(())` when the process
+    /// vanished meanwhile.
+    fn read_detail(
+        reader: &mut ProcReader,
+        held: Option<&Held>,
+        pid: u32,
+        f: &mut ProcFigures,
+    ) -> Result<(), ()> {
         let status = match held {
             Some(held) => reader.fill_from(&held.status),
             None => reader.read(format_args!("/proc/{pid}/status")),
@@ -538,22 +566,7 @@ impl LinuxSampler {
             Err(e) if is_gone(&e) => return Err(()),
             Err(_) => {}
         }
-
-        f.fds = count_fds(reader, pid)?;
-
-        if read_smaps {
-            let started = Instant::now();
-            let result = reader
-                .read(format_args!("/proc/{pid}/smaps_rollup"))
-                .map(parse_smaps_rollup);
-            *smaps_s += started.elapsed().as_secs_f64();
-            match result {
-                Ok((pss, uss)) => (f.pss_bytes, f.uss_bytes) = (pss, uss),
-                Err(e) if is_gone(&e) => return Err(()),
-                Err(_) => {}
-            }
-        }
-        Ok(f)
+        Ok(())
     }
 
     /// The stat of `pid`: through its held files, opening them when there is room.
@@ -654,7 +667,7 @@ impl LinuxSampler {
 
     /// Read one live process, add it to `totals`, and queue its children when asked.
     fn take_process(&mut self, pid: u32, stat: &Stat, ctx: &mut CallState) {
-        let Ok(figures) = self.read_figures(pid, stat, ctx.read_smaps, &mut ctx.smaps_s) else {
+        let Ok(figures) = self.read_figures(pid, stat, ctx.reads, &mut ctx.smaps_s) else {
             // Exited while we read it: it is gone, not unreadable.
             return;
         };
@@ -677,7 +690,7 @@ impl LinuxSampler {
 /// What one `sample` call carries between processes.
 struct CallState {
     totals: Totals,
-    read_smaps: bool,
+    reads: Reads,
     children: bool,
     smaps_s: f64,
     cpu_delta_s: f64,
@@ -699,11 +712,11 @@ impl Sampler for LinuxSampler {
         roots: &[ProcId],
         children: bool,
         elapsed_s: f64,
-        read_smaps: bool,
+        reads: Reads,
     ) -> Reading {
         let mut ctx = CallState {
-            totals: Totals::new(read_smaps),
-            read_smaps,
+            totals: Totals::new(reads),
+            reads,
             children,
             smaps_s: 0.0,
             cpu_delta_s: 0.0,
@@ -772,11 +785,15 @@ impl Sampler for LinuxSampler {
         self.held.retain(|_, held| std::mem::take(&mut held.used));
         self.prev_elapsed_s = Some(elapsed_s);
 
-        let host_avail = self.host_avail_bytes();
+        let host_avail = if reads.detail {
+            self.host_avail_bytes()
+        } else {
+            None
+        };
         Reading {
             sample: ctx.totals.into_sample(elapsed_s, cpu, host_avail),
             gone,
-            smaps_read_s: read_smaps.then_some(ctx.smaps_s),
+            smaps_read_s: reads.smaps.then_some(ctx.smaps_s),
         }
     }
 }
@@ -969,7 +986,7 @@ mod tests {
     fn samples_this_process() {
         let mut sampler = LinuxSampler::new();
         let roots = [me()];
-        let first = sampler.sample(&roots, false, 0.0, false);
+        let first = sampler.sample(&roots, false, 0.0, Reads::BASIC);
         let s = &first.sample;
         assert!(first.gone.is_empty());
         assert!(s.rss.unwrap() > 0 && s.vms.unwrap() >= s.rss.unwrap());
@@ -988,15 +1005,37 @@ mod tests {
         while started.elapsed() < Duration::from_millis(150) {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
-        let second = sampler.sample(&roots, false, started.elapsed().as_secs_f64(), true);
+        let second = sampler.sample(&roots, false, started.elapsed().as_secs_f64(), Reads::ALL);
         let cpu = second.sample.cpu.unwrap();
         assert!(cpu > 0.2, "cpu {cpu}");
         assert!(second.sample.pss.unwrap() > 0);
         assert!(second.sample.uss.unwrap() > 0);
         assert!(second.smaps_read_s.unwrap() >= 0.0);
         // A clock that did not move gives no rate rather than a division by zero.
-        let third = sampler.sample(&roots, false, started.elapsed().as_secs_f64() - 1.0, false);
+        let third = sampler.sample(
+            &roots,
+            false,
+            started.elapsed().as_secs_f64() - 1.0,
+            Reads::BASIC,
+        );
         assert_eq!(third.sample.cpu, None);
+    }
+
+    #[test]
+    fn core_reads_leave_the_detail_fields_missing() {
+        let mut sampler = LinuxSampler::new();
+        let s = sampler.sample(&[me()], false, 0.0, Reads::CORE).sample;
+        assert!(s.rss.is_some() && s.vms.is_some() && s.threads.is_some() && s.fds.is_some());
+        assert!(s.cpu_user_s.is_some() && s.minflt.is_some());
+        assert_eq!(
+            (s.swap, s.ctx_vol, s.ctx_invol, s.read_bytes, s.write_bytes),
+            (None, None, None, None, None),
+            "not read, so missing rather than 0"
+        );
+        assert_eq!((s.host_avail, s.pss, s.uss), (None, None, None));
+        // The next call that asks for them has them.
+        let s = sampler.sample(&[me()], false, 0.1, Reads::BASIC).sample;
+        assert!(s.swap.is_some() && s.ctx_vol.is_some() && s.host_avail.is_some());
     }
 
     #[test]
@@ -1004,7 +1043,7 @@ mod tests {
         let mut sampler = LinuxSampler::new();
         let mut child = spawn("sleep", &["30"]);
         let id = sampler.get(child.id()).unwrap().unwrap().id;
-        let alive = sampler.sample(&[id], false, 0.0, false);
+        let alive = sampler.sample(&[id], false, 0.0, Reads::BASIC);
         assert!(alive.gone.is_empty());
         assert_eq!(alive.sample.procs, Some(1));
         assert!(alive.sample.fds.unwrap() >= 3);
@@ -1014,7 +1053,7 @@ mod tests {
             start: id.start + 1,
             ..id
         };
-        let reused = sampler.sample(&[impostor], false, 0.5, false);
+        let reused = sampler.sample(&[impostor], false, 0.5, Reads::BASIC);
         assert_eq!(reused.gone, [(impostor, Gone::PidReused)]);
         assert_eq!(reused.sample.procs, Some(0));
         assert_eq!(reused.sample.rss, None);
@@ -1026,7 +1065,7 @@ mod tests {
             let mut reader = ProcReader::default();
             matches!(read_stat(&mut reader, id.pid), Ok(stat) if stat.state == 'Z')
         });
-        let zombie = sampler.sample(&[id], false, 1.0, false);
+        let zombie = sampler.sample(&[id], false, 1.0, Reads::BASIC);
         assert_eq!(
             zombie.gone,
             [(
@@ -1038,7 +1077,7 @@ mod tests {
         );
 
         let _ = child.wait();
-        let reaped = sampler.sample(&[id], false, 2.0, false);
+        let reaped = sampler.sample(&[id], false, 2.0, Reads::BASIC);
         assert_eq!(reaped.gone, [(id, Gone::Exited { wait_status: None })]);
         assert_eq!(reaped.sample.cpu, None);
     }
@@ -1048,18 +1087,18 @@ mod tests {
         let mut sampler = LinuxSampler::new();
         let mut shell = spawn("sh", &["-c", "sleep 30 & sleep 30 & wait"]);
         let id = sampler.get(shell.id()).unwrap().unwrap().id;
-        wait_until(|| sampler.sample(&[id], true, 0.0, false).sample.procs == Some(3));
+        wait_until(|| sampler.sample(&[id], true, 0.0, Reads::BASIC).sample.procs == Some(3));
 
         // The ppid scan (kernels without the children file) finds the same set.
         let mut scanning = LinuxSampler::new();
         scanning.has_children_file = false;
         assert_eq!(
-            scanning.sample(&[id], true, 0.0, false).sample.procs,
+            scanning.sample(&[id], true, 0.0, Reads::BASIC).sample.procs,
             Some(3)
         );
 
-        let alone = sampler.sample(&[id], false, 0.1, false).sample;
-        let family = sampler.sample(&[id], true, 0.2, false).sample;
+        let alone = sampler.sample(&[id], false, 0.1, Reads::BASIC).sample;
+        let family = sampler.sample(&[id], true, 0.2, Reads::BASIC).sample;
         assert_eq!(alone.procs, Some(1));
         assert_eq!(family.procs, Some(3));
         assert!(family.rss.unwrap() > alone.rss.unwrap());
@@ -1069,11 +1108,11 @@ mod tests {
         assert!(family.cpu.is_some());
         // Memory stays bounded: the CPU map holds exactly the processes present.
         assert_eq!(sampler.prev_cpu_s.len(), 3);
-        sampler.sample(&[id], false, 0.3, false);
+        sampler.sample(&[id], false, 0.3, Reads::BASIC);
         assert_eq!(sampler.prev_cpu_s.len(), 1);
 
         kill_group(&mut shell);
-        let after = sampler.sample(&[id], true, 0.4, false);
+        let after = sampler.sample(&[id], true, 0.4, Reads::BASIC);
         assert_eq!(after.gone, [(id, Gone::Exited { wait_status: None })]);
         assert_eq!(after.sample.procs, Some(0));
     }
@@ -1086,7 +1125,7 @@ mod tests {
             &["-c", "for i in $(seq 20); do sleep 30 & done; wait"],
         );
         let id = sampler.get(shell.id()).unwrap().unwrap().id;
-        wait_until(|| sampler.sample(&[id], true, 0.0, false).sample.procs == Some(21));
+        wait_until(|| sampler.sample(&[id], true, 0.0, Reads::BASIC).sample.procs == Some(21));
         // Past the cap, processes are read by path, and counted all the same. A slot freed
         // by a short-lived child (the `seq`) is not handed to a process already read by
         // path, so the cap may not be reached exactly.
@@ -1095,14 +1134,14 @@ mod tests {
             "{} held",
             sampler.held.len()
         );
-        let again = sampler.sample(&[id], true, 0.1, false).sample;
+        let again = sampler.sample(&[id], true, 0.1, Reads::BASIC).sample;
         assert_eq!(again.procs, Some(21));
         assert!(again.fds.is_some() && again.swap.is_some() && again.read_bytes.is_some());
         // Without children, only the root's files stay open.
-        sampler.sample(&[id], false, 0.2, false);
+        sampler.sample(&[id], false, 0.2, Reads::BASIC);
         assert_eq!(sampler.held.len(), 1);
         kill_group(&mut shell);
-        let after = sampler.sample(&[id], true, 0.3, false);
+        let after = sampler.sample(&[id], true, 0.3, Reads::BASIC);
         assert_eq!(after.gone, [(id, Gone::Exited { wait_status: None })]);
         assert!(
             sampler.held.is_empty(),
@@ -1120,7 +1159,9 @@ mod tests {
         }
         let mut sampler = LinuxSampler::new();
         let init = sampler.get(1).unwrap().unwrap().id;
-        let s = sampler.sample(&[me(), init], false, 0.0, false).sample;
+        let s = sampler
+            .sample(&[me(), init], false, 0.0, Reads::BASIC)
+            .sample;
         assert_eq!(s.procs, Some(2));
         assert_eq!((s.read_bytes, s.write_bytes), (None, None));
         assert!(s.rss.is_some() && s.threads.is_some());
@@ -1163,7 +1204,7 @@ mod tests {
             pid: u32::MAX - 1,
             start: 1,
         };
-        let reading = sampler.sample(&[ghost, me(), me()], false, 0.0, false);
+        let reading = sampler.sample(&[ghost, me(), me()], false, 0.0, Reads::BASIC);
         assert_eq!(reading.gone, [(ghost, Gone::Exited { wait_status: None })]);
         assert_eq!(
             reading.sample.procs,

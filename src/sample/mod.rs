@@ -108,21 +108,45 @@ pub enum SampleError {
     Read { pid: u32, reason: String },
 }
 
+/// Which of the costlier files a `sample` call reads, beyond the core fields (RSS, VMS,
+/// threads, FDs, CPU, page faults) that every call gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reads {
+    /// PSS/USS from smaps_rollup; when false, `pss` and `uss` are `None`.
+    pub smaps: bool,
+    /// Swap and context switches (status), I/O bytes (io) and host memory (meminfo); when
+    /// false, those fields are `None`. A backend may give them anyway when they cost it
+    /// nothing extra.
+    pub detail: bool,
+}
+
+impl Reads {
+    /// Everything but smaps_rollup.
+    pub const BASIC: Reads = Reads {
+        smaps: false,
+        detail: true,
+    };
+    /// Everything.
+    pub const ALL: Reads = Reads {
+        smaps: true,
+        detail: true,
+    };
+    /// The core fields only.
+    pub const CORE: Reads = Reads {
+        smaps: false,
+        detail: false,
+    };
+}
+
 /// Reads resource usage of a set of processes.
 pub trait Sampler {
     /// Sample the `roots` (and, when `children` is true, all their descendants, walked
     /// anew on every call), summed. `elapsed_s` is the run clock's time of this sample,
     /// used for `Sample::t` and as the time base of the CPU rate (cores = CPU seconds
     /// used since the previous call / elapsed seconds since the previous call; `None`
-    /// on the first call). `read_smaps` asks for PSS/USS from smaps_rollup; when false,
-    /// `pss` and `uss` are `None`.
-    fn sample(
-        &mut self,
-        roots: &[ProcId],
-        children: bool,
-        elapsed_s: f64,
-        read_smaps: bool,
-    ) -> Reading;
+    /// on the first call). `reads` says which fields beyond the core ones to read.
+    fn sample(&mut self, roots: &[ProcId], children: bool, elapsed_s: f64, reads: Reads)
+    -> Reading;
 }
 
 /// Lists and identifies processes, for resolving `--pid`, `--name` and `--match`.

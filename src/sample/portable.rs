@@ -14,7 +14,8 @@ use sysinfo::{
 };
 
 use super::{
-    CgroupLimits, Gone, ProcId, ProcInfo, ProcessTable, Reading, Sample, SampleError, Sampler,
+    CgroupLimits, Gone, ProcId, ProcInfo, ProcessTable, Reading, Reads, Sample, SampleError,
+    Sampler,
 };
 
 /// Samples processes through sysinfo.
@@ -180,7 +181,8 @@ impl Sampler for PortableSampler {
         roots: &[ProcId],
         children: bool,
         elapsed_s: f64,
-        _read_smaps: bool,
+        // sysinfo refreshes every field it has in one pass: nothing to leave out.
+        _reads: Reads,
     ) -> Reading {
         if self.system.is_none() {
             return Reading {
@@ -385,7 +387,7 @@ mod tests {
     fn samples_this_process() {
         let mut sampler = PortableSampler::new();
         let me = sampler.get(std::process::id()).unwrap().unwrap().id;
-        let first = sampler.sample(&[me], false, 0.0, true);
+        let first = sampler.sample(&[me], false, 0.0, Reads::ALL);
         let s = &first.sample;
         assert!(first.gone.is_empty());
         assert!(s.rss.unwrap() > 0 && s.vms.unwrap() > 0);
@@ -406,7 +408,7 @@ mod tests {
         while started.elapsed() < Duration::from_millis(150) {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
-        let second = sampler.sample(&[me], false, started.elapsed().as_secs_f64(), false);
+        let second = sampler.sample(&[me], false, started.elapsed().as_secs_f64(), Reads::BASIC);
         assert!(second.sample.cpu.unwrap() > 0.2, "{:?}", second.sample.cpu);
     }
 
@@ -421,7 +423,13 @@ mod tests {
         );
         let mut sampler = PortableSampler::new();
         let id = sampler.get(child.id()).unwrap().unwrap().id;
-        wait_until(|| sampler.sample(&[id], false, 0.0, false).sample.threads == Some(5));
+        wait_until(|| {
+            sampler
+                .sample(&[id], false, 0.0, Reads::BASIC)
+                .sample
+                .threads
+                == Some(5)
+        });
         kill_group(&mut child);
     }
 
@@ -436,17 +444,22 @@ mod tests {
         assert_eq!(info.cmdline, ["sleep", "30"]);
         assert_eq!(info.exe_name.as_deref(), Some("sleep"));
         let id = info.id;
-        assert!(sampler.sample(&[id], false, 0.0, false).gone.is_empty());
+        assert!(
+            sampler
+                .sample(&[id], false, 0.0, Reads::BASIC)
+                .gone
+                .is_empty()
+        );
         let impostor = ProcId {
             start: id.start + 1,
             ..id
         };
         assert_eq!(
-            sampler.sample(&[impostor], false, 0.1, false).gone,
+            sampler.sample(&[impostor], false, 0.1, Reads::BASIC).gone,
             [(impostor, Gone::PidReused)]
         );
         kill_group(&mut child);
-        let reading = sampler.sample(&[id], false, 0.2, false);
+        let reading = sampler.sample(&[id], false, 0.2, Reads::BASIC);
         assert_eq!(reading.gone, [(id, Gone::Exited { wait_status: None })]);
         assert_eq!(reading.sample.procs, Some(0));
         assert_eq!(reading.sample.rss, None);
@@ -458,13 +471,13 @@ mod tests {
         let mut sampler = PortableSampler::new();
         let mut shell = spawn("sh", &["-c", "sleep 30 & sleep 30 & wait"]);
         let id = sampler.get(shell.id()).unwrap().unwrap().id;
-        wait_until(|| sampler.sample(&[id], true, 0.0, false).sample.procs == Some(3));
+        wait_until(|| sampler.sample(&[id], true, 0.0, Reads::BASIC).sample.procs == Some(3));
         assert_eq!(
-            sampler.sample(&[id], false, 0.1, false).sample.procs,
+            sampler.sample(&[id], false, 0.1, Reads::BASIC).sample.procs,
             Some(1)
         );
         assert!(sampler.list().unwrap().iter().any(|p| p.ppid == id.pid));
         kill_group(&mut shell);
-        assert_eq!(sampler.sample(&[id], true, 0.2, false).gone.len(), 1);
+        assert_eq!(sampler.sample(&[id], true, 0.2, Reads::BASIC).gone.len(), 1);
     }
 }
