@@ -43,6 +43,17 @@ def cpu_ns(pid):
     return total if seen else None
 
 
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def threads_of(pid):
     return len(glob.glob(f"/proc/{pid}/task/*"))
 
@@ -102,7 +113,11 @@ def run_tool(name, kind, argv, out, warm_s, window_s):
     pid = tool_pid(wrapper.pid)
     time.sleep(warm_s)
     cpu_a, t_a, threads_a = cpu_ns(pid), time.monotonic(), threads_of(pid)
-    time.sleep(window_s)
+    # RSS while sampling, polled; the peak from GNU time also covers start-up and the end.
+    rss_max_kib = 0
+    while time.monotonic() < t_a + window_s:
+        rss_max_kib = max(rss_max_kib, rss_kib(pid) or 0)
+        time.sleep(min(0.5, max(0.0, t_a + window_s - time.monotonic())))
     cpu_b, t_b, threads_b = cpu_ns(pid), time.monotonic(), threads_of(pid)
     os.kill(pid, signal.SIGINT)
     try:
@@ -125,6 +140,7 @@ def run_tool(name, kind, argv, out, warm_s, window_s):
         "cpu_percent": cpu_s_per_s * 100,
         "samples_per_s": rate,
         "peak_rss_mib": peak_kib / 1024,
+        "sampling_rss_mib": rss_max_kib / 1024,
         "samples": len(times),
     }
     if threads_a != threads_b:
@@ -138,8 +154,8 @@ def floor(bin_dir, pid, seconds, detail_every, every_ms=None):
     if every_ms is not None:
         argv += ["--every", str(every_ms)]
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-    rows = {r["mode"]: r for r in map(json.loads, out.splitlines())}
-    return rows["held"]["cpu_us_per_iter"], rows["path"]["cpu_us_per_iter"]
+    rows = {r["mode"]: r["cpu_us_per_iter"] for r in map(json.loads, out.splitlines())}
+    return rows["held"], rows["path"], rows.get("sleep")
 
 
 def start_target(bin_dir):
@@ -185,10 +201,10 @@ def main():
                  [sp, "record", "--pid", str(pid), "--interval", f"{ms:g}ms", "--quiet",
                   "--pss-interval", "off", "--out", f"{work}/sp-off-{ms:g}"], f"{work}/sp-off-{ms:g}",
                  core_fields),
-                ("soakprof (default: + PSS/USS each 1 s)", "soakprof",
+                ("soakprof (default)", "soakprof",
                  [sp, "record", "--pid", str(pid), "--interval", f"{ms:g}ms", "--quiet",
                   "--out", f"{work}/sp-{ms:g}"], f"{work}/sp-{ms:g}",
-                 core_fields + " + pss uss each 1 s"),
+                 core_fields + "; pss uss each 5 s"),
                 ("psrecord 1.4", "psrecord",
                  [f"{venv_bin}/psrecord", str(pid), "--interval", str(interval),
                   "--log", f"{work}/psrecord-{ms:g}.txt"], f"{work}/psrecord-{ms:g}.txt",
@@ -209,19 +225,20 @@ def main():
                 row["fields"] = fields
                 rows.append(row)
                 print(f"  {interval:g} s  {name}: {row['cpu_us_per_sample']:.1f} µs/sample, "
-                      f"{row['samples_per_s']:.1f} samples/s, peak {row['peak_rss_mib']:.2f} MiB",
+                      f"{row['samples_per_s']:.1f} samples/s, RSS {row['sampling_rss_mib']:.2f} MiB, "
+                      f"peak {row['peak_rss_mib']:.2f} MiB",
                       file=sys.stderr)
             # soakprof reads status, io and meminfo once a second (every sample at 1 s).
             detail_every = max(1, round(1.0 / interval))
-            tight_held, tight_path = floor(args.bin, pid, 6, detail_every)
-            paced_held, paced_path = floor(args.bin, pid, min(window, 30.0), detail_every, ms)
+            tight_held, tight_path, _ = floor(args.bin, pid, 6, detail_every)
+            paced_held, paced_path, sleep_only = floor(args.bin, pid, min(window, 30.0), detail_every, ms)
             base = rows[0]["cpu_us_per_sample"]
             print(f"\n### Interval {ms:g} ms ({window:g} s measured per tool)\n")
-            print("| tool | reads per sample | µs CPU per sample | samples/s | peak RSS | ÷ soakprof |")
-            print("| --- | --- | ---: | ---: | ---: | ---: |")
+            print("| tool | reads per sample | µs CPU per sample | samples/s | RSS while sampling | peak RSS, whole run | ÷ soakprof |")
+            print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
             for r in rows:
                 print(f"| {r['tool']} | {r['fields']} | {r['cpu_us_per_sample']:.0f} | "
-                      f"{r['samples_per_s']:.1f} | {r['peak_rss_mib']:.1f} MiB | "
+                      f"{r['samples_per_s']:.1f} | {r['sampling_rss_mib']:.1f} MiB | {r['peak_rss_mib']:.1f} MiB | "
                       f"{r['cpu_us_per_sample'] / base:.2f} |")
             floors = [
                 ("floor: same files, tight loop, kept open", tight_held),
@@ -230,7 +247,9 @@ def main():
                 (f"floor: same files, one read every {ms:g} ms, opened each time", paced_path),
             ]
             for label, us in floors:
-                print(f"| {label} | {core_fields} | {us:.0f} | | | {us / base:.2f} |")
+                print(f"| {label} | {core_fields} | {us:.0f} | | | | {us / base:.2f} |")
+            floors.append((f"waking up every {ms:g} ms, nothing read", sleep_only))
+            print(f"| waking up every {ms:g} ms, nothing read | none | {sleep_only:.0f} | | | | {sleep_only / base:.2f} |")
             psrecord = next(r for r in rows if r["tool"].startswith("psrecord"))
             print(f"\nsoakprof vs psrecord: {psrecord['cpu_us_per_sample'] / base:.1f}× cheaper; "
                   f"vs the paced floor (kept open): {base / paced_held:.2f}×; "

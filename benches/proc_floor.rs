@@ -10,9 +10,9 @@
 //! The FD count is one `stat()` of /proc/PID/fd (its size is the count on Linux ≥ 6.2).
 //! CPU is this process's own (CLOCK_PROCESS_CPUTIME_ID, user + system).
 //!
-//! With `--every DURATION_MS` the reads are paced like a sampler's (one round, then sleep
-//! to the next tick), so the figure includes what waking up costs: cold caches and the
-//! sleep itself.
+//! With `--every MS` the reads are paced like a sampler's (one round, then sleep to the
+//! next tick), so the figure includes what waking up costs: cold caches and the sleep
+//! itself; a third line (`sleep`) gives the cost of waking up with nothing read.
 //!
 //!   usage: proc_floor PID SECONDS [--smaps] [--every MS] [--detail-every N]
 
@@ -138,5 +138,12 @@ fn main() -> ExitCode {
     println!(
         "{{\"mode\":\"held\",\"pid\":{pid},\"smaps\":{smaps},\"every_ms\":{every_ms},\"detail_every\":{detail_every},\"fds\":{fd_count},\"iterations\":{n},\"cpu_us_per_iter\":{us:.3}}}"
     );
+    if every.is_some() {
+        // Waking up alone, with nothing read: what any sampler pays per tick.
+        let (n, us) = measure(seconds / 2.0, every, || {});
+        println!(
+            "{{\"mode\":\"sleep\",\"pid\":{pid},\"every_ms\":{every_ms},\"iterations\":{n},\"cpu_us_per_iter\":{us:.3}}}"
+        );
+    }
     ExitCode::SUCCESS
 }

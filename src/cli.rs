@@ -62,7 +62,7 @@ pub struct RecordArgs {
     #[arg(long, value_parser = units::parse_positive_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
     /// How often to read PSS/USS (smaps_rollup, whose cost grows with the target's memory):
-    /// `auto` (at most once a second, less often if a read would cost over 1% of a core),
+    /// `auto` (every 5 s, less often if reading would cost over 0.5% of a core),
     /// `off`, or a period.
     #[arg(long, default_value = "auto", value_parser = parse_pss_interval, value_name = "auto|off|DURATION")]
     pub pss_interval: PssInterval,

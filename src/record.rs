@@ -157,8 +157,8 @@ impl Clock for SystemClock {
 /// How often PSS/USS (smaps_rollup) is read (`--pss-interval`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PssInterval {
-    /// At most once a second, and less often when one read would cost more than
-    /// `SMAPS_BUDGET` of a core.
+    /// Every `PSS_AUTO_PERIOD_S` at most, and less often when one read would cost more
+    /// than `SMAPS_BUDGET` of a core.
     Auto,
     /// Never: `pss` and `uss` are missing from every sample.
     Off,
@@ -176,17 +176,17 @@ pub enum PssInterval {
 pub struct ReadSchedule {
     /// Read on every `every`-th sample; 0 = never.
     pub every: u32,
-    /// The fewest samples between reads (`Auto`: one second's worth).
+    /// The fewest samples between reads (`Auto`: `PSS_AUTO_PERIOD_S` worth).
     min_every: u32,
     adaptive: bool,
     countdown: u32,
 }
 
 /// Share of one core that smaps_rollup may use on average under `PssInterval::Auto`.
-pub const SMAPS_BUDGET: f64 = 0.01;
+pub const SMAPS_BUDGET: f64 = 0.005;
 
 /// The default period of PSS/USS reads under `PssInterval::Auto`.
-pub const PSS_AUTO_PERIOD_S: f64 = 1.0;
+pub const PSS_AUTO_PERIOD_S: f64 = 5.0;
 
 /// The period of the detail fields (swap, context switches, I/O bytes, host memory): every
 /// sample at this interval or longer.
@@ -707,53 +707,53 @@ mod tests {
 
     #[test]
     fn slow_smaps_is_read_less_often() {
-        // 20 ms per read at a 100 ms interval: at most 1% of a core needs 2 s between
-        // reads, twice the one-second minimum -> every 20th sample.
+        // 50 ms per read at a 100 ms interval: at most 0.5% of a core needs 10 s between
+        // reads, twice the five-second minimum -> every 100th sample.
         let clock = FakeClock {
             now: Cell::new(0.0),
             stall: None,
         };
         let mut sampler = ReplaySampler {
             exit_at_s: None,
-            smaps_cost_s: 0.02,
+            smaps_cost_s: 0.05,
         };
         let settings = LoopSettings {
             interval_s: 0.1,
-            duration_s: Some(2.0),
+            duration_s: Some(20.0),
             children: false,
             pss: PssInterval::Auto,
         };
         let (_, run) = run(&clock, &mut sampler, settings);
-        assert_eq!(run.header.smaps_every, 20);
+        assert_eq!(run.header.smaps_every, 100);
         let with_pss = run.samples.iter().filter(|s| s.pss.is_some()).count();
-        assert_eq!(with_pss, 2, "t = 0 and t = 2 s");
-        assert_eq!(run.header.smaps_read_ms, Some(20.0));
+        assert_eq!(with_pss, 3, "t = 0, 10 and 20 s");
+        assert_eq!(run.header.smaps_read_ms, Some(50.0));
     }
 
     #[test]
     fn smaps_schedule_rules() {
-        // At a 1 s interval the one-second minimum is every sample.
-        let mut s = ReadSchedule::new(PssInterval::Auto, 1.0);
+        // At a 5 s interval the five-second minimum is every sample; the budget is 25 ms.
+        let mut s = ReadSchedule::new(PssInterval::Auto, 5.0);
         assert!(s.due() && s.due());
-        assert_eq!(s.observe(0.001, 1.0), None);
-        assert_eq!(s.observe(0.04, 1.0), Some(4));
+        assert_eq!(s.observe(0.001, 5.0), None);
+        assert_eq!(s.observe(0.1, 5.0), Some(4));
         let pattern: Vec<bool> = (0..8).map(|_| s.due()).collect();
         assert_eq!(pattern.iter().filter(|d| **d).count(), 2);
         assert_eq!(
-            s.observe(0.03, 1.0),
+            s.observe(0.07, 5.0),
             None,
             "needs 3: the period of 4 is kept"
         );
-        assert_eq!(s.observe(0.02, 1.0), None, "needs 2: not yet a quarter");
-        assert_eq!(s.observe(0.001, 1.0), Some(1));
+        assert_eq!(s.observe(0.04, 5.0), None, "needs 2: not yet a quarter");
+        assert_eq!(s.observe(0.001, 5.0), Some(1));
         // A steadily growing cost (a leaking target) changes the period rarely.
         let mut s = ReadSchedule::new(PssInterval::Auto, 0.05);
-        assert_eq!(s.every, 20, "one second at 50 ms");
+        assert_eq!(s.every, 100, "five seconds at 50 ms");
         let changes = (1..=1000)
             .filter(|i| s.observe(*i as f64 * 1e-4, 0.05).is_some())
             .count();
         assert!(changes <= 6, "{changes} changes");
-        assert_eq!(s.every % 20, 0);
+        assert_eq!(s.every % 100, 0);
     }
 
     #[test]
@@ -783,7 +783,7 @@ mod tests {
             .collect();
         assert_eq!(detail_at, [0.0, 1.0, 2.0]);
         let pss = fast.samples.iter().filter(|s| s.pss.is_some()).count();
-        assert_eq!(pss, 3, "PSS once a second too");
+        assert_eq!(pss, 1, "PSS every 5 s");
         // At a 1 s interval every sample has them.
         let settings = LoopSettings {
             interval_s: 1.0,
@@ -792,11 +792,14 @@ mod tests {
             pss: PssInterval::Auto,
         };
         let (_, slow) = run(&clock_at_zero(), &mut sampler, settings);
-        assert!(
-            slow.samples
-                .iter()
-                .all(|s| s.swap.is_some() && s.pss.is_some())
-        );
+        assert!(slow.samples.iter().all(|s| s.swap.is_some()));
+        let pss_at: Vec<f64> = slow
+            .samples
+            .iter()
+            .filter(|s| s.pss.is_some())
+            .map(|s| s.t)
+            .collect();
+        assert_eq!(pss_at, [0.0, 5.0]);
     }
 
     fn clock_at_zero() -> FakeClock {

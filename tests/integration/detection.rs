@@ -139,13 +139,22 @@ fn thread_leak_fails_on_threads_only() {
     // 600/min = one new thread every 100 ms from the fixture's `ready`. Each idle thread
     // also costs a few resident pages (its stack, 64 KiB reserved), about 10 kB: RSS rises
     // ~6 MB/min, below the 10 MB/min fail threshold, so RSS must not fail.
-    let (out, v, _dir) = record_fixture(5, &[], &["--leak-threads-per-min", "600"]);
+    // USS is judged too (it must not fail), so read it often enough in 5 s.
+    let (out, v, _dir) = record_fixture(
+        5,
+        &["--pss-interval", "100ms"],
+        &["--leak-threads-per-min", "600"],
+    );
     assert_count_leak("thread leak 600/min", &out, &v, "threads", 600.0);
 }
 
 #[test]
 fn fd_leak_fails_on_fds_only() {
-    let (out, v, _dir) = record_fixture(5, &[], &["--leak-fds-per-min", "1200"]);
+    let (out, v, _dir) = record_fixture(
+        5,
+        &["--pss-interval", "100ms"],
+        &["--leak-fds-per-min", "1200"],
+    );
     assert_count_leak("fd leak 1200/min", &out, &v, "fds", 1200.0);
 }
 
