@@ -166,6 +166,7 @@ fn header(n: usize) -> Header {
         duration_s: Some(n as f64),
         backend: Backend::Linux,
         smaps_every: 1,
+        detail_every: 1,
         smaps_read_ms: Some(0.4),
         limits: Limits {
             mem_limit_bytes: Some(512 << 20),

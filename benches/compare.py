@@ -22,6 +22,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -262,6 +263,7 @@ def main():
     finally:
         target.kill()
         target.wait()
+        shutil.rmtree(work, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(all_rows, f, indent=1)

@@ -2,7 +2,7 @@
 # soakprof next to psrecord, mprof and procpath on one target at one interval, with the /proc
 # read floor measured in the same run (see benches/compare.py for how each figure is taken).
 # Installs the peers into a throw-away virtualenv (PyPI access needed), then prints a
-# Markdown table per interval. Takes about 8 minutes with the default windows.
+# Markdown table per interval. Takes about 11 minutes with the default windows.
 #   usage: benches/compare.sh [INTERVALS] [WINDOW_S]     e.g. benches/compare.sh 0.01,1
 # Environment: SOAKPROF_BIN_DIR (prebuilt soakprof, soakprof-fixture and proc_floor),
 #   PEERS_VENV (reuse a virtualenv that already has the peers).
@@ -10,17 +10,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 intervals=${1:-0.01,1}
 window=${2:-}
+cleanup=()
+trap 'rm -rf "${cleanup[@]}"' EXIT
 bin=${SOAKPROF_BIN_DIR:-}
 if [ -z "$bin" ]; then
   cargo build --release --quiet --bins --example proc_floor
   bin=$(mktemp -d)
+  cleanup+=("$bin")
   cp target/release/soakprof target/release/soakprof-fixture target/release/examples/proc_floor "$bin/"
 fi
 [ -x /usr/bin/time ] || { echo "compare.sh: GNU time (/usr/bin/time) is needed for peak RSS" >&2; exit 2; }
 venv=${PEERS_VENV:-}
 if [ -z "$venv" ]; then
   venv=$(mktemp -d)
-  trap 'rm -rf "$venv"' EXIT
+  cleanup+=("$venv")
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     psrecord==1.4 procpath==1.15.1 memory-profiler==0.61.0

@@ -99,7 +99,7 @@ fn main() -> ExitCode {
     let mut round = 0u64;
     let mut take = move || {
         round += 1;
-        if (round - 1) % detail_every == 0 {
+        if (round - 1).is_multiple_of(detail_every) {
             usize::MAX
         } else {
             1

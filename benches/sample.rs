@@ -83,6 +83,12 @@ fn bench(c: &mut Criterion, id: ProcId) {
         b.iter(|| black_box(linux.sample(&[id], false, elapsed_s(), Reads::BASIC)))
     });
 
+    // What most samples read at short intervals: stat and the FD count only.
+    let mut linux_core = LinuxSampler::new();
+    group.bench_function("linux_core", |b| {
+        b.iter(|| black_box(linux_core.sample(&[id], false, elapsed_s(), Reads::CORE)))
+    });
+
     let mut linux_smaps = LinuxSampler::new();
     group.bench_function("linux_smaps", |b| {
         b.iter(|| black_box(linux_smaps.sample(&[id], false, elapsed_s(), Reads::ALL)))
