@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+from procfs_util import rss_kib
+
 
 def cpu_ns(pid):
     """Run time of every thread of `pid`, ns; None when it is gone."""
@@ -42,17 +44,6 @@ def cpu_ns(pid):
         except (OSError, ValueError, IndexError):
             pass
     return total if seen else None
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 def threads_of(pid):

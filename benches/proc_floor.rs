@@ -64,6 +64,12 @@ fn measure(seconds: f64, every: Option<Duration>, mut one: impl FnMut()) -> (u64
     (iterations, (cpu_s() - cpu_start) * 1e6 / iterations as f64)
 }
 
+/// The value after `--name`, parsed.
+fn option<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1)?.parse().ok()
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(pid), Some(seconds)) = (
@@ -74,18 +80,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let smaps = args.iter().any(|a| a == "--smaps");
-    let every = args
-        .iter()
-        .position(|a| a == "--every")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|ms| ms.parse::<f64>().ok())
+    let every = option::<f64>(&args, "--every")
         .filter(|ms| *ms > 0.0)
         .map(|ms| Duration::from_secs_f64(ms / 1e3));
-    let detail_every = args
-        .iter()
-        .position(|a| a == "--detail-every")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse::<u64>().ok())
+    let detail_every = option::<u64>(&args, "--detail-every")
         .filter(|n| *n > 0)
         .unwrap_or(1);
     let every_ms = every.map_or("null".to_owned(), |d| format!("{}", d.as_secs_f64() * 1e3));

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from procfs_util import rss_kib
+
 # The target: a shell that keeps the fixture's HTTP server as one child and starts a short
 # sleep every 100 ms (each lives 0 to 0.4 s), so 1 to 6 children come and go all the time.
 CHURN = """
@@ -52,17 +54,6 @@ def threads(pid):
         except (OSError, ValueError, IndexError):
             pass
     return out
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 def wait_for_port(port, timeout_s=10):
