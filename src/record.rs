@@ -208,6 +208,11 @@ impl ReadSchedule {
         }
     }
 
+    /// Every `period` (rounded to whole samples, at least every sample), never adapted.
+    pub fn fixed(period: Duration, interval_s: f64) -> ReadSchedule {
+        ReadSchedule::new(PssInterval::Every(period), interval_s)
+    }
+
     /// Is a read due on this tick?
     pub fn due(&mut self) -> bool {
         if self.every == 0 {
@@ -381,7 +386,7 @@ impl Recorder<'_> {
         let interval_s = settings.interval_s;
         let mut smaps = ReadSchedule::new(settings.pss, interval_s);
         header.smaps_every = smaps.every;
-        let mut detail = ReadSchedule::new(PssInterval::Every(DETAIL_PERIOD), interval_s);
+        let mut detail = ReadSchedule::fixed(DETAIL_PERIOD, interval_s);
         header.detail_every = detail.every;
         let mut slope = OnlineSlope::default();
         let mut outcome = LoopOutcome {

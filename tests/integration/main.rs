@@ -34,6 +34,72 @@ fn record_by_pid_writes_a_complete_run() {
     assert!(v["metrics"]["rss"]["last"].as_f64().unwrap() > 0.0);
 }
 
+/// The samples of a run's log, and its header.
+fn log_of(dir: &std::path::Path) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let text = std::fs::read_to_string(dir.join("samples.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let samples = lines
+        .iter()
+        .filter(|l| l["type"] == "sample")
+        .cloned()
+        .collect();
+    (lines[0].clone(), samples)
+}
+
+#[test]
+fn pss_and_detail_fields_follow_their_schedules() {
+    let fixture = start_fixture(None, &[]);
+    let pid = fixture.pid.to_string();
+    let record = |pss: &str| {
+        let out_dir = tempfile::tempdir().unwrap();
+        let out = soakprof(&[
+            "record",
+            "--pid",
+            &pid,
+            "--interval",
+            "50ms",
+            "--duration",
+            "2s",
+            "--pss-interval",
+            pss,
+            "--quiet",
+            "--out",
+            out_dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let (header, samples) = log_of(out_dir.path());
+        assert!(samples.len() >= 35, "{} samples", samples.len());
+        (header, samples)
+    };
+    let (header, samples) = record("100ms");
+    assert_eq!(header["smaps_every"], 2);
+    assert_eq!(header["detail_every"], 20, "once a second at 50 ms");
+    for (i, s) in samples.iter().enumerate() {
+        assert!(s["rss"].is_u64() && s["fds"].is_u64() && s["threads"].is_u64());
+        assert_eq!(s["pss"].is_u64(), i % 2 == 0, "pss in sample {i}: {s}");
+        assert_eq!(s["swap"].is_u64(), i % 20 == 0, "swap in sample {i}: {s}");
+        assert_eq!(
+            s["host_avail"].is_u64(),
+            i % 20 == 0,
+            "host_avail in sample {i}"
+        );
+    }
+    let (header, samples) = record("off");
+    assert_eq!(header["smaps_every"], 0);
+    assert!(
+        samples
+            .iter()
+            .all(|s| s["pss"].is_null() && s["uss"].is_null())
+    );
+    assert_bad_input(
+        &soakprof(&["record", "--pid", &pid, "--pss-interval", "sometimes"]),
+        "--pss-interval",
+    );
+}
+
 #[test]
 fn record_by_name_finds_a_long_name() {
     let name = unique_name("byname");
