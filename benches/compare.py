@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
 
 from procfs_util import rss_kib
 
@@ -167,8 +168,9 @@ def main():
     ap.add_argument("--bin", required=True, help="directory with soakprof, soakprof-fixture, proc_floor")
     ap.add_argument("--venv", required=True, help="virtualenv with psrecord, procpath, memory-profiler")
     ap.add_argument("--intervals", default="0.01,1", help="seconds, comma-separated")
-    ap.add_argument("--window", type=float, default=None, help="seconds measured per tool (default: 20 at 10 ms, 60 at 1 s)")
+    ap.add_argument("--window", type=float, default=None, help="seconds measured per tool and round (default: 15 at 10 ms, 30 at 1 s)")
     ap.add_argument("--json", help="also write every row here")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per interval")
     args = ap.parse_args()
 
     target = start_target(args.bin)
@@ -182,7 +184,7 @@ def main():
     all_rows = []
     try:
         for interval in [float(x) for x in args.intervals.split(",")]:
-            window = args.window or (20.0 if interval < 0.1 else 60.0)
+            window = args.window or (15.0 if interval < 0.1 else 30.0)
             warm = max(2.0, 2 * interval)
             ms = interval * 1e3
             sp = os.path.join(args.bin, "soakprof")
@@ -211,46 +213,88 @@ def main():
                   f"$..children[?(@.stat.pid == {pid})]"], f"{work}/procpath-{ms:g}.sqlite",
                  "stat status fd-by-type"),
             ]
-            rows = []
-            for name, kind, argv, out, fields in tools:
-                row = run_tool(name, kind, argv, out, warm, window)
-                row["fields"] = fields
-                rows.append(row)
-                print(f"  {interval:g} s  {name}: {row['cpu_us_per_sample']:.1f} µs/sample, "
-                      f"{row['samples_per_s']:.1f} samples/s, RSS {row['sampling_rss_mib']:.2f} MiB, "
-                      f"peak {row['peak_rss_mib']:.2f} MiB",
-                      file=sys.stderr)
             # soakprof reads status, io and meminfo once a second (every sample at 1 s).
             detail_every = max(1, round(1.0 / interval))
-            tight_held, tight_path, _ = floor(args.bin, pid, 6, detail_every)
-            paced_held, paced_path, sleep_only = floor(args.bin, pid, min(window, 30.0), detail_every, ms)
+            # Rounds interleave every tool and the floor, so a slow spell of the machine
+            # (a VM's idle exits vary a lot) lands on all of them; medians are reported.
+            runs = {name: [] for name, *_ in tools}
+            floor_runs = []
+            for round_no in range(args.rounds):
+                for name, kind, argv, out, fields in tools:
+                    if os.path.isdir(out):
+                        shutil.rmtree(out)
+                    elif os.path.isfile(out):
+                        os.remove(out)
+                    row = run_tool(name, kind, argv, out, warm, window)
+                    row["fields"] = fields
+                    runs[name].append(row)
+                    print(f"  {interval:g} s  round {round_no + 1}  {name}: {row['cpu_us_per_sample']:.1f} µs/sample, "
+                          f"{row['samples_per_s']:.1f} samples/s, RSS {row['sampling_rss_mib']:.2f} MiB, "
+                          f"peak {row['peak_rss_mib']:.2f} MiB",
+                          file=sys.stderr)
+                tight_held, tight_path, _ = floor(args.bin, pid, 6, detail_every)
+                paced_held, paced_path, sleep_only = floor(args.bin, pid, min(window, 30.0), detail_every, ms)
+                floor_runs.append({
+                    "floor: same files, tight loop, kept open": tight_held,
+                    "floor: same files, tight loop, opened each time": tight_path,
+                    f"floor: same files, one read every {ms:g} ms, kept open": paced_held,
+                    f"floor: same files, one read every {ms:g} ms, opened each time": paced_path,
+                    f"waking up every {ms:g} ms, nothing read": sleep_only,
+                })
+                print(f"  {interval:g} s  round {round_no + 1}  floor: paced {paced_held:.1f} µs, "
+                      f"tight {tight_held:.1f} µs, waking {sleep_only:.1f} µs", file=sys.stderr)
+
+            def spread(values):
+                return median(values), min(values), max(values)
+
+            def cell(values, fmt="{:.0f}"):
+                mid, lo, hi = spread(values)
+                return fmt.format(mid) + (f" ({fmt.format(lo)}–{fmt.format(hi)})" if len(values) > 1 else "")
+
+            rows = []
+            for name, *_ in tools:
+                rs = runs[name]
+                rows.append({
+                    "tool": name,
+                    "fields": rs[0]["fields"],
+                    "cpu_us_per_sample": median([r["cpu_us_per_sample"] for r in rs]),
+                    "cpu_us_runs": [r["cpu_us_per_sample"] for r in rs],
+                    "samples_per_s": median([r["samples_per_s"] for r in rs]),
+                    "sampling_rss_mib": max(r["sampling_rss_mib"] for r in rs),
+                    "peak_rss_mib": max(r["peak_rss_mib"] for r in rs),
+                    "notes": [r["note"] for r in rs if "note" in r],
+                })
             base = rows[0]["cpu_us_per_sample"]
-            print(f"\n### Interval {ms:g} ms ({window:g} s measured per tool)\n")
+            print(f"\n### Interval {ms:g} ms ({args.rounds} rounds of {window:g} s per tool; "
+                  f"median (min–max) of the rounds)\n")
             print("| tool | reads per sample | µs CPU per sample | samples/s | RSS while sampling | peak RSS, whole run | ÷ soakprof |")
             print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
             for r in rows:
-                print(f"| {r['tool']} | {r['fields']} | {r['cpu_us_per_sample']:.0f} | "
+                print(f"| {r['tool']} | {r['fields']} | {cell(r['cpu_us_runs'])} | "
                       f"{r['samples_per_s']:.1f} | {r['sampling_rss_mib']:.1f} MiB | {r['peak_rss_mib']:.1f} MiB | "
                       f"{r['cpu_us_per_sample'] / base:.2f} |")
-            floors = [
-                ("floor: same files, tight loop, kept open", tight_held),
-                ("floor: same files, tight loop, opened each time", tight_path),
-                (f"floor: same files, one read every {ms:g} ms, kept open", paced_held),
-                (f"floor: same files, one read every {ms:g} ms, opened each time", paced_path),
-            ]
-            for label, us in floors:
-                print(f"| {label} | {core_fields} | {us:.0f} | | | | {us / base:.2f} |")
-            floors.append((f"waking up every {ms:g} ms, nothing read", sleep_only))
-            print(f"| waking up every {ms:g} ms, nothing read | none | {sleep_only:.0f} | | | | {sleep_only / base:.2f} |")
+            floors = {label: median([f[label] for f in floor_runs]) for label in floor_runs[0]}
+            for label in floors:
+                fields = "none" if label.startswith("waking") else core_fields
+                values = [f[label] for f in floor_runs]
+                print(f"| {label} | {fields} | {cell(values)} | | | | {floors[label] / base:.2f} |")
+            paced_held = floors[f"floor: same files, one read every {ms:g} ms, kept open"]
+            tight_held = floors["floor: same files, tight loop, kept open"]
+            # The same ratio round by round: soakprof and the floor of one round ran minutes apart.
+            per_round = [runs[tools[0][0]][i]["cpu_us_per_sample"]
+                         / floor_runs[i][f"floor: same files, one read every {ms:g} ms, kept open"]
+                         for i in range(args.rounds)]
             psrecord = next(r for r in rows if r["tool"].startswith("psrecord"))
             print(f"\nsoakprof vs psrecord: {psrecord['cpu_us_per_sample'] / base:.1f}× cheaper; "
                   f"vs the paced floor (kept open): {base / paced_held:.2f}×; "
                   f"vs the tight-loop floor: {base / tight_held:.2f}×")
+            print("soakprof ÷ paced floor, round by round: "
+                  + ", ".join(f"{x:.2f}" for x in per_round))
             for r in rows:
-                if "note" in r:
-                    print(f"note: {r['tool']}: {r['note']}")
+                for note in r["notes"]:
+                    print(f"note: {r['tool']}: {note}")
             all_rows.append({"interval_s": interval, "window_s": window, "rows": rows,
-                             "floor_us": dict(floors)})
+                             "floor_us": floors, "floor_runs": floor_runs})
     finally:
         target.kill()
         target.wait()

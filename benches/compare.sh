@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # soakprof next to psrecord, mprof and procpath on one target at one interval, with the /proc
 # read floor measured in the same run (see benches/compare.py for how each figure is taken).
-# Installs the peers into a throw-away virtualenv (PyPI access needed), then prints a
-# Markdown table per interval. Takes about 11 minutes with the default windows.
+# Installs the peers into a throw-away virtualenv (PyPI access needed), then runs three
+# interleaved rounds of every tool and the floor per interval and prints a Markdown table of
+# medians (min–max) per interval. Takes about 17 minutes with the default windows.
 #   usage: benches/compare.sh [INTERVALS] [WINDOW_S]     e.g. benches/compare.sh 0.01,1
 # Environment: SOAKPROF_BIN_DIR (prebuilt soakprof, soakprof-fixture and proc_floor),
 #   PEERS_VENV (reuse a virtualenv that already has the peers).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every figure of the README's "Performance" section that compares soakprof with its peers
 # or checks that it stays flat: benches/compare.sh (psrecord, mprof, procpath and the /proc
-# read floor at 10 ms and 1 s, about 11 minutes), then benches/profiler_soak.sh (86,400
+# read floor at 10 ms and 1 s, about 17 minutes), then benches/profiler_soak.sh (86,400
 # samples at 10 ms with --children and 200 req/s, about 15 minutes). Needs PyPI access for
 # the peers and GNU time; exits non-zero if the soak finds growth.
 #   usage: benches/performance.sh
