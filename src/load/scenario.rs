@@ -553,11 +553,6 @@ pub fn quick_scenario(
     })
 }
 
-/// The sum of the requests' weights.
-pub fn total_weight(requests: &[RequestSpec]) -> f64 {
-    requests.iter().map(|request| request.weight).sum()
-}
-
 /// The level from `--users` / `--rps`, checked.
 fn cli_level(overrides: &LoadOverrides) -> Result<Option<Level>, ScenarioError> {
     match (overrides.users, overrides.rps) {
@@ -1315,7 +1310,8 @@ json_bodies = [{ a = 1 }, { a = 2 }]
         let [list, create, health, batch] = scenario.requests.as_slice() else {
             panic!("four requests expected");
         };
-        assert_eq!(total_weight(&scenario.requests), 5.5);
+        let total_weight: f64 = scenario.requests.iter().map(|request| request.weight).sum();
+        assert_eq!(total_weight, 5.5);
         assert_eq!((list.name.as_str(), list.weight), ("list", 3.0));
         assert_eq!(list.method, http::Method::GET);
         assert_eq!(list.url.as_str(), "http://127.0.0.1:8080/api/items?x=1");
