@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use soakprof::analysis::sequential::{
     FAIL_FAST_ALPHA, LookSchedule, certain_fail, earliest_stop_s,
 };
-use soakprof::analysis::{MetricKind, Verdict, Warmup, analyse_metric};
+use soakprof::analysis::{MetricKind, Verdict, Warmup, judge_trend};
 use soakprof::runlog::Thresholds;
 use soakprof::sample::Sample;
 
@@ -455,9 +455,8 @@ fn to_samples(raw: &[f64], kind: MetricKind) -> (Vec<Sample>, Vec<f64>, Vec<f64>
 
 /// soakprof's verdict on a series; no verdict (too few samples) is a pass. The one place
 /// to adapt when the analysis signature changes.
-fn soakprof_verdict(samples: &[Sample], kind: MetricKind, th: &Thresholds) -> Verdict {
-    let mut reasons = Vec::new();
-    analyse_metric(samples, kind, th, &mut reasons).map_or(Verdict::Pass, |m| m.verdict)
+fn soakprof_verdict(t: &[f64], y: &[f64], kind: MetricKind, th: &Thresholds) -> Verdict {
+    judge_trend(t, y, kind, th, Warmup::Auto).map_or(Verdict::Pass, |j| j.trend.verdict)
 }
 
 /// Baseline (a): average rate from the first to the last sample above the fail threshold.
@@ -534,7 +533,7 @@ fn fail_fast_stop(samples: &[Sample], th: &Thresholds) -> (Option<f64>, u32) {
             continue;
         }
         let reason = certain_fail(
-            &samples[..n],
+            &soakprof::synthetic::columns(&samples[..n]),
             th,
             Warmup::Auto,
             schedule.looks,
@@ -628,7 +627,7 @@ fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult 
     let mut judge_prefix = |cut: f64| -> (Verdict, bool) {
         let k = samples.partition_point(|s| s.t <= cut);
         let started = Instant::now();
-        let v = soakprof_verdict(&samples[..k], kind, th);
+        let v = soakprof_verdict(&t[..k], &y[..k], kind, th);
         soak_time += started.elapsed();
         soak_calls += 1;
         soak_samples += k;
@@ -944,7 +943,7 @@ fn print_header(cfg: &Config, th: &Thresholds) {
     println!();
     println!("Judges:");
     println!(
-        "- **soakprof**: `analysis::analyse_metric(samples, kind, &Thresholds::default(), ..)` \
+        "- **soakprof**: `analysis::judge_trend(t, y, kind, &Thresholds::default(), Warmup::Auto)` \
          with RSS, Threads or FDs; fail = `Verdict::Fail` (no verdict = pass)."
     );
     println!("- **(a) endpoints**: (last − first) / (t_last − t_first) above the fail threshold.");
@@ -1267,7 +1266,7 @@ fn main() {
     let soak_time: Duration = results.iter().map(|r| r.soak_time).sum();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "Runtime: {:.1} s wall for {} runs on {workers} thread(s); soakprof `analyse_metric`: \
+        "Runtime: {:.1} s wall for {} runs on {workers} thread(s); soakprof `judge_trend`: \
          {calls} calls on {:.1} M samples, {:.1} s CPU ({:.0} µs per call, {:.1} ns per sample).",
         started.elapsed().as_secs_f64(),
         results.len(),

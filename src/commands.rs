@@ -131,7 +131,7 @@ impl EarlyStop for FailFastCheck {
         // writer's buffer, which only delays a stop by that much.
         let run = runlog::read_run(&self.run_dir).ok()?;
         sequential::certain_fail(
-            &run.samples,
+            &run.columns,
             &self.thresholds,
             sequential::warmup_setting(&self.thresholds),
             self.schedule.looks,

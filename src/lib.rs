@@ -6,18 +6,23 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod columns;
 pub mod commands;
 pub mod config;
 pub mod demo;
 #[path = "../fixtures/fixture.rs"]
 pub mod fixture;
 pub mod load;
+pub mod process;
 pub mod record;
 pub mod report;
 pub mod rng;
 pub mod runlog;
 pub mod sample;
 pub mod status;
+#[doc(hidden)]
+#[path = "../fixtures/synthetic.rs"]
+pub mod synthetic;
 pub mod target;
 pub mod units;
 

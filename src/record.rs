@@ -532,7 +532,7 @@ pub fn stop_spawned(child: &mut Child, grace: Duration) -> Option<(Option<i32>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runlog::{read_run, tests_support::header};
+    use crate::runlog::{read_run, read_samples, tests_support::header};
     use crate::sample::Sample;
     use std::cell::Cell;
 
@@ -602,7 +602,7 @@ mod tests {
         clock: &FakeClock,
         sampler: &mut ReplaySampler,
         settings: LoopSettings,
-    ) -> (LoopOutcome, crate::runlog::RunData) {
+    ) -> (LoopOutcome, Recorded) {
         let dir = tempfile::tempdir().unwrap();
         let mut log = RunLogWriter::create(dir.path()).unwrap();
         let stop = StopFlag::new();
@@ -620,7 +620,20 @@ mod tests {
             .run(&settings, header(), vec![ProcId { pid: 7, start: 1 }])
             .unwrap();
         drop(log);
-        (outcome, read_run(dir.path()).unwrap())
+        let run = read_run(dir.path()).unwrap();
+        let recorded = Recorded {
+            header: run.header,
+            events: run.events,
+            samples: read_samples(dir.path()).unwrap(),
+        };
+        (outcome, recorded)
+    }
+
+    /// What a test run wrote: the header, the events, and every sample with all its fields.
+    struct Recorded {
+        header: crate::runlog::Header,
+        events: Vec<crate::runlog::Event>,
+        samples: Vec<Sample>,
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Verdict, signal_name};
+use super::exits::{Who, judge_exit};
+use super::verdict::{Finding, Subject, Verdict};
+use crate::process::Exit;
 use crate::runlog::Thresholds;
 use crate::runlog::load::{ErrorCounts, LatencyMs, LoadRun, LoadTotals};
-use crate::units::format_duration_s;
 
 /// Share of failed requests above which the run warns when no `--max-error-rate` was given.
 pub const UNGATED_ERROR_RATE_WARN: f64 = 0.05;
@@ -270,18 +271,18 @@ fn error_detail(errors: u64, requests: u64, kinds: &ErrorCounts) -> String {
     }
 }
 
-/// Judge one gate; a failed gate adds its reason.
+/// Judge one gate; a failed gate comes with the finding that says why.
 fn judge_gate(
     kind: GateKind,
     limit: f64,
     value: Option<f64>,
     summary: &LoadSummary,
-    reasons: &mut Vec<String>,
-) -> Gate {
+) -> (Gate, Option<Finding>) {
     let passed = value.is_some_and(|v| kind.passes(v, limit));
+    let mut finding = None;
     if !passed {
         let given = format!("{} {}", kind.option(), kind.format_limit(limit));
-        reasons.push(match value {
+        let text = match value {
             Some(v) => {
                 let side = if kind == GateKind::MinRps {
                     "below"
@@ -319,24 +320,22 @@ fn judge_gate(
                     kind.label()
                 )
             }
-        });
+        };
+        finding = Some(Finding::new(Verdict::Fail, Subject::Load, text));
     }
-    Gate {
+    let gate = Gate {
         gate: kind,
         limit,
         value,
         unit: kind.unit().to_string(),
         passed,
-    }
+    };
+    (gate, finding)
 }
 
 /// Summarise a load run and judge it against the load gates. Failed gates and a failed
 /// external load command fail the run; a high error rate without `--max-error-rate` warns.
-pub fn analyse_load(
-    load: &LoadRun,
-    thresholds: &Thresholds,
-    reasons: &mut Vec<String>,
-) -> LoadSummary {
+pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<Finding>) {
     let duration_s = intervals_span_s(load);
     let (responses, latency_ms) = latency_of(&load.total);
     let errors = load.total.errors.total();
@@ -387,8 +386,7 @@ pub fn analyse_load(
         verdict: Verdict::Pass,
     };
 
-    let mut verdict = Verdict::Pass;
-    let mut gate_reasons = Vec::new();
+    let mut findings = Vec::new();
     let gates: Vec<Gate> = [
         (GateKind::P95, thresholds.max_p95_ms, summary.latency_ms.p95),
         (GateKind::P99, thresholds.max_p99_ms, summary.latency_ms.p99),
@@ -401,70 +399,59 @@ pub fn analyse_load(
     ]
     .into_iter()
     .filter_map(|(kind, limit, value)| {
-        limit.map(|limit| judge_gate(kind, limit, value, &summary, &mut gate_reasons))
+        let (gate, finding) = judge_gate(kind, limit?, value, &summary);
+        findings.extend(finding);
+        Some(gate)
     })
     .collect();
-    if gates.iter().any(|g| !g.passed) {
-        verdict = Verdict::Fail;
-    }
     summary.gates = gates;
-    reasons.append(&mut gate_reasons);
 
     if let Some(ext) = &summary.external
         && let Some(at_s) = ext.exited_at_s
         && !ext.stopped_by_profiler
     {
-        let at = format_duration_s(at_s);
-        match (ext.exit_code, ext.signal) {
-            (_, Some(sig)) => {
-                verdict = Verdict::Fail;
-                reasons.push(format!(
-                    "the load command was killed by signal {sig} ({}) after {at}",
-                    signal_name(sig)
-                ));
-            }
-            (Some(0), None) => reasons.push(format!(
-                "the load command exited with status 0 after {at}; the load stopped there"
-            )),
-            (Some(code), None) => {
-                verdict = Verdict::Fail;
-                reasons.push(format!(
-                    "the load command exited with status {code} after {at}"
-                ));
-            }
-            (None, None) => {
-                verdict = verdict.max(Verdict::Warn);
-                reasons.push(format!(
-                    "the load command exited after {at}; its exit status is unknown"
-                ));
-            }
-        }
+        let exit = Exit::from_parts(ext.exit_code, ext.signal);
+        findings.push(judge_exit(Who::LoadCommand, exit, at_s));
     }
 
     if thresholds.max_error_rate.is_none()
         && let Some(rate) = summary.error_rate
         && rate > UNGATED_ERROR_RATE_WARN
     {
-        verdict = verdict.max(Verdict::Warn);
         let kinds = format_error_kinds(&summary.errors_by_kind);
-        reasons.push(format!(
-            "load: {} of requests failed ({kinds}); set --max-error-rate to gate on it",
-            format_percent(rate)
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Load,
+            format!(
+                "load: {} of requests failed ({kinds}); set --max-error-rate to gate on it",
+                format_percent(rate)
+            ),
         ));
     }
 
     if summary.driver == "builtin" && load.intervals.is_empty() {
-        verdict = verdict.max(Verdict::Warn);
-        reasons.push("load: the load driver recorded no intervals".to_string());
-    }
-    if load.skipped_lines > 0 {
-        reasons.push(format!(
-            "{} unreadable line(s) in load.jsonl were skipped",
-            load.skipped_lines
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Load,
+            "load: the load driver recorded no intervals",
         ));
     }
-    summary.verdict = verdict;
-    summary
+    if load.skipped_lines > 0 {
+        findings.push(Finding::new(
+            Verdict::Pass,
+            Subject::Log,
+            format!(
+                "{} unreadable line(s) in load.jsonl were skipped",
+                load.skipped_lines
+            ),
+        ));
+    }
+    summary.verdict = findings
+        .iter()
+        .map(|f| f.verdict)
+        .max()
+        .unwrap_or(Verdict::Pass);
+    (summary, findings)
 }
 
 #[cfg(test)]
@@ -474,6 +461,12 @@ mod tests {
         ExternalExit, ExternalRun, LoadInterval, LoadStart, StageEvent, new_latency_histogram,
     };
     use hdrhistogram::Histogram;
+
+    /// The summary and the reason lines of `judge_load`.
+    fn judged(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<String>) {
+        let (summary, findings) = judge_load(load, thresholds);
+        (summary, findings.iter().map(Finding::reason).collect())
+    }
 
     fn histogram(values_us: &[(u64, u64)]) -> Histogram<u64> {
         let mut h = new_latency_histogram().unwrap();
@@ -556,8 +549,7 @@ mod tests {
             t.max_error_rate = Some(0.01);
             t.min_rps = Some(100.0);
         });
-        let mut reasons = vec![];
-        let s = analyse_load(&run(ErrorCounts::default()), &th, &mut reasons);
+        let (s, reasons) = judged(&run(ErrorCounts::default()), &th);
         assert_eq!(s.verdict, Verdict::Pass, "{reasons:?}");
         assert!(reasons.is_empty(), "{reasons:?}");
         assert_eq!(s.driver, "builtin");
@@ -603,8 +595,7 @@ mod tests {
             t.max_error_rate = Some(0.01);
             t.min_rps = Some(250.0);
         });
-        let mut reasons = vec![];
-        let s = analyse_load(&run(errors), &th, &mut reasons);
+        let (s, reasons) = judged(&run(errors), &th);
         assert_eq!(s.verdict, Verdict::Fail);
         assert_eq!(
             reasons,
@@ -636,8 +627,7 @@ mod tests {
             t.max_p95_ms = Some(500.0);
             t.max_error_rate = Some(1.0);
         });
-        let mut reasons = vec![];
-        let s = analyse_load(&load, &th, &mut reasons);
+        let (s, reasons) = judged(&load, &th);
         assert_eq!(s.verdict, Verdict::Fail);
         assert_eq!(s.latency_ms, LatencyMs::default());
         assert_eq!(s.gates[0].value, None);
@@ -655,8 +645,7 @@ mod tests {
         empty.intervals.clear();
         empty.total = totals(0, ErrorCounts::default(), None);
         empty.by_name.clear();
-        let mut reasons = vec![];
-        let s = analyse_load(&empty, &gated(|t| t.min_rps = Some(1.0)), &mut reasons);
+        let (s, reasons) = judged(&empty, &gated(|t| t.min_rps = Some(1.0)));
         assert_eq!(s.rps, None);
         assert_eq!(s.error_rate, None);
         assert_eq!(s.verdict, Verdict::Fail);
@@ -673,8 +662,7 @@ mod tests {
             timeout: 120,
             ..ErrorCounts::default()
         };
-        let mut reasons = vec![];
-        let s = analyse_load(&run(errors), &Thresholds::default(), &mut reasons);
+        let (s, reasons) = judged(&run(errors), &Thresholds::default());
         assert_eq!(s.verdict, Verdict::Warn);
         assert_eq!(
             reasons,
@@ -688,8 +676,7 @@ mod tests {
             status: 120,
             ..ErrorCounts::default()
         };
-        let mut reasons = vec![];
-        let s = analyse_load(&run(few), &Thresholds::default(), &mut reasons);
+        let (s, reasons) = judged(&run(few), &Thresholds::default());
         assert_eq!(s.verdict, Verdict::Pass, "{reasons:?}");
         assert!(reasons.is_empty());
     }
@@ -722,8 +709,7 @@ mod tests {
             })
         };
         let th = Thresholds::default();
-        let mut reasons = vec![];
-        let s = analyse_load(&external(exit(Some(99), None, false)), &th, &mut reasons);
+        let (s, reasons) = judged(&external(exit(Some(99), None, false)), &th);
         assert_eq!(s.verdict, Verdict::Fail);
         assert_eq!(s.driver, "external");
         assert_eq!(
@@ -736,8 +722,7 @@ mod tests {
             (Some(99), None, false)
         );
 
-        let mut reasons = vec![];
-        let s = analyse_load(&external(exit(None, Some(9), false)), &th, &mut reasons);
+        let (s, reasons) = judged(&external(exit(None, Some(9), false)), &th);
         assert_eq!(s.verdict, Verdict::Fail);
         assert_eq!(
             reasons,
@@ -745,24 +730,21 @@ mod tests {
         );
 
         // Stopped by soakprof at the end of the run (SIGTERM): fine.
-        let mut reasons = vec![];
-        let s = analyse_load(&external(exit(None, Some(15), true)), &th, &mut reasons);
+        let (s, reasons) = judged(&external(exit(None, Some(15), true)), &th);
         assert_eq!(s.verdict, Verdict::Pass, "{reasons:?}");
         assert!(reasons.is_empty());
         assert!(s.external.unwrap().stopped_by_profiler);
 
         // Exited 0 on its own: said, not judged. Still running when the log ends: nothing.
-        let mut reasons = vec![];
-        let s = analyse_load(&external(exit(Some(0), None, false)), &th, &mut reasons);
+        let (s, reasons) = judged(&external(exit(Some(0), None, false)), &th);
         assert_eq!(s.verdict, Verdict::Pass);
         assert_eq!(reasons.len(), 1, "{reasons:?}");
         // Gates on an external driver cannot be measured: they fail, saying why.
-        let mut reasons = vec![];
         let gated = Thresholds {
             max_p95_ms: Some(500.0),
             ..Thresholds::default()
         };
-        let s = analyse_load(&external(exit(None, Some(15), true)), &gated, &mut reasons);
+        let (s, reasons) = judged(&external(exit(None, Some(15), true)), &gated);
         assert_eq!(s.verdict, Verdict::Fail);
         assert_eq!(
             reasons,
@@ -770,8 +752,7 @@ mod tests {
                 "load gate: p95 latency cannot be measured (an external load command reports no request statistics to soakprof), so --max-p95 500 ms is not met"
             ]
         );
-        let mut reasons = vec![];
-        let s = analyse_load(&external(None), &th, &mut reasons);
+        let (s, reasons) = judged(&external(None), &th);
         assert_eq!(s.verdict, Verdict::Pass);
         assert!(reasons.is_empty());
         assert_eq!(s.external.unwrap().exited_at_s, None);

@@ -7,7 +7,10 @@
 //! ascending) and `y`; pairs with a non-finite value are skipped, and out-of-order samples
 //! are put in time order first.
 
+use std::borrow::Cow;
 use std::ops::Range;
+
+use super::stats::{self, median};
 
 /// A one-step fall counts as a collection when it is more than this many robust standard
 /// deviations (1.4826 × MAD) of the first differences below their median: 6σ, so plain
@@ -75,11 +78,13 @@ pub fn cycle_period(t: &[f64], y: &[f64]) -> Option<f64> {
     if n < 2 * MIN_DROPS + 2 {
         return None;
     }
-    let d: Vec<f64> = y.windows(2).map(|w| w[1] - w[0]).collect();
-    let median_d = median(&mut d.clone())?;
-    let mad = median(&mut d.iter().map(|v| (v - median_d).abs()).collect::<Vec<_>>())?;
-    let quantum = d
-        .iter()
+    // First differences, computed where needed rather than stored: on a week at 1 Hz a
+    // stored copy (and the copies the medians would make) is 5 MB each.
+    let d = |i: usize| y[i + 1] - y[i];
+    let diffs = || y.windows(2).map(|w| w[1] - w[0]);
+    let median_d = stats::median_of(diffs)?;
+    let mad = stats::median_of(|| diffs().map(|v| (v - median_d).abs()))?;
+    let quantum = diffs()
         .map(|v| v.abs())
         .filter(|v| *v > 0.0)
         .fold(f64::INFINITY, f64::min);
@@ -94,23 +99,21 @@ pub fn cycle_period(t: &[f64], y: &[f64]) -> Option<f64> {
     // Drop events: runs of big negative differences (a collection seen over two samples
     // is one drop). `d[i]` is y[i+1] − y[i].
     let mut drop_times = Vec::new();
+    let d_len = n - 1;
     let mut i = 0;
-    while i < d.len() {
-        if d[i] >= threshold {
+    while i < d_len {
+        if d(i) >= threshold {
             i += 1;
             continue;
         }
         let first = i;
-        while i < d.len() && d[i] < threshold {
+        while i < d_len && d(i) < threshold {
             i += 1;
         }
         let size = y[first] - y[i];
-        let before = &d[first.saturating_sub(SPIKE_LOOK_SAMPLES)..first];
-        let after = &d[i..(i + SPIKE_LOOK_SAMPLES).min(d.len())];
-        let biggest_jump = before
-            .iter()
-            .chain(after)
-            .fold(f64::NEG_INFINITY, |m, v| m.max(*v));
+        let before = first.saturating_sub(SPIKE_LOOK_SAMPLES)..first;
+        let after = i..(i + SPIKE_LOOK_SAMPLES).min(d_len);
+        let biggest_jump = before.chain(after).map(d).fold(f64::NEG_INFINITY, f64::max);
         if biggest_jump <= SPIKE_JUMP_SHARE * size {
             drop_times.push(t[first]);
         }
@@ -119,7 +122,7 @@ pub fn cycle_period(t: &[f64], y: &[f64]) -> Option<f64> {
         return None;
     }
     let spacings: Vec<f64> = drop_times.windows(2).map(|w| w[1] - w[0]).collect();
-    let typical = median(&mut spacings.clone())?;
+    let typical = stats::median(&mut spacings.clone())?;
     if typical <= 0.0 {
         return None;
     }
@@ -167,8 +170,8 @@ pub fn lower_envelope(t: &[f64], y: &[f64], period_s: Option<f64>, max_points: u
     let period_s = period_s.filter(|p| p.is_finite() && *p > 0.0);
     let (Some(&first), Some(&last)) = (t.first(), t.last()) else {
         return Envelope {
-            t,
-            y,
+            t: t.into_owned(),
+            y: y.into_owned(),
             window_s: 0.0,
             cycles: 0,
         };
@@ -203,8 +206,8 @@ pub fn lower_envelope(t: &[f64], y: &[f64], period_s: Option<f64>, max_points: u
             }
         }
         None if t.len() <= max_points => Envelope {
-            t,
-            y,
+            t: t.into_owned(),
+            y: y.into_owned(),
             window_s: 0.0,
             cycles: 0,
         },
@@ -477,8 +480,13 @@ impl Sums {
     }
 }
 
-/// Finite (t, y) pairs in time order.
-fn clean(t: &[f64], y: &[f64]) -> (Vec<f64>, Vec<f64>) {
+/// Finite (t, y) pairs in time order: the input itself when it already is (as columns
+/// always are), else a sorted copy.
+fn clean<'a>(t: &'a [f64], y: &'a [f64]) -> (Cow<'a, [f64]>, Cow<'a, [f64]>) {
+    let finite = t.len() == y.len() && t.iter().chain(y).all(|v| v.is_finite());
+    if finite && t.is_sorted_by(|a, b| a <= b) {
+        return (Cow::Borrowed(t), Cow::Borrowed(y));
+    }
     let mut pairs: Vec<(f64, f64)> = t
         .iter()
         .zip(y)
@@ -488,23 +496,8 @@ fn clean(t: &[f64], y: &[f64]) -> (Vec<f64>, Vec<f64>) {
     if !pairs.is_sorted_by(|a, b| a.0 <= b.0) {
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    pairs.into_iter().unzip()
-}
-
-/// Median (mean of the two middle values for an even count), reordering `v`.
-fn median(v: &mut [f64]) -> Option<f64> {
-    let m = v.len();
-    if m == 0 {
-        return None;
-    }
-    let (_, upper, _) = v.select_nth_unstable_by(m / 2, f64::total_cmp);
-    let upper = *upper;
-    if m % 2 == 1 {
-        return Some(upper);
-    }
-    // The lower middle is the largest of the lower half.
-    let lower = v[..m / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    Some((lower + upper) / 2.0)
+    let (t, y): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+    (Cow::Owned(t), Cow::Owned(y))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! [`THEIL_SEN_EXACT_MAX_N`] points and sampled above; Mann–Kendall's S is O(n log n) but
 //! its autocorrelation correction is O(n · lags).
 
+use super::stats;
 use crate::rng::SplitMix64;
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -117,42 +118,43 @@ pub fn theil_sen(t: &[f64], y: &[f64]) -> Option<TheilSen> {
     let z = Normal::standard().inverse_cdf(0.975);
 
     let (slope, slope_ci) = if n <= THEIL_SEN_EXACT_MAX_N {
-        let mut slopes = Vec::with_capacity(pairs as usize);
-        for i in 0..n {
-            for j in i + 1..n {
-                let dt = t[j] - t[i];
-                if dt != 0.0 {
-                    slopes.push((y[j] - y[i]) / dt);
-                }
-            }
-        }
-        let m = slopes.len();
+        // Every pair with distinct t, enumerated anew on each pass of the selection.
+        let (t, y) = (&t[..], &y[..]);
+        let pair_slopes = || {
+            (0..n).flat_map(move |i| {
+                (i + 1..n).filter_map(move |j| {
+                    let dt = t[j] - t[i];
+                    (dt != 0.0).then(|| (y[j] - y[i]) / dt)
+                })
+            })
+        };
         // Rank positions of Sen's interval: the ((N − C)/2)-th and ((N + C)/2 + 1)-th
         // ordered slopes (1-based), C = z·σ_S, rounded like scipy (half to even).
         let c = z * var_s.max(0.0).sqrt();
-        let lo = ((m as f64 - c) / 2.0).round_ties_even() - 1.0;
-        let hi = ((m as f64 + c) / 2.0).round_ties_even();
-        median_and_ci(&mut slopes, lo, hi)?
+        median_and_ci(pair_slopes, |m| {
+            let lo = ((m - c) / 2.0).round_ties_even() - 1.0;
+            let hi = ((m + c) / 2.0).round_ties_even();
+            (lo, hi)
+        })?
     } else {
-        let mut slopes = sample_pair_slopes(&t, &y, THEIL_SEN_SAMPLED_PAIRS);
-        let m = slopes.len() as f64;
-        if m < 1.0 {
-            return None;
-        }
+        let slopes = || SampledPairSlopes::new(&t, &y, THEIL_SEN_SAMPLED_PAIRS);
         // Rank uncertainty of the true slope (σ_S/2) plus that of a sample quantile
         // (N/(2√M)), both in ranks among the N slopes, turned into sample positions.
-        let c = z * (var_s.max(0.0) + pairs * pairs / m).sqrt();
-        let q_lo = (pairs - c) / (2.0 * pairs);
-        let q_hi = (pairs + c) / (2.0 * pairs);
-        let lo = (q_lo * m).round_ties_even() - 1.0;
-        let hi = (q_hi * m).round_ties_even();
-        median_and_ci(&mut slopes, lo, hi)?
+        median_and_ci(slopes, |m| {
+            let c = z * (var_s.max(0.0) + pairs * pairs / m).sqrt();
+            let q_lo = (pairs - c) / (2.0 * pairs);
+            let q_hi = (pairs + c) / (2.0 * pairs);
+            (
+                (q_lo * m).round_ties_even() - 1.0,
+                (q_hi * m).round_ties_even(),
+            )
+        })?
     };
     if !slope.is_finite() {
         return None;
     }
     let mut residual: Vec<f64> = t.iter().zip(&y).map(|(a, b)| b - slope * a).collect();
-    let intercept = median_in_place(&mut residual)?;
+    let intercept = stats::median(&mut residual)?;
     Some(TheilSen {
         slope,
         intercept,
@@ -265,63 +267,63 @@ fn hamed_rao_factor(y: &[f64], lags: AcfLags) -> f64 {
     }
 }
 
-/// Median and the values at two 0-based rank positions (clamped into range) of `v`.
-fn median_and_ci(v: &mut [f64], lo: f64, hi: f64) -> Option<(f64, [f64; 2])> {
-    let m = v.len();
-    if m == 0 {
-        return None;
-    }
-    let last = (m - 1) as f64;
-    let lo = lo.clamp(0.0, last) as usize;
-    let hi = hi.clamp(0.0, last) as usize;
-    let (a, b) = ((m - 1) / 2, m / 2);
-    let picked = select_positions(v, &[lo, a, b, hi]);
-    Some(((picked[1] + picked[2]) / 2.0, [picked[0], picked[3]]))
+/// Median of the slopes and the values at two 0-based rank positions (clamped into range),
+/// which `positions(m)` gives from the number of slopes `m`. The slopes are streamed, never
+/// stored: a million of them would be 8 MB.
+fn median_and_ci<I: Iterator<Item = f64>>(
+    slopes: impl Fn() -> I,
+    positions: impl FnOnce(f64) -> (f64, f64),
+) -> Option<(f64, [f64; 2])> {
+    let picked = stats::select_ranks(slopes, |m| {
+        let (lo, hi) = positions(m as f64);
+        let last = (m - 1) as f64;
+        let clamp = |p: f64| p.clamp(0.0, last) as usize;
+        vec![clamp(lo), (m - 1) / 2, m / 2, clamp(hi)]
+    })?;
+    let p = picked.values;
+    Some(((p[1] + p[2]) / 2.0, [p[0], p[3]]))
 }
 
-/// Values at the given 0-based positions of `v` as if it were sorted, in the order given.
-/// Each selection only partitions what lies above the previous one: O(m) per position.
-fn select_positions(v: &mut [f64], positions: &[usize]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..positions.len()).collect();
-    order.sort_by_key(|&i| positions[i]);
-    let mut out = vec![0.0; positions.len()];
-    let mut start = 0;
-    for i in order {
-        let p = positions[i];
-        let (_, value, _) = v[start..].select_nth_unstable_by(p - start, f64::total_cmp);
-        out[i] = *value;
-        start = p;
-    }
-    out
+/// Slopes of up to `count` uniformly drawn pairs with distinct t (fixed seed, so every
+/// pass over them draws the same pairs).
+struct SampledPairSlopes<'a> {
+    t: &'a [f64],
+    y: &'a [f64],
+    rng: SplitMix64,
+    left: usize,
+    /// Bounded, in case nearly all t are equal.
+    draws_left: usize,
 }
 
-/// Median (mean of the two middle values for an even count), reordering `v`.
-fn median_in_place(v: &mut [f64]) -> Option<f64> {
-    let m = v.len();
-    if m == 0 {
-        return None;
-    }
-    let picked = select_positions(v, &[(m - 1) / 2, m / 2]);
-    Some((picked[0] + picked[1]) / 2.0)
-}
-
-/// Slopes of up to `count` uniformly drawn pairs with distinct t (fixed seed).
-fn sample_pair_slopes(t: &[f64], y: &[f64], count: usize) -> Vec<f64> {
-    let n = t.len() as u64;
-    let mut rng = SplitMix64(PAIR_SEED);
-    let mut slopes = Vec::with_capacity(count);
-    // Bounded, in case nearly all t are equal.
-    let mut draws_left = count.saturating_mul(8);
-    while slopes.len() < count && draws_left > 0 {
-        draws_left -= 1;
-        let i = rng.below(n) as usize;
-        let j = rng.below(n) as usize;
-        let dt = t[j] - t[i];
-        if dt != 0.0 {
-            slopes.push((y[j] - y[i]) / dt);
+impl<'a> SampledPairSlopes<'a> {
+    fn new(t: &'a [f64], y: &'a [f64], count: usize) -> Self {
+        SampledPairSlopes {
+            t,
+            y,
+            rng: SplitMix64(PAIR_SEED),
+            left: count,
+            draws_left: count.saturating_mul(8),
         }
     }
-    slopes
+}
+
+impl Iterator for SampledPairSlopes<'_> {
+    type Item = f64;
+
+    fn next(&mut self) -> Option<f64> {
+        let n = self.t.len() as u64;
+        while self.left > 0 && self.draws_left > 0 {
+            self.draws_left -= 1;
+            let i = self.rng.below(n) as usize;
+            let j = self.rng.below(n) as usize;
+            let dt = self.t[j] - self.t[i];
+            if dt != 0.0 {
+                self.left -= 1;
+                return Some((self.y[j] - self.y[i]) / dt);
+            }
+        }
+        None
+    }
 }
 
 /// Sizes (as f64) of the groups of equal values that have at least two members.

@@ -10,9 +10,9 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::{MetricKind, Warmup, fit_linear, prepare_series, series};
+use super::{MetricKind, Verdict, Warmup, fit_linear, judge_trend, prepare_series};
+use crate::columns::Columns;
 use crate::runlog::Thresholds;
-use crate::sample::Sample;
 use crate::units::format_duration_s;
 
 /// Total false-alarm rate of `--fail-fast` over all its looks.
@@ -79,14 +79,14 @@ pub fn alpha_at_look(alpha: f64, k: u32) -> f64 {
 /// autocorrelation-corrected standard error, rejects "growth ≤ threshold" at level
 /// `alpha_at_look(alpha, k)`. Nothing stops before `earliest_s` seconds of data.
 pub fn certain_fail(
-    samples: &[Sample],
+    columns: &Columns,
     thresholds: &Thresholds,
     warmup: Warmup,
     k: u32,
     alpha: f64,
     earliest_s: f64,
 ) -> Option<String> {
-    let span_s = samples.last()?.t - samples.first()?.t;
+    let span_s = columns.t().last()? - columns.t().first()?;
     if span_s < earliest_s {
         return None;
     }
@@ -98,16 +98,16 @@ pub fn certain_fail(
         (MetricKind::Fds, thresholds.max_fd_growth_per_min),
     ];
     for (kind, fail_per_min) in metrics {
-        let (t, y) = series(samples, kind);
+        let series = columns.series(kind.column());
+        let (t, y) = (&series.t[..], &series.y[..]);
         if t.len() < super::MIN_SAMPLES_FOR_TREND {
             continue;
         }
-        let verdict =
-            super::analyse_metric_with(samples, kind, thresholds, warmup, &mut Vec::new());
-        if verdict.is_none_or(|v| v.verdict != super::Verdict::Fail) {
+        let judged = judge_trend(t, y, kind, thresholds, warmup);
+        if judged.is_none_or(|j| j.trend.verdict != Verdict::Fail) {
             continue;
         }
-        let prepared = prepare_series(&t, &y, warmup);
+        let prepared = prepare_series(t, y, warmup);
         if prepared.t.len() < super::MIN_ENVELOPE_POINTS {
             continue;
         }
@@ -142,6 +142,8 @@ pub fn certain_fail(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::Sample;
+    use crate::synthetic::columns;
 
     #[test]
     fn spending_sums_to_alpha() {
@@ -177,11 +179,12 @@ mod tests {
     fn a_clear_leak_is_certain_a_flat_run_and_a_threshold_leak_are_not() {
         let th = Thresholds::default();
         let leak = rss_series(300, 60e6, 50_000.0);
-        let reason = certain_fail(&leak, &th, Warmup::Auto, 1, FAIL_FAST_ALPHA, 0.0).unwrap();
+        let reason =
+            certain_fail(&columns(&leak), &th, Warmup::Auto, 1, FAIL_FAST_ALPHA, 0.0).unwrap();
         assert!(reason.starts_with("RSS growth of at least"), "{reason}");
         assert!(
             certain_fail(
-                &rss_series(300, 0.0, 50_000.0),
+                &columns(&rss_series(300, 0.0, 50_000.0)),
                 &th,
                 Warmup::Auto,
                 1,
@@ -192,9 +195,19 @@ mod tests {
         );
         // Growth right at the threshold is never "certainly above" it.
         let at = rss_series(600, 10e6, 200_000.0);
-        assert!(certain_fail(&at, &th, Warmup::Auto, 3, FAIL_FAST_ALPHA, 0.0).is_none());
+        assert!(certain_fail(&columns(&at), &th, Warmup::Auto, 3, FAIL_FAST_ALPHA, 0.0).is_none());
         // Nothing stops before the earliest time, however clear the leak.
-        assert!(certain_fail(&leak, &th, Warmup::Auto, 1, FAIL_FAST_ALPHA, 600.0).is_none());
+        assert!(
+            certain_fail(
+                &columns(&leak),
+                &th,
+                Warmup::Auto,
+                1,
+                FAIL_FAST_ALPHA,
+                600.0
+            )
+            .is_none()
+        );
         assert_eq!(earliest_stop_s(Some(3600.0)), 360.0);
         assert_eq!(earliest_stop_s(None), EARLIEST_STOP_NO_DURATION_S);
     }
@@ -212,9 +225,18 @@ mod tests {
                 ..Sample::default()
             })
             .collect();
-        let stopped = certain_fail(&filling, &th, Warmup::Auto, 5, FAIL_FAST_ALPHA, 0.0);
+        let stopped = certain_fail(
+            &columns(&filling),
+            &th,
+            Warmup::Auto,
+            5,
+            FAIL_FAST_ALPHA,
+            0.0,
+        );
         let leak = rss_series(300, 60e6, 50_000.0);
-        assert!(certain_fail(&leak, &th, Warmup::Auto, 5, FAIL_FAST_ALPHA, 0.0).is_some());
+        assert!(
+            certain_fail(&columns(&leak), &th, Warmup::Auto, 5, FAIL_FAST_ALPHA, 0.0).is_some()
+        );
         assert_eq!(stopped, None);
     }
 }

@@ -23,10 +23,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::analysis::load::{GateKind, LoadSummary, format_ms, format_rps};
-use crate::analysis::{MetricTrend, RunVerdict, signal_name};
+use crate::analysis::{MetricTrend, RunVerdict};
+use crate::columns::{Columns, Metric};
+use crate::process::signal_name;
 use crate::runlog::load::{LoadInterval, LoadRun};
 use crate::runlog::{EventKind, RunData, Thresholds};
-use crate::sample::Sample;
 use crate::units::{
     format_byte_rate, format_bytes, format_count_rate, format_duration_s, format_limit,
     short_duration, three_figures,
@@ -237,7 +238,7 @@ impl TimeAxis {
 
 /// Seconds from the start to the last thing the run recorded.
 fn run_end_s(run: &RunData) -> f64 {
-    let samples = run.samples.last().map_or(0.0, |s| s.t);
+    let samples = run.columns.t().last().copied().unwrap_or(0.0);
     let load = run
         .load
         .as_ref()
@@ -279,7 +280,7 @@ fn projection(run: &RunData, verdict: &RunVerdict) -> Option<Projection> {
         return None;
     }
     // The analysis measures the time to the limit from the last RSS sample.
-    let last_t = run.samples.iter().rev().find(|s| s.rss.is_some())?.t;
+    let last_t = run.columns.points(Metric::Rss).last()?.0;
     let at_s = last_t + after_s;
     Some(Projection {
         from: (trend.fit_end[0], trend.fit_end[1]),
@@ -352,13 +353,10 @@ struct Trace {
 /// A sample metric as segments: the line breaks where the samples stop for more than five
 /// of their usual intervals (a stalled profiler, a suspended host), so a gap shows as a gap.
 /// A metric read only on some ticks (PSS/USS every n-th) keeps its own usual interval.
-fn sample_segments(
-    samples: &[Sample],
-    value: impl Fn(&Sample) -> Option<f64>,
-) -> Vec<Vec<(f64, f64)>> {
-    let points: Vec<(f64, f64)> = samples
-        .iter()
-        .filter_map(|s| value(s).filter(|v| v.is_finite()).map(|v| (s.t, v)))
+fn sample_segments(columns: &Columns, metric: Metric) -> Vec<Vec<(f64, f64)>> {
+    let points: Vec<(f64, f64)> = columns
+        .points(metric)
+        .filter(|(_, v)| v.is_finite())
         .collect();
     let mut steps: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
     let typical = if steps.is_empty() {
@@ -1407,7 +1405,7 @@ fn memory_title(run: &RunData, verdict: &RunVerdict) -> String {
             verdict_word(t),
             format_byte_rate(verdict.thresholds.max_growth_bytes_per_min)
         ),
-        None if run.samples.iter().any(|s| s.rss.is_some()) => {
+        None if run.columns.present(Metric::Rss) > 0 => {
             "Memory: RSS (too few samples for a trend)".to_string()
         }
         None => "Memory: not measured".to_string(),
@@ -1427,13 +1425,11 @@ const VMS_DWARFS: f64 = 3.0;
 fn memory_chart(run: &RunData, verdict: &RunVerdict, axis: &TimeAxis, marks: &[Mark]) -> ChartSpec {
     let m = &verdict.metrics;
     let rss_trend = m.rss.as_ref();
-    let raw = |f: fn(&Sample) -> Option<u64>| {
-        sample_segments(&run.samples, move |s| f(s).map(|v| v as f64))
-    };
-    let rss = raw(|s| s.rss);
-    let pss = raw(|s| s.pss);
-    let uss = raw(|s| s.uss);
-    let vms = raw(|s| s.vms);
+    let raw = |metric| sample_segments(&run.columns, metric);
+    let rss = raw(Metric::Rss);
+    let pss = raw(Metric::Pss);
+    let uss = raw(Metric::Uss);
+    let vms = raw(Metric::Vms);
     let data = extent(
         [&rss, &pss, &uss]
             .iter()
@@ -1580,7 +1576,7 @@ fn memory_chart(run: &RunData, verdict: &RunVerdict, axis: &TimeAxis, marks: &[M
             None => legend.push(legend_item(label, LIMIT_LOOK)),
         }
     }
-    let first_t = run.samples.first().map_or(0.0, |s| s.t);
+    let first_t = run.columns.t().first().copied().unwrap_or(0.0);
     let shades: Vec<Shade> = warmup_shade(rss_trend, first_t).into_iter().collect();
     if !shades.is_empty() {
         legend.push(warmup_legend());
@@ -1633,9 +1629,9 @@ fn threads_fds_chart(
 ) -> ChartSpec {
     let m = &verdict.metrics;
     let th = &verdict.thresholds;
-    let first_t = run.samples.first().map_or(0.0, |s| s.t);
-    let threads = sample_segments(&run.samples, |s| s.threads.map(|v| v as f64));
-    let fds = sample_segments(&run.samples, |s| s.fds.map(|v| v as f64));
+    let first_t = run.columns.t().first().copied().unwrap_or(0.0);
+    let threads = sample_segments(&run.columns, Metric::Threads);
+    let fds = sample_segments(&run.columns, Metric::Fds);
     let title = format!(
         "{}, {}",
         count_title("Threads", m.threads.as_ref(), !threads.is_empty()),
@@ -1740,7 +1736,7 @@ fn cpu_chart(run: &RunData, verdict: &RunVerdict, axis: &TimeAxis, marks: &[Mark
         (None, _) => "CPU: not measured".to_string(),
     };
     let trace = Trace {
-        segments: sample_segments(&run.samples, |s| s.cpu),
+        segments: sample_segments(&run.columns, Metric::Cpu),
         look: CPU_LOOK,
     };
     let mut legend = vec![legend_item("CPU (cores)", CPU_LOOK)];
@@ -2108,6 +2104,7 @@ pub fn write_load_chart(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::Sample;
 
     #[test]
     fn thinning_keeps_extremes() {
@@ -2131,7 +2128,7 @@ mod tests {
         assert_eq!(axis_label(25.0, 30.0), "25");
     }
 
-    use crate::analysis::load::analyse_load;
+    use crate::analysis::load::judge_load;
     use crate::runlog::load::{ErrorCounts, LatencyMs, LoadStart, StageEvent};
 
     /// 60 one-second intervals at 200 req/s; no responses in (20, 25] (every request
@@ -2248,7 +2245,7 @@ mod tests {
             min_rps: Some(100.0),
             ..Thresholds::default()
         };
-        let summary = analyse_load(&run, &thresholds, &mut vec![]);
+        let (summary, _) = judge_load(&run, &thresholds);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(LOAD_CHART_FILE);
         load_chart(&path, &run, Some(&summary), &thresholds, 60.5).unwrap();
@@ -2314,6 +2311,12 @@ mod tests {
     /// 70%; fail-fast at 90%. Three late ticks close together at 15%, and 100 s without
     /// samples before 30%. A load driver in three stages, reporting every 10 s.
     fn synthetic_run(n: usize, mem_limit: u64) -> (RunData, RunVerdict) {
+        let (samples, rng) = synthetic_samples(n);
+        synthetic_run_of(&samples, rng, n, mem_limit)
+    }
+
+    /// The samples of [`synthetic_run`], and the generator as it is after them.
+    fn synthetic_samples(n: usize) -> (Vec<Sample>, SplitMix64) {
         let mut rng = SplitMix64(7);
         let nf = n as f64;
         let stall = (0.3 * nf - 100.0)..(0.3 * nf);
@@ -2340,6 +2343,16 @@ mod tests {
                 }
             })
             .collect();
+        (samples, rng)
+    }
+
+    fn synthetic_run_of(
+        samples: &[Sample],
+        mut rng: SplitMix64,
+        n: usize,
+        mem_limit: u64,
+    ) -> (RunData, RunVerdict) {
+        let nf = n as f64;
         let at = |f: f64, kind: EventKind| Event { t: f * nf, kind };
         let gap = |t: f64, late_s: f64| Event {
             t,
@@ -2422,7 +2435,7 @@ mod tests {
         };
         let run = RunData {
             header: header(),
-            samples,
+            columns: crate::synthetic::columns(samples),
             events,
             skipped_lines: 0,
             stop_reason: None,
@@ -2551,9 +2564,11 @@ mod tests {
         let proj = projection(&run, &verdict).unwrap();
         assert!(!proj.drawn);
         // VMS far above RSS is not drawn; the legend says why.
-        for s in &mut run.samples {
+        let (mut samples, _) = synthetic_samples(7200);
+        for s in &mut samples {
             s.vms = s.vms.map(|v| v + 20_000_000_000);
         }
+        run.columns = crate::synthetic::columns(&samples);
         let axis = time_axis(&run, &verdict);
         assert_eq!(axis.end, 120.0, "the axis ends with the run: {axis:?}");
         let svg = &render_all(&run, &verdict)[0].1;
@@ -2756,29 +2771,31 @@ mod tests {
                 ..Sample::default()
             })
             .collect();
-        let lens = |f: fn(&Sample) -> Option<u64>| -> Vec<usize> {
-            sample_segments(&samples, |s| f(s).map(|v| v as f64))
+        let columns = crate::synthetic::columns(&samples);
+        let lens = |metric| -> Vec<usize> {
+            sample_segments(&columns, metric)
                 .iter()
                 .map(Vec::len)
                 .collect()
         };
-        assert_eq!(lens(|s| s.rss), vec![40, 40]);
-        assert_eq!(lens(|s| s.pss), vec![14, 14]);
+        assert_eq!(lens(Metric::Rss), vec![40, 40]);
+        assert_eq!(lens(Metric::Pss), vec![14, 14]);
     }
 
     #[test]
     fn charts_of_an_empty_or_one_sample_run_are_drawn() {
         for n in [0, 1] {
+            let samples: Vec<Sample> = (0..n)
+                .map(|i| Sample {
+                    t: i as f64,
+                    rss: Some(5_000_000),
+                    cpu: Some(0.1),
+                    ..Sample::default()
+                })
+                .collect();
             let run = RunData {
                 header: header(),
-                samples: (0..n)
-                    .map(|i| Sample {
-                        t: i as f64,
-                        rss: Some(5_000_000),
-                        cpu: Some(0.1),
-                        ..Sample::default()
-                    })
-                    .collect(),
+                columns: crate::synthetic::columns(&samples),
                 events: vec![],
                 skipped_lines: 0,
                 stop_reason: None,

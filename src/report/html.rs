@@ -830,16 +830,18 @@ mod tests {
         ];
         RunData {
             header: h,
-            samples: (0..60)
-                .map(|i| Sample {
-                    t: i as f64,
-                    rss: Some(100_000_000 + i * 2_000_000),
-                    threads: Some(4),
-                    fds: Some(10),
-                    cpu: Some(0.1),
-                    ..Sample::default()
-                })
-                .collect(),
+            columns: crate::synthetic::columns(
+                &(0..60)
+                    .map(|i| Sample {
+                        t: i as f64,
+                        rss: Some(100_000_000 + i * 2_000_000),
+                        threads: Some(4),
+                        fds: Some(10),
+                        cpu: Some(0.1),
+                        ..Sample::default()
+                    })
+                    .collect::<Vec<Sample>>(),
+            ),
             events: vec![],
             skipped_lines: 0,
             stop_reason: Some(crate::runlog::StopReason::Duration),

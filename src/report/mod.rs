@@ -338,13 +338,15 @@ mod tests {
         };
         RunData {
             header: header(),
-            samples: (0..30)
-                .map(|i| Sample {
-                    t: i as f64,
-                    rss: Some(100_000_000),
-                    ..Sample::default()
-                })
-                .collect(),
+            columns: crate::synthetic::columns(
+                &(0..30)
+                    .map(|i| Sample {
+                        t: i as f64,
+                        rss: Some(100_000_000),
+                        ..Sample::default()
+                    })
+                    .collect::<Vec<Sample>>(),
+            ),
             events: vec![],
             skipped_lines: 0,
             stop_reason: Some(crate::runlog::StopReason::Duration),
