@@ -6,11 +6,12 @@
 //! clock run a day-long series through it in milliseconds.
 
 use std::process::Child;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::analysis::OnlineSlope;
+use crate::process::{self, Exit};
 use crate::runlog::{Event, EventKind, Header, RunLogError, RunLogWriter, StopReason};
 use crate::sample::{Gone, ProcId, Reading, Reads, Sampler};
 use crate::status::StatusSink;
@@ -69,12 +70,11 @@ impl StopFlag {
 /// The process-wide stop flag that Ctrl-C sets.
 pub static INTERRUPT: StopFlag = StopFlag::new();
 static INTERRUPT_COUNT: AtomicU32 = AtomicU32::new(0);
-/// Process group of a target soakprof started, so a second Ctrl-C can stop it on the way out.
-static SPAWNED_PGID: AtomicI32 = AtomicI32::new(0);
 
 /// Install the Ctrl-C / SIGTERM handler (once per process): the first one asks the loop to
 /// finish cleanly; the second exits at once (the log is flushed line by line, so it stays
-/// valid), stopping a target soakprof started.
+/// valid), stopping a target soakprof started (the group given to
+/// [`process::set_spawned_group`]).
 pub fn install_interrupt_handler() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
@@ -83,7 +83,7 @@ pub fn install_interrupt_handler() {
                 eprintln!("\nsoakprof: stopping; writing the report (Ctrl-C again to quit at once)");
                 INTERRUPT.request();
             } else {
-                terminate_spawned_group(libc_signal::SIGTERM);
+                process::terminate_spawned_group();
                 eprintln!("\nsoakprof: quit; the run log is valid, run `soakprof analyze` on it");
                 std::process::exit(130);
             }
@@ -92,26 +92,6 @@ pub fn install_interrupt_handler() {
             eprintln!("soakprof: warning: cannot catch Ctrl-C ({e}); Ctrl-C will end the run without a report");
         }
     });
-}
-
-pub fn set_spawned_group(pgid: i32) {
-    SPAWNED_PGID.store(pgid, Ordering::SeqCst);
-}
-
-mod libc_signal {
-    pub const SIGTERM: i32 = 15;
-    pub const SIGKILL: i32 = 9;
-}
-
-fn terminate_spawned_group(signal: i32) {
-    let pgid = SPAWNED_PGID.load(Ordering::SeqCst);
-    if pgid > 0 {
-        #[cfg(unix)]
-        // SAFETY: kill(2) with a negative PID signals a process group; no memory involved.
-        unsafe {
-            libc::kill(-pgid, signal);
-        }
-    }
 }
 
 /// Where the loop gets its time from.
@@ -259,6 +239,10 @@ pub fn late_tolerance_s(interval_s: f64) -> f64 {
     (interval_s / 2.0).min(0.020)
 }
 
+/// How long the loop waits for a spawned target's exit status once the sampler saw it gone
+/// (it is a zombie, or about to be one).
+const EXIT_STATUS_WAIT: Duration = Duration::from_millis(100);
+
 /// What the loop was asked to do.
 #[derive(Clone, Debug)]
 pub struct LoopSettings {
@@ -296,41 +280,21 @@ pub trait EarlyStop {
     fn check(&mut self, samples_written: u64) -> Option<String>;
 }
 
-/// Exit code and signal of a spawned child that has exited (waiting briefly: the sampler
-/// saw it gone, so it is a zombie or about to be one).
-fn wait_status(child: &mut Child) -> (Option<i32>, Option<i32>) {
-    for _ in 0..50 {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::process::ExitStatusExt;
-                    return (status.code(), status.signal());
-                }
-                #[cfg(not(unix))]
-                return (status.code(), None);
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            Err(_) => break,
-        }
-    }
-    (None, None)
-}
-
-/// Decode a raw wait status (as a zombie's /proc stat shows it) into (code, signal).
-pub fn decode_wait_status(status: i32) -> (Option<i32>, Option<i32>) {
-    let signal = status & 0x7f;
-    if signal == 0 {
-        (Some((status >> 8) & 0xff), None)
-    } else {
-        (None, Some(signal))
-    }
-}
-
 impl Recorder<'_> {
     fn event(&mut self, t: f64, kind: EventKind) -> Result<(), RecordError> {
         self.log.event(&Event { t, kind })?;
         Ok(())
+    }
+
+    /// How a root that exited ended: from waiting on it when soakprof started it, else
+    /// from the wait status the sampler read.
+    fn exit_of(&mut self, pid: u32, wait_status: Option<i32>) -> Exit {
+        match self.spawned.as_deref_mut() {
+            Some(child) if child.id() == pid => {
+                process::exit_within(child, EXIT_STATUS_WAIT).unwrap_or(Exit::Unknown)
+            }
+            _ => wait_status.map_or(Exit::Unknown, Exit::from_wait_status),
+        }
     }
 
     /// Record roots that left and drop them from `roots`.
@@ -350,21 +314,14 @@ impl Recorder<'_> {
                     ));
                     EventKind::PidReused { pid: id.pid }
                 }
-                Gone::Exited { wait_status: raw } => {
-                    let (code, signal) = match self.spawned.as_deref_mut() {
-                        Some(child) if child.id() == id.pid => wait_status(child),
-                        _ => raw.map(decode_wait_status).unwrap_or((None, None)),
-                    };
-                    let how = match (code, signal) {
-                        (_, Some(s)) => format!("was killed by signal {s}"),
-                        (Some(c), None) => format!("exited with status {c}"),
-                        (None, None) => "exited".to_string(),
-                    };
-                    self.status.note(&format!("target PID {} {how}", id.pid));
+                Gone::Exited { wait_status } => {
+                    let exit = self.exit_of(id.pid, *wait_status);
+                    self.status
+                        .note(&format!("target PID {} {}", id.pid, exit.describe()));
                     EventKind::TargetExit {
                         pid: id.pid,
-                        code,
-                        signal,
+                        code: exit.code(),
+                        signal: exit.signal(),
                         by_profiler: false,
                     }
                 }
@@ -486,46 +443,6 @@ impl Recorder<'_> {
             self.log.header(&header)?;
         }
         Ok(outcome)
-    }
-}
-
-/// Stop a target soakprof started: SIGTERM to its process group, SIGKILL after `grace`.
-/// Returns (code, signal) when it exited.
-pub fn stop_spawned(child: &mut Child, grace: Duration) -> Option<(Option<i32>, Option<i32>)> {
-    if let Ok(Some(_)) = child.try_wait() {
-        return None; // Already gone and recorded by the loop.
-    }
-    let pgid = child.id() as i32;
-    #[cfg(unix)]
-    // SAFETY: signalling the process group we created for the child.
-    unsafe {
-        libc::kill(-pgid, libc_signal::SIGTERM);
-    }
-    let start = Instant::now();
-    while start.elapsed() < grace {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    #[cfg(unix)]
-    // SAFETY: as above; also reaps any worker left in the group.
-    unsafe {
-        libc::kill(-pgid, libc_signal::SIGKILL);
-    }
-    let _ = child.kill();
-    set_spawned_group(0);
-    match child.wait() {
-        Ok(status) => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::process::ExitStatusExt;
-                Some((status.code(), status.signal()))
-            }
-            #[cfg(not(unix))]
-            Some((status.code(), None))
-        }
-        Err(_) => Some((None, None)),
     }
 }
 
@@ -855,12 +772,5 @@ mod tests {
         }
         assert_eq!(late_tolerance_s(0.01), 0.005);
         assert_eq!(late_tolerance_s(1.0), 0.020);
-    }
-
-    #[test]
-    fn wait_status_decoding() {
-        assert_eq!(decode_wait_status(3 << 8), (Some(3), None));
-        assert_eq!(decode_wait_status(9), (None, Some(9)));
-        assert_eq!(decode_wait_status(0), (Some(0), None));
     }
 }
