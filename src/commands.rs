@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 
@@ -12,6 +12,7 @@ use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
 use crate::cli::JudgeArgs;
 use crate::config::{self, RecordConfig};
 use crate::load::{LoadDriver, LoadLive};
+use crate::process;
 use crate::record::{self, Clock, EarlyStop, INTERRUPT, LoopSettings, Recorder, SystemClock};
 use crate::report;
 use crate::runlog::{
@@ -50,9 +51,6 @@ pub struct RecordOutcome {
     pub run_dir: PathBuf,
     pub verdict: RunVerdict,
 }
-
-/// Grace between SIGTERM and SIGKILL when soakprof stops a target it started.
-const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Local wall-clock time as `YYYYmmdd-HHMMSS` for run directory names.
 pub fn local_timestamp() -> String {
@@ -103,7 +101,7 @@ fn acquire_target(
     match &config.target {
         TargetSpec::Spawn(command) => {
             let child = target::spawn(command, &run_dir.join(runlog::TARGET_LOG_FILE))?;
-            record::set_spawned_group(child.id() as i32);
+            process::set_spawned_group(child.id());
             let info = table
                 .get(child.id())?
                 .ok_or(target::TargetError::NoSuchPid(child.id()))?;
@@ -238,7 +236,7 @@ pub fn record(
     {
         // Leave nothing running: a target soakprof started goes with the failed run.
         if let Some(child) = child.as_mut() {
-            record::stop_spawned(child, STOP_GRACE);
+            process::stop(child, process::STOP_GRACE);
         }
         return Err(e.context("starting the load driver"));
     }
@@ -272,13 +270,15 @@ pub fn record(
     // Stop a target we started even when the loop failed, then report the loop's error.
     if let Some(child) = child.as_mut() {
         let pid = child.id();
-        if let Some((code, signal)) = record::stop_spawned(child, STOP_GRACE) {
+        let stopped = process::stop(child, process::STOP_GRACE);
+        // An exit before the stop was recorded by the loop.
+        if stopped.was_running() {
             log.event(&Event {
                 t: clock.now_s(),
                 kind: EventKind::TargetExit {
                     pid,
-                    code,
-                    signal,
+                    code: stopped.exit().code(),
+                    signal: stopped.exit().signal(),
                     by_profiler: true,
                 },
             })?;

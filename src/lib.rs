@@ -74,6 +74,13 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
         if cause.is::<config::ConfigError>() || cause.is::<units::UnitError>() {
             return EXIT_BAD_INPUT;
         }
+        if let Some(e) = cause.downcast_ref::<process::ProcessError>() {
+            return if e.is_bad_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_RUNTIME
+            };
+        }
         if let Some(e) = cause.downcast_ref::<target::TargetError>() {
             return if matches!(e, target::TargetError::Table(_)) {
                 EXIT_RUNTIME
@@ -118,7 +125,7 @@ mod tests {
     #[test]
     fn error_line_does_not_repeat_a_named_source() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
-        let err = anyhow::Error::from(target::TargetError::Spawn {
+        let err = anyhow::Error::from(process::ProcessError::Start {
             command: "x".into(),
             source: io,
         });
@@ -127,5 +134,19 @@ mod tests {
         let wrapped = anyhow::anyhow!("disk on fire").context("writing the report");
         assert_eq!(error_line(&wrapped), "writing the report: disk on fire");
         assert_eq!(exit_code_for(&wrapped), EXIT_RUNTIME);
+    }
+
+    #[test]
+    fn a_target_log_that_cannot_be_created_is_a_runtime_error() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "Permission denied");
+        let err = anyhow::Error::from(process::ProcessError::Log {
+            path: "run/target.log".into(),
+            source: io,
+        });
+        assert_eq!(
+            error_line(&err),
+            "cannot create run/target.log: Permission denied"
+        );
+        assert_eq!(exit_code_for(&err), EXIT_RUNTIME);
     }
 }

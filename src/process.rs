@@ -1,15 +1,81 @@
-//! Placeholder until the process-control branch lands: how a process ended.
+//! Processes soakprof starts: the target (`record -- CMD`) and the `--load-cmd` driver.
+//!
+//! Each is started in its own process group, so a Ctrl-C meant for soakprof does not reach
+//! it and one signal reaches everything it starts; it is stopped with SIGTERM to the group,
+//! then SIGKILL to the group after [`STOP_GRACE`]. How a process ended is one [`Exit`],
+//! whichever way it was learnt (waiting on it, or a zombie's wait status in /proc).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Time a stopped process group gets to exit after SIGTERM before it is killed.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How often a wait with a timeout looks at the leader.
+const POLL: Duration = Duration::from_millis(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("cannot start `{command}`: {source}")]
+    Start {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("cannot create {}: {source}", path.display())]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ProcessError {
+    /// A program that cannot be started is the user's to fix; a log file that cannot be
+    /// created is a runtime failure.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            ProcessError::Start { .. } => true,
+            ProcessError::Log { .. } => false,
+        }
+    }
+}
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
+    /// It exited with this status.
     Code(i32),
+    /// A signal killed it.
     Signal(i32),
+    /// It is gone, but how it ended is not known.
     Unknown,
 }
 
 impl Exit {
-    /// From the `code` and `signal` fields the logs store (a signal wins).
+    pub fn from_status(status: ExitStatus) -> Exit {
+        #[cfg(unix)]
+        let signal = {
+            use std::os::unix::process::ExitStatusExt;
+            status.signal()
+        };
+        #[cfg(not(unix))]
+        let signal = None;
+        Exit::from_parts(status.code(), signal)
+    }
+
+    /// Decode a raw wait status, as a zombie's /proc stat shows it.
+    pub fn from_wait_status(status: i32) -> Exit {
+        let signal = status & 0x7f;
+        if signal == 0 {
+            Exit::Code((status >> 8) & 0xff)
+        } else {
+            Exit::Signal(signal)
+        }
+    }
+
+    /// From the `code` and `signal` fields the run log and load log store.
     pub fn from_parts(code: Option<i32>, signal: Option<i32>) -> Exit {
         match (code, signal) {
             (_, Some(s)) => Exit::Signal(s),
@@ -17,9 +83,39 @@ impl Exit {
             (None, None) => Exit::Unknown,
         }
     }
+
+    /// The `code` field of the logs.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            Exit::Code(c) => Some(c),
+            Exit::Signal(_) | Exit::Unknown => None,
+        }
+    }
+
+    /// The `signal` field of the logs.
+    pub fn signal(self) -> Option<i32> {
+        match self {
+            Exit::Signal(s) => Some(s),
+            Exit::Code(_) | Exit::Unknown => None,
+        }
+    }
+
+    /// `(code, signal)`, as the logs store them.
+    pub fn to_parts(self) -> (Option<i32>, Option<i32>) {
+        (self.code(), self.signal())
+    }
+
+    /// "exited with status 3", "was killed by signal 9", "exited".
+    pub fn describe(self) -> String {
+        match self {
+            Exit::Code(c) => format!("exited with status {c}"),
+            Exit::Signal(s) => format!("was killed by signal {s}"),
+            Exit::Unknown => "exited".to_string(),
+        }
+    }
 }
 
-/// Conventional name of a signal number, for reasons people read.
+/// The usual name of a signal number ("signal" when it is not a common one).
 pub fn signal_name(signal: i32) -> &'static str {
     match signal {
         1 => "SIGHUP",
@@ -35,5 +131,358 @@ pub fn signal_name(signal: i32) -> &'static str {
         14 => "SIGALRM",
         15 => "SIGTERM",
         _ => "signal",
+    }
+}
+
+/// Start `command` in its own process group, stdin from /dev/null, stdout and stderr to
+/// `log_path` (created, or truncated). `shown` names the command in errors.
+pub fn spawn(command: &mut Command, shown: &str, log_path: &Path) -> Result<Child, ProcessError> {
+    let log_error = |source| ProcessError::Log {
+        path: log_path.to_path_buf(),
+        source,
+    };
+    let log = File::create(log_path).map_err(log_error)?;
+    let log_err = log.try_clone().map_err(log_error)?;
+    command.stdin(Stdio::null()).stdout(log).stderr(log_err);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    command.spawn().map_err(|source| ProcessError::Start {
+        command: shown.to_string(),
+        source,
+    })
+}
+
+/// The leader of a process group that [`stop_group`] stops: how to learn its exit.
+pub trait Leader {
+    /// The group: the leader's PID.
+    fn pgid(&self) -> u32;
+    /// The leader's exit if it comes within `timeout` (zero: only look).
+    fn exit_within(&mut self, timeout: Duration) -> Option<Exit>;
+    /// The leader's exit, once SIGKILL was sent to its group.
+    fn exit_after_kill(&mut self) -> Exit;
+    /// Called once, just before SIGTERM, when the leader still runs.
+    fn stopping(&mut self) {}
+}
+
+/// How [`stop_group`] found or left the leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// It had exited before the stop.
+    Exited(Exit),
+    /// It exited within the grace after SIGTERM.
+    Terminated(Exit),
+    /// It was still running after the grace, and was killed.
+    Killed(Exit),
+}
+
+impl Stopped {
+    pub fn exit(self) -> Exit {
+        match self {
+            Stopped::Exited(e) | Stopped::Terminated(e) | Stopped::Killed(e) => e,
+        }
+    }
+
+    /// Did the stop end the leader (rather than find it gone)?
+    pub fn was_running(self) -> bool {
+        !matches!(self, Stopped::Exited(_))
+    }
+}
+
+/// Stop a process group: SIGTERM, up to `grace` for the leader to exit, then SIGKILL. The
+/// group is killed even when the leader had already exited, so nothing it started is left.
+pub fn stop_group(leader: &mut impl Leader, grace: Duration) -> Stopped {
+    let pgid = leader.pgid();
+    let stopped = if let Some(exit) = leader.exit_within(Duration::ZERO) {
+        Stopped::Exited(exit)
+    } else {
+        leader.stopping();
+        signal_group(pgid, Signal::Term);
+        match leader.exit_within(grace) {
+            Some(exit) => Stopped::Terminated(exit),
+            None => {
+                signal_group(pgid, Signal::Kill);
+                Stopped::Killed(leader.exit_after_kill())
+            }
+        }
+    };
+    // Whatever the leader did, its group goes with it.
+    signal_group(pgid, Signal::Kill);
+    clear_spawned_group(pgid);
+    stopped
+}
+
+/// Stop the group led by `child` (started by [`spawn`]); see [`stop_group`].
+pub fn stop(child: &mut Child, grace: Duration) -> Stopped {
+    stop_group(child, grace)
+}
+
+/// The exit of `child` if it comes within `timeout`.
+pub fn exit_within(child: &mut Child, timeout: Duration) -> Option<Exit> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(Exit::from_status(status)),
+            // Not ours to wait for any more (reaped elsewhere): gone, status unknown.
+            Err(_) => return Some(Exit::Unknown),
+            Ok(None) if start.elapsed() >= timeout => return None,
+            Ok(None) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+impl Leader for Child {
+    fn pgid(&self) -> u32 {
+        self.id()
+    }
+    fn exit_within(&mut self, timeout: Duration) -> Option<Exit> {
+        exit_within(self, timeout)
+    }
+    fn exit_after_kill(&mut self) -> Exit {
+        // The group was killed; this covers the leader where there are no groups.
+        let _ = self.kill();
+        self.wait().map_or(Exit::Unknown, Exit::from_status)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Signal {
+    Term,
+    Kill,
+}
+
+/// Send `signal` to process group `pgid`; a group already gone is no error.
+fn signal_group(pgid: u32, signal: Signal) {
+    #[cfg(unix)]
+    if let Ok(pgid) = i32::try_from(pgid)
+        && pgid > 0
+    {
+        let signal = match signal {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        };
+        // SAFETY: kill(2) with a negative PID signals a process group; no memory involved.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (pgid, signal);
+}
+
+/// Process group of a target soakprof started, so a second Ctrl-C can stop it on the way out.
+static SPAWNED_GROUP: AtomicU32 = AtomicU32::new(0);
+
+/// Remember the group to terminate when soakprof quits at once (0: none).
+pub fn set_spawned_group(pgid: u32) {
+    SPAWNED_GROUP.store(pgid, Ordering::SeqCst);
+}
+
+/// Forget `pgid` if it is the remembered group (it has been stopped).
+fn clear_spawned_group(pgid: u32) {
+    let _ = SPAWNED_GROUP.compare_exchange(pgid, 0, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// SIGTERM to the remembered group, if any: for a soakprof about to exit at once.
+pub fn terminate_spawned_group() {
+    let pgid = SPAWNED_GROUP.load(Ordering::SeqCst);
+    if pgid > 0 {
+        signal_group(pgid, Signal::Term);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_status_decoding() {
+        assert_eq!(Exit::from_wait_status(3 << 8), Exit::Code(3));
+        assert_eq!(Exit::from_wait_status(9), Exit::Signal(9));
+        assert_eq!(Exit::from_wait_status(0), Exit::Code(0));
+        assert_eq!(Exit::from_wait_status(3 << 8).to_parts(), (Some(3), None));
+        assert_eq!(Exit::from_wait_status(9).to_parts(), (None, Some(9)));
+        assert_eq!(Exit::from_wait_status(0).to_parts(), (Some(0), None));
+    }
+
+    #[test]
+    fn exits_decode_and_describe() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(
+                Exit::from_status(ExitStatus::from_raw(3 << 8)),
+                Exit::Code(3)
+            );
+            assert_eq!(Exit::from_status(ExitStatus::from_raw(9)), Exit::Signal(9));
+            assert_eq!(Exit::from_status(ExitStatus::from_raw(0)), Exit::Code(0));
+        }
+        let table = [
+            (Exit::Code(3), (Some(3), None), "exited with status 3"),
+            (Exit::Code(0), (Some(0), None), "exited with status 0"),
+            (Exit::Signal(9), (None, Some(9)), "was killed by signal 9"),
+            (
+                Exit::Signal(15),
+                (None, Some(15)),
+                "was killed by signal 15",
+            ),
+            (Exit::Unknown, (None, None), "exited"),
+        ];
+        for (exit, (code, signal), text) in table {
+            assert_eq!(exit.to_parts(), (code, signal));
+            assert_eq!((exit.code(), exit.signal()), (code, signal));
+            assert_eq!(Exit::from_parts(code, signal), exit);
+            assert_eq!(exit.describe(), text);
+        }
+        // A signal wins over a code, as in the wording used before.
+        assert_eq!(Exit::from_parts(Some(1), Some(6)), Exit::Signal(6));
+        assert_eq!(signal_name(9), "SIGKILL");
+        assert_eq!(signal_name(15), "SIGTERM");
+        assert_eq!(signal_name(11), "SIGSEGV");
+        assert_eq!(signal_name(64), "signal");
+    }
+
+    /// Kills a test's process group when the test ends, whatever happened in it.
+    struct Cleanup(u32);
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            signal_group(self.0, Signal::Kill);
+        }
+    }
+
+    fn shell(script: &str, dir: &Path) -> (Child, Cleanup) {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(script);
+        let child = spawn(&mut command, script, &dir.join("out.log")).unwrap();
+        let cleanup = Cleanup(child.id());
+        (child, cleanup)
+    }
+
+    /// The first line of the log once the script has written it.
+    fn first_line(dir: &Path) -> String {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            let text = std::fs::read_to_string(dir.join("out.log")).unwrap_or_default();
+            if let Some(line) = text.lines().next() {
+                return line.to_string();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the script wrote nothing");
+    }
+
+    /// Is `pid` gone (no process, or a zombie nobody reaps)? Waits a little for it.
+    fn gone(pid: u32) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => return true,
+                Ok(stat)
+                    if stat
+                        .rsplit(')')
+                        .next()
+                        .is_some_and(|s| s.trim_start().starts_with('Z')) =>
+                {
+                    return true;
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn spawn_errors_name_what_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new("/nonexistent/soakprof-no-such-program");
+        let err = spawn(
+            &mut command,
+            "no-such-program --flag",
+            &dir.path().join("t.log"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot start `no-such-program --flag`: No such file or directory"),
+            "{err}"
+        );
+        assert!(err.is_bad_input());
+        let log = dir.path().join("missing").join("t.log");
+        let err = spawn(&mut Command::new("true"), "true", &log).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot create {}: ", log.display())),
+            "{err}"
+        );
+        assert!(!err.is_bad_input());
+    }
+
+    #[test]
+    fn sleep_stops_on_sigterm_within_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new("sleep");
+        command.arg("30");
+        let mut child = spawn(&mut command, "sleep 30", &dir.path().join("out.log")).unwrap();
+        let _cleanup = Cleanup(child.id());
+        let start = Instant::now();
+        let stopped = stop(&mut child, STOP_GRACE);
+        assert!(start.elapsed() < STOP_GRACE, "{:?}", start.elapsed());
+        assert_eq!(stopped, Stopped::Terminated(Exit::Signal(15)));
+        assert!(stopped.was_running());
+    }
+
+    #[test]
+    fn a_leader_ignoring_sigterm_is_killed_after_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, _cleanup) = shell(r#"trap "" TERM; echo ready; sleep 30"#, dir.path());
+        assert_eq!(first_line(dir.path()), "ready");
+        let grace = Duration::from_millis(200);
+        let start = Instant::now();
+        let stopped = stop(&mut child, grace);
+        let took = start.elapsed();
+        assert_eq!(stopped, Stopped::Killed(Exit::Signal(9)));
+        assert!(took >= grace && took < Duration::from_secs(3), "{took:?}");
+    }
+
+    #[test]
+    fn the_group_goes_with_its_leader() {
+        // The grandchild ignores SIGTERM (and says its PID once it does); the leader does not.
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, _cleanup) = shell(
+            r#"sh -c 'trap "" TERM; echo $$; exec sleep 30' & wait"#,
+            dir.path(),
+        );
+        let grandchild: u32 = first_line(dir.path()).parse().unwrap();
+        let stopped = stop(&mut child, Duration::from_secs(2));
+        assert_eq!(stopped, Stopped::Terminated(Exit::Signal(15)));
+        assert!(gone(grandchild), "grandchild {grandchild} still runs");
+    }
+
+    #[test]
+    fn a_group_whose_leader_exited_is_killed_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, _cleanup) = shell("sleep 30 & echo $!", dir.path());
+        let grandchild: u32 = first_line(dir.path()).parse().unwrap();
+        assert_eq!(
+            exit_within(&mut child, Duration::from_secs(5)),
+            Some(Exit::Code(0))
+        );
+        let stopped = stop(&mut child, Duration::from_millis(200));
+        assert_eq!(stopped, Stopped::Exited(Exit::Code(0)));
+        assert!(!stopped.was_running());
+        assert!(gone(grandchild), "grandchild {grandchild} still runs");
+    }
+
+    #[test]
+    fn a_stopped_group_is_no_longer_the_one_to_terminate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, _cleanup) = shell("exit 0", dir.path());
+        let pgid = child.id();
+        set_spawned_group(pgid);
+        stop(&mut child, Duration::from_millis(200));
+        assert_ne!(SPAWNED_GROUP.load(Ordering::SeqCst), pgid);
     }
 }

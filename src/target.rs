@@ -4,12 +4,12 @@
 //! soakprof itself and its ancestors (the shell or `cargo run` that started it, whose
 //! command lines contain the very name being searched for) are never matched.
 
-use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use regex::Regex;
 
+use crate::process::{self, ProcessError};
 use crate::sample::{ProcInfo, ProcessTable, SampleError};
 
 /// Kernel process names (`comm`) are cut to 15 bytes.
@@ -31,16 +31,6 @@ pub enum TargetError {
     },
     #[error("PID {0} is soakprof itself or one of its parents; name the process to profile")]
     IsSelf(u32),
-    #[error("cannot start `{command}`: {source}")]
-    Spawn {
-        command: String,
-        source: std::io::Error,
-    },
-    #[error("cannot create {path}: {source}")]
-    TargetLog {
-        path: String,
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Table(#[from] SampleError),
 }
@@ -216,37 +206,18 @@ pub fn resolve(
     }
 }
 
-/// Start `command` with its stdout and stderr appended to `log_path`, in its own process
+/// Start `command` with its stdout and stderr written to `log_path`, in its own process
 /// group so that a Ctrl-C meant for soakprof does not kill it (soakprof stops it itself).
-pub fn spawn(command: &[String], log_path: &Path) -> Result<Child, TargetError> {
+pub fn spawn(command: &[String], log_path: &Path) -> Result<Child, ProcessError> {
     let Some((program, args)) = command.split_first() else {
-        return Err(TargetError::Spawn {
+        return Err(ProcessError::Start {
             command: String::new(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"),
         });
     };
-    let log = File::create(log_path).map_err(|source| TargetError::TargetLog {
-        path: log_path.display().to_string(),
-        source,
-    })?;
-    let log_err = log.try_clone().map_err(|source| TargetError::TargetLog {
-        path: log_path.display().to_string(),
-        source,
-    })?;
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    cmd.spawn().map_err(|source| TargetError::Spawn {
-        command: command.join(" "),
-        source,
-    })
+    cmd.args(args);
+    process::spawn(&mut cmd, &command.join(" "), log_path)
 }
 
 #[cfg(test)]

@@ -4,26 +4,24 @@
 //! `load.jsonl`, so the report can say what it did.
 
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use super::{LoadError, LoadLive};
+use crate::process::{self, Exit, Leader, ProcessError};
 use crate::runlog::load::{ExternalExit, LoadLogWriter, LoadRecord, LoadStart};
 use crate::runlog::{LOAD_CMD_LOG_FILE, RunLogError};
 
-/// Time the command gets to exit after SIGTERM before its group is killed.
-pub const STOP_GRACE: Duration = Duration::from_secs(5);
-
 pub struct ExternalHandle {
     pgid: u32,
-    /// The exit status, from the thread that waits on the command.
-    exited: Receiver<Option<ExitStatus>>,
+    /// How the command exited, from the thread that waits on it.
+    exited: Receiver<Exit>,
     waiter: std::thread::JoinHandle<Result<(), RunLogError>>,
     /// Set just before soakprof signals the group, so the exit line says who stopped it.
-    stopping: Arc<std::sync::atomic::AtomicBool>,
+    stopping: Arc<AtomicBool>,
 }
 
 /// Start `command` with the run. The environment tells it where the run is:
@@ -36,36 +34,17 @@ pub fn start(
     live: Arc<LoadLive>,
 ) -> Result<ExternalHandle, LoadError> {
     let mut log = LoadLogWriter::create(run_dir)?;
-    let output_path = run_dir.join(LOAD_CMD_LOG_FILE);
-    let output = std::fs::File::create(&output_path).map_err(|source| RunLogError::Create {
-        path: output_path.clone(),
-        source,
-    })?;
-    let output_err = output.try_clone().map_err(|source| RunLogError::Create {
-        path: output_path,
-        source,
-    })?;
     let mut shell = Command::new("sh");
     shell
         .arg("-c")
         .arg(command)
-        .env("SOAKPROF_RUN_DIR", run_dir)
-        .stdin(Stdio::null())
-        .stdout(output)
-        .stderr(output_err);
+        .env("SOAKPROF_RUN_DIR", run_dir);
     if let Some(d) = run_duration {
         shell.env("SOAKPROF_DURATION_S", format!("{}", d.as_secs_f64()));
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // Its own group: the stop signal reaches every process it starts.
-        shell.process_group(0);
-    }
-    let child = shell.spawn().map_err(|source| LoadError::Command {
-        command: command.to_string(),
-        source,
-    })?;
+    // In its own group (process::spawn): the stop signal reaches every process it starts.
+    let child = process::spawn(&mut shell, command, &run_dir.join(LOAD_CMD_LOG_FILE))
+        .map_err(start_error)?;
     let pid = child.id();
     let now_s = || t0.elapsed().as_secs_f64();
     log.write(&LoadRecord::Start(LoadStart {
@@ -84,7 +63,7 @@ pub fn start(
         pid,
     })?;
     live.external_running.store(true, Ordering::Relaxed);
-    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopping = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     let thread_stopping = Arc::clone(&stopping);
     let waiter = std::thread::Builder::new()
@@ -99,20 +78,29 @@ pub fn start(
     })
 }
 
+/// The errors `--load-cmd` has always given: its own wording for a command that cannot
+/// start, the run directory's for an output file that cannot be created.
+fn start_error(e: ProcessError) -> LoadError {
+    match e {
+        ProcessError::Start { command, source } => LoadError::Command { command, source },
+        ProcessError::Log { path, source } => RunLogError::Create { path, source }.into(),
+    }
+}
+
 /// Wait for the command, then record how it ended.
 fn wait_for_exit(
     mut child: Child,
     mut log: LoadLogWriter,
     t0: Instant,
-    stopping: &std::sync::atomic::AtomicBool,
+    stopping: &AtomicBool,
     live: &LoadLive,
-    tx: &std::sync::mpsc::Sender<Option<ExitStatus>>,
+    tx: &std::sync::mpsc::Sender<Exit>,
 ) -> Result<(), RunLogError> {
-    let status = child.wait().ok();
+    let exit = child.wait().map_or(Exit::Unknown, Exit::from_status);
     live.external_running.store(false, Ordering::Relaxed);
     live.external_exited.store(true, Ordering::Relaxed);
-    let (code, signal) = split_status(status);
-    let _ = tx.send(status);
+    let (code, signal) = exit.to_parts();
+    let _ = tx.send(exit);
     log.write(&LoadRecord::ExternalExit(ExternalExit {
         t: t0.elapsed().as_secs_f64(),
         code,
@@ -125,55 +113,54 @@ fn wait_for_exit(
     })
 }
 
-fn split_status(status: Option<ExitStatus>) -> (Option<i32>, Option<i32>) {
-    let Some(status) = status else {
-        return (None, None);
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        (status.code(), status.signal())
-    }
-    #[cfg(not(unix))]
-    {
-        (status.code(), None)
-    }
+/// The command's shell, as [`process::stop_group`] sees it: its exit comes from the waiter.
+struct ShellLeader<'a> {
+    pgid: u32,
+    exited: &'a Receiver<Exit>,
+    stopping: &'a AtomicBool,
 }
 
-#[cfg(unix)]
-fn signal_group(pgid: u32, signal: i32) {
-    if let Ok(pgid) = i32::try_from(pgid) {
-        // SAFETY: kill(2) on a process group we created; ESRCH (already gone) is fine.
-        unsafe {
-            libc::kill(-pgid, signal);
+impl Leader for ShellLeader<'_> {
+    fn pgid(&self) -> u32 {
+        self.pgid
+    }
+    fn exit_within(&mut self, timeout: Duration) -> Option<Exit> {
+        if timeout.is_zero() {
+            match self.exited.try_recv() {
+                Ok(exit) => Some(exit),
+                Err(TryRecvError::Disconnected) => Some(Exit::Unknown),
+                Err(TryRecvError::Empty) => None,
+            }
+        } else {
+            match self.exited.recv_timeout(timeout) {
+                Ok(exit) => Some(exit),
+                Err(RecvTimeoutError::Disconnected) => Some(Exit::Unknown),
+                Err(RecvTimeoutError::Timeout) => None,
+            }
         }
+    }
+    fn exit_after_kill(&mut self) -> Exit {
+        self.exited.recv().unwrap_or(Exit::Unknown)
+    }
+    fn stopping(&mut self) {
+        // Before the signal, so the exit line says who stopped it.
+        self.stopping.store(true, Ordering::Relaxed);
     }
 }
 
 impl ExternalHandle {
-    /// Stop the command's whole group: SIGTERM, then SIGKILL after [`STOP_GRACE`]. A
-    /// command that already exited still has its group killed, so nothing it started is
-    /// left running.
+    /// Stop the command's whole group: SIGTERM, then SIGKILL after
+    /// [`process::STOP_GRACE`]. A command that already exited still has its group killed,
+    /// so nothing it started is left running.
     pub fn stop(self) -> Result<(), LoadError> {
-        let already = match self.exited.try_recv() {
-            Ok(_) => true,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => true,
-            Err(std::sync::mpsc::TryRecvError::Empty) => false,
-        };
-        #[cfg(unix)]
-        {
-            if !already {
-                self.stopping.store(true, Ordering::Relaxed);
-                signal_group(self.pgid, libc::SIGTERM);
-                if let Err(RecvTimeoutError::Timeout) = self.exited.recv_timeout(STOP_GRACE) {
-                    signal_group(self.pgid, libc::SIGKILL);
-                }
-            }
-            // Whatever the leader did, its group goes with it.
-            signal_group(self.pgid, libc::SIGKILL);
-        }
-        #[cfg(not(unix))]
-        let _ = (already, &self.stopping, self.pgid);
+        process::stop_group(
+            &mut ShellLeader {
+                pgid: self.pgid,
+                exited: &self.exited,
+                stopping: &self.stopping,
+            },
+            process::STOP_GRACE,
+        );
         self.waiter
             .join()
             .map_err(|_| LoadError::Start("the load command's waiter panicked".into()))?
