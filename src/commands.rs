@@ -5,19 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
-
 use crate::analysis::sequential::{self, LookSchedule};
 use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
-use crate::cli::JudgeArgs;
-use crate::config::{self, RecordConfig};
+use crate::config::{JudgeOverrides, RecordConfig};
+use crate::error::Error;
 use crate::load::{LoadDriver, LoadLive};
 use crate::process;
 use crate::record::{self, Clock, EarlyStop, INTERRUPT, LoopSettings, Recorder, SystemClock};
 use crate::report;
-use crate::runlog::{
-    self, Event, EventKind, Header, HostInfo, Limits, RunData, RunLogWriter, TargetInfo,
-};
+use crate::runlog::{self, Event, EventKind, Header, Limits, RunLogWriter, RunStart, TargetInfo};
 use crate::sample::{self, ProcInfo};
 use crate::status::{self, LoadWatch};
 use crate::target::{self, TargetSpec};
@@ -26,7 +22,7 @@ use crate::target::{self, TargetSpec};
 /// later the load driver): started once the target runs, stopped before the report.
 pub trait Companion {
     /// Start beside the sampler; `t0` is the instant the run's clock counts from.
-    fn start(&mut self, run_dir: &Path, t0: Instant) -> anyhow::Result<()>;
+    fn start(&mut self, run_dir: &Path, t0: Instant) -> Result<(), Error>;
     fn stop(&mut self);
     /// Counters for the live status line, for a load driver.
     fn live(&self) -> Option<Arc<LoadLive>> {
@@ -35,7 +31,7 @@ pub trait Companion {
 }
 
 impl Companion for LoadDriver {
-    fn start(&mut self, run_dir: &Path, t0: Instant) -> anyhow::Result<()> {
+    fn start(&mut self, run_dir: &Path, t0: Instant) -> Result<(), Error> {
         Ok(LoadDriver::start(self, run_dir, t0)?)
     }
     fn stop(&mut self) {
@@ -52,52 +48,12 @@ pub struct RecordOutcome {
     pub verdict: RunVerdict,
 }
 
-/// Local wall-clock time as `YYYYmmdd-HHMMSS` for run directory names.
-pub fn local_timestamp() -> String {
-    #[cfg(unix)]
-    {
-        // SAFETY: time(2) and localtime_r(3) write only into the struct we own.
-        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        let now = unsafe { libc::time(std::ptr::null_mut()) };
-        if !unsafe { libc::localtime_r(&now, &mut tm) }.is_null() {
-            return format!(
-                "{:04}{:02}{:02}-{:02}{:02}{:02}",
-                tm.tm_year + 1900,
-                tm.tm_mon + 1,
-                tm.tm_mday,
-                tm.tm_hour,
-                tm.tm_min,
-                tm.tm_sec
-            );
-        }
-    }
-    let utc = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    utc.replace(['-', ':'], "")
-        .replace('T', "-")
-        .trim_end_matches('Z')
-        .to_string()
-}
-
-fn host_info() -> HostInfo {
-    let mem_total_bytes = sysinfo::System::new().ok().and_then(|mut system| {
-        system.refresh_memory();
-        Some(system.total_memory()).filter(|&m| m > 0)
-    });
-    HostInfo {
-        hostname: sysinfo::System::host_name().ok(),
-        os: std::env::consts::OS.to_string(),
-        kernel: sysinfo::System::kernel_version().ok(),
-        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        mem_total_bytes,
-    }
-}
-
 /// Start a target or resolve an existing one; returns its processes and, when started, the child.
 fn acquire_target(
     config: &RecordConfig,
     table: &mut dyn sample::ProcessTable,
     run_dir: &Path,
-) -> anyhow::Result<(Vec<ProcInfo>, Option<std::process::Child>)> {
+) -> Result<(Vec<ProcInfo>, Option<std::process::Child>), Error> {
     match &config.target {
         TargetSpec::Spawn(command) => {
             let child = target::spawn(command, &run_dir.join(runlog::TARGET_LOG_FILE))?;
@@ -139,11 +95,67 @@ impl EarlyStop for FailFastCheck {
     }
 }
 
+/// The run's limits: the options, else the cgroup of the (first) target process.
+fn run_limits(config: &RecordConfig, table: &mut dyn sample::ProcessTable, pid: u32) -> Limits {
+    let cgroup = table.cgroup_limits(pid);
+    let source = cgroup.version.as_ref().map(|v| format!("cgroup {v}"));
+    let found = Limits {
+        mem_limit_bytes: cgroup.mem_limit_bytes,
+        mem_limit_source: cgroup.mem_limit_bytes.and(source.clone()),
+        cpu_limit_cores: cgroup.cpu_limit_cores,
+        cpu_limit_source: cgroup.cpu_limit_cores.and(source),
+    };
+    config.limit_options.over(&found)
+}
+
+/// The header of the run about to start on these processes.
+fn run_header(
+    config: &RecordConfig,
+    table: &mut dyn sample::ProcessTable,
+    infos: &[ProcInfo],
+) -> Header {
+    let first = &infos[0];
+    Header::new(RunStart {
+        host: table.host_info(),
+        target: TargetInfo {
+            mode: config.target.mode().to_string(),
+            spec: config.target.describe(),
+            roots: infos.iter().map(|p| p.id).collect(),
+            name: first.name.clone(),
+            cmdline: first.cmdline.clone(),
+            children: config.children,
+        },
+        interval_s: config.interval.as_secs_f64(),
+        duration_s: config.duration.map(|d| d.as_secs_f64()),
+        backend: config.backend,
+        limits: run_limits(config, table, first.id.pid),
+        thresholds: config.thresholds.clone(),
+    })
+}
+
+/// The line that says what is recorded, where to, and how to stop.
+fn announce(config: &RecordConfig, header: &Header, infos: &[ProcInfo], run_dir: &Path) {
+    if config.quiet {
+        return;
+    }
+    let pids: Vec<String> = infos.iter().map(|p| format!("pid {}", p.id.pid)).collect();
+    let duration = config.duration.map_or(String::new(), |d| {
+        format!(" for {}", humantime::format_duration(d))
+    });
+    eprintln!(
+        "soakprof: recording {} ({}) every {}{duration} into {}; Ctrl-C to stop and report",
+        header.target.name,
+        pids.join(", "),
+        humantime::format_duration(config.interval),
+        run_dir.display()
+    );
+}
+
 /// Record a run, then analyse and report it.
 pub fn record(
     config: &RecordConfig,
     companion: Option<&mut dyn Companion>,
-) -> anyhow::Result<RecordOutcome> {
+) -> Result<RecordOutcome, Error> {
     let mut own_driver = config
         .load
         .clone()
@@ -156,7 +168,7 @@ pub fn record(
         TargetSpec::Spawn(_) => None,
         spec => Some(target::resolve(spec, config.pick, backend.as_mut())?),
     };
-    let run_dir = config.run_dir(&local_timestamp());
+    let run_dir = config.run_dir(&runlog::local_timestamp());
     runlog::create_run_dir(&run_dir)?;
     let mut log = RunLogWriter::create(&run_dir)?;
     let (infos, mut child) = match resolved {
@@ -164,72 +176,19 @@ pub fn record(
         None => acquire_target(config, backend.as_mut(), &run_dir)?,
     };
     record::install_interrupt_handler();
-
-    let first = &infos[0];
-    let cgroup = backend.cgroup_limits(first.id.pid);
-    let source = cgroup.version.as_ref().map(|v| format!("cgroup {v}"));
-    let found = Limits {
-        mem_limit_bytes: cgroup.mem_limit_bytes,
-        mem_limit_source: cgroup.mem_limit_bytes.and(source.clone()),
-        cpu_limit_cores: cgroup.cpu_limit_cores,
-        cpu_limit_source: cgroup.cpu_limit_cores.and(source),
-    };
-    let now = std::time::SystemTime::now();
-    let header = Header {
-        schema_version: runlog::SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at: humantime::format_rfc3339_millis(now).to_string(),
-        started_unix_s: now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64()),
-        host: host_info(),
-        command_line: std::env::args().collect(),
-        target: TargetInfo {
-            mode: config.target.mode().to_string(),
-            spec: config.target.describe(),
-            roots: infos.iter().map(|p| p.id).collect(),
-            name: first.name.clone(),
-            cmdline: first.cmdline.clone(),
-            children: config.children,
-        },
-        interval_s: config.interval.as_secs_f64(),
-        duration_s: config.duration.map(|d| d.as_secs_f64()),
-        backend: config.backend,
-        smaps_every: 1,
-        smaps_read_ms: None,
-        detail_every: 1,
-        limits: config::limits(&config.judge, &found),
-        thresholds: config::effective_thresholds(&config.judge, &runlog::Thresholds::default()),
-    };
-
+    let header = run_header(config, backend.as_mut(), &infos);
     let load_watch = companion
         .as_ref()
         .and_then(|c| c.live())
         .map(|live| LoadWatch {
             live,
-            warn_error_rate: header
+            warn_error_rate: config
                 .thresholds
                 .max_error_rate
                 .unwrap_or(crate::load::DEFAULT_ERROR_WARNING_RATE),
         });
     let mut status = status::make_status(config.quiet, load_watch);
-    if !config.quiet {
-        eprintln!(
-            "soakprof: recording {} ({}) every {}{} into {}; Ctrl-C to stop and report",
-            header.target.name,
-            infos
-                .iter()
-                .map(|p| format!("pid {}", p.id.pid))
-                .collect::<Vec<_>>()
-                .join(", "),
-            humantime::format_duration(config.interval),
-            config.duration.map_or(String::new(), |d| format!(
-                " for {}",
-                humantime::format_duration(d)
-            )),
-            run_dir.display()
-        );
-    }
+    announce(config, &header, &infos, &run_dir);
     let clock = SystemClock::start_now();
     if let Some(c) = &mut companion
         && let Err(e) = c.start(&run_dir, clock.start())
@@ -238,11 +197,11 @@ pub fn record(
         if let Some(child) = child.as_mut() {
             process::stop(child, process::STOP_GRACE);
         }
-        return Err(e.context("starting the load driver"));
+        return Err(Error::context("starting the load driver", e));
     }
     let mut fail_fast = config.fail_fast.then(|| FailFastCheck {
         run_dir: run_dir.clone(),
-        thresholds: config::effective_thresholds(&config.judge, &runlog::Thresholds::default()),
+        thresholds: config.thresholds.clone(),
         schedule: LookSchedule::default(),
         earliest_s: sequential::earliest_stop_s(config.duration.map(|d| d.as_secs_f64())),
     });
@@ -269,20 +228,7 @@ pub fn record(
     }
     // Stop a target we started even when the loop failed, then report the loop's error.
     if let Some(child) = child.as_mut() {
-        let pid = child.id();
-        let stopped = process::stop(child, process::STOP_GRACE);
-        // An exit before the stop was recorded by the loop.
-        if stopped.was_running() {
-            log.event(&Event {
-                t: clock.now_s(),
-                kind: EventKind::TargetExit {
-                    pid,
-                    code: stopped.exit().code(),
-                    signal: stopped.exit().signal(),
-                    by_profiler: true,
-                },
-            })?;
-        }
+        stop_started_target(child, &mut log, &clock)?;
     }
     let outcome = outcome?;
     log.event(&Event {
@@ -293,13 +239,37 @@ pub fn record(
     })?;
     log.sync()?;
     drop(log);
-    let (verdict, _) = analyze_dir(&run_dir, &config.judge)?;
+    // The header holds the thresholds and limits in force: nothing to override.
+    let verdict = analyze_dir(&run_dir, &JudgeOverrides::default())?;
     Ok(RecordOutcome { run_dir, verdict })
 }
 
-/// Read a run directory, analyse it with the thresholds it was recorded with (overridden by
-/// `judge`), and write verdict.json and the charts.
-pub fn analyze_dir(dir: &Path, judge: &JudgeArgs) -> anyhow::Result<(RunVerdict, RunData)> {
+/// Stop a target soakprof started, and log its exit when it was still running (an exit
+/// before the stop was recorded by the loop).
+fn stop_started_target(
+    child: &mut std::process::Child,
+    log: &mut RunLogWriter,
+    clock: &SystemClock,
+) -> Result<(), Error> {
+    let pid = child.id();
+    let stopped = process::stop(child, process::STOP_GRACE);
+    if stopped.was_running() {
+        log.event(&Event {
+            t: clock.now_s(),
+            kind: EventKind::TargetExit {
+                pid,
+                code: stopped.exit().code(),
+                signal: stopped.exit().signal(),
+                by_profiler: true,
+            },
+        })?;
+    }
+    Ok(())
+}
+
+/// Read a run directory, analyse it with the thresholds and limits it was recorded with
+/// (as `overrides` change them), and write verdict.json, the charts and report.html.
+pub fn analyze_dir(dir: &Path, overrides: &JudgeOverrides) -> Result<RunVerdict, Error> {
     let run = runlog::read_run(dir)?;
     if run.skipped_lines > 0 {
         eprintln!(
@@ -308,15 +278,14 @@ pub fn analyze_dir(dir: &Path, judge: &JudgeArgs) -> anyhow::Result<(RunVerdict,
             dir.join(runlog::SAMPLES_FILE).display()
         );
     }
-    config::check_judge(judge, &run.header.thresholds)?;
     let analysis_config = AnalysisConfig {
-        thresholds: config::effective_thresholds(judge, &run.header.thresholds),
-        limits: config::limits(judge, &run.header.limits),
+        thresholds: overrides.resolve(&run.header.thresholds)?,
+        limits: overrides.limits.over(&run.header.limits),
     };
     let verdict = analysis::analyse(&run, &analysis_config);
     report::write_all(dir, &run, &verdict)
-        .with_context(|| format!("writing the report in {}", dir.display()))?;
-    Ok((verdict, run))
+        .map_err(|e| Error::context(format!("writing the report in {}", dir.display()), e))?;
+    Ok(verdict)
 }
 
 /// Exit code of a verdict: 1 on fail, 0 on pass or warn.

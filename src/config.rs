@@ -28,6 +28,26 @@ pub enum ConfigError {
     Scenario(#[from] crate::load::scenario::ScenarioError),
     #[error("--load-cmd must not be empty")]
     EmptyLoadCommand,
+    #[error(
+        "--load-cmd: `{program}` is not an executable file or a program on PATH (in `{command}`); install it or give its full path"
+    )]
+    LoadProgramNotFound { program: String, command: String },
+}
+
+impl ConfigError {
+    /// Every configuration error is the user's, except a scenario file that exists but
+    /// cannot be read (the scenario error says which).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            ConfigError::Scenario(e) => e.is_bad_input(),
+            ConfigError::Regex { .. }
+            | ConfigError::WarnAboveFail { .. }
+            | ConfigError::EmptyName
+            | ConfigError::PickWithoutSearch
+            | ConfigError::EmptyLoadCommand
+            | ConfigError::LoadProgramNotFound { .. } => true,
+        }
+    }
 }
 
 /// A checked `record` configuration.
@@ -41,11 +61,136 @@ pub struct RecordConfig {
     pub pss_interval: PssInterval,
     /// `None`: the default, `reports/<timestamp>-<target>`.
     pub out: Option<PathBuf>,
-    pub judge: JudgeArgs,
+    /// The thresholds the run is judged by: the options over the defaults, checked.
+    pub thresholds: Thresholds,
+    /// Limits given as options; a limit not given is looked for in the target's cgroup.
+    pub limit_options: LimitOptions,
     pub quiet: bool,
     pub fail_fast: bool,
     pub backend: Backend,
     pub load: Option<LoadPlan>,
+}
+
+/// A checked `analyze` configuration.
+#[derive(Clone, Debug)]
+pub struct AnalyzeConfig {
+    pub run_dir: PathBuf,
+    pub format: crate::cli::OutputFormat,
+    /// What the options change in the thresholds and limits the run was recorded with.
+    pub overrides: JudgeOverrides,
+}
+
+impl AnalyzeConfig {
+    pub fn from_args(args: crate::cli::AnalyzeArgs) -> AnalyzeConfig {
+        AnalyzeConfig {
+            run_dir: args.run_dir,
+            format: args.format,
+            overrides: JudgeOverrides::from_args(&args.judge),
+        }
+    }
+}
+
+/// `--mem-limit` and `--cpu-limit` as given.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LimitOptions {
+    pub mem_limit_bytes: Option<u64>,
+    pub cpu_limit_cores: Option<f64>,
+}
+
+impl LimitOptions {
+    /// The options first, then what was found (the cgroup, or what a run was recorded
+    /// with), each with its source.
+    pub fn over(&self, found: &Limits) -> Limits {
+        let (mem_limit_bytes, mem_limit_source) = match self.mem_limit_bytes {
+            Some(v) => (Some(v), Some("option".to_string())),
+            None => (found.mem_limit_bytes, found.mem_limit_source.clone()),
+        };
+        let (cpu_limit_cores, cpu_limit_source) = match self.cpu_limit_cores {
+            Some(v) => (Some(v), Some("option".to_string())),
+            None => (found.cpu_limit_cores, found.cpu_limit_source.clone()),
+        };
+        Limits {
+            mem_limit_bytes,
+            mem_limit_source,
+            cpu_limit_cores,
+            cpu_limit_source,
+        }
+    }
+}
+
+/// The threshold and limit options, parsed: what they change in a base set of thresholds
+/// (the defaults for `record`, what a run was recorded with for `analyze`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JudgeOverrides {
+    pub warn_growth_bytes_per_min: Option<f64>,
+    pub max_growth_bytes_per_min: Option<f64>,
+    pub max_thread_growth_per_min: Option<f64>,
+    pub max_fd_growth_per_min: Option<f64>,
+    /// `Some(None)`: `--warmup auto`; `Some(Some(s))`: a fixed warm-up.
+    pub warmup_s: Option<Option<f64>>,
+    pub max_p95_ms: Option<f64>,
+    pub max_p99_ms: Option<f64>,
+    pub max_error_rate: Option<f64>,
+    pub min_rps: Option<f64>,
+    pub limits: LimitOptions,
+}
+
+impl JudgeOverrides {
+    pub fn from_args(judge: &JudgeArgs) -> JudgeOverrides {
+        JudgeOverrides {
+            warn_growth_bytes_per_min: judge.warn_growth,
+            max_growth_bytes_per_min: judge.max_growth,
+            max_thread_growth_per_min: judge.max_thread_growth,
+            max_fd_growth_per_min: judge.max_fd_growth,
+            warmup_s: judge.warmup.map(|w| match w {
+                crate::cli::WarmupArg::Auto => None,
+                crate::cli::WarmupArg::Fixed(d) => Some(d.as_secs_f64()),
+            }),
+            max_p95_ms: judge.max_p95.map(|d| d.as_secs_f64() * 1e3),
+            max_p99_ms: judge.max_p99.map(|d| d.as_secs_f64() * 1e3),
+            max_error_rate: judge.max_error_rate,
+            min_rps: judge.min_rps,
+            limits: LimitOptions {
+                mem_limit_bytes: judge.mem_limit,
+                cpu_limit_cores: judge.cpu_limit,
+            },
+        }
+    }
+
+    /// The thresholds these options make of `base`, checked: a warning above the fail
+    /// level is an error when `--warn-growth` was given, and otherwise follows the fail
+    /// level down (lowering only `--max-growth` below the default warning is fine).
+    pub fn resolve(&self, base: &Thresholds) -> Result<Thresholds, ConfigError> {
+        let mut th = Thresholds {
+            warn_growth_bytes_per_min: self
+                .warn_growth_bytes_per_min
+                .unwrap_or(base.warn_growth_bytes_per_min),
+            max_growth_bytes_per_min: self
+                .max_growth_bytes_per_min
+                .unwrap_or(base.max_growth_bytes_per_min),
+            max_thread_growth_per_min: self
+                .max_thread_growth_per_min
+                .unwrap_or(base.max_thread_growth_per_min),
+            max_fd_growth_per_min: self
+                .max_fd_growth_per_min
+                .unwrap_or(base.max_fd_growth_per_min),
+            warmup_s: self.warmup_s.unwrap_or(base.warmup_s),
+            max_p95_ms: self.max_p95_ms.or(base.max_p95_ms),
+            max_p99_ms: self.max_p99_ms.or(base.max_p99_ms),
+            max_error_rate: self.max_error_rate.or(base.max_error_rate),
+            min_rps: self.min_rps.or(base.min_rps),
+        };
+        if th.warn_growth_bytes_per_min > th.max_growth_bytes_per_min {
+            if self.warn_growth_bytes_per_min.is_some() {
+                return Err(ConfigError::WarnAboveFail {
+                    warn: crate::units::format_byte_rate(th.warn_growth_bytes_per_min),
+                    max: crate::units::format_byte_rate(th.max_growth_bytes_per_min),
+                });
+            }
+            th.warn_growth_bytes_per_min = th.max_growth_bytes_per_min;
+        }
+        Ok(th)
+    }
 }
 
 impl RecordConfig {
@@ -76,7 +221,8 @@ impl RecordConfig {
         if args.pick.is_some() && !matches!(target, TargetSpec::Name(_) | TargetSpec::Match(_)) {
             return Err(ConfigError::PickWithoutSearch);
         }
-        check_judge(&args.judge, &Thresholds::default())?;
+        let overrides = JudgeOverrides::from_args(&args.judge);
+        let thresholds = overrides.resolve(&Thresholds::default())?;
         let load = load_plan(&args.load, args.duration)?;
         Ok(RecordConfig {
             target,
@@ -86,7 +232,8 @@ impl RecordConfig {
             pss_interval: args.pss_interval,
             duration: args.duration,
             out: args.out,
-            judge: args.judge,
+            thresholds,
+            limit_options: overrides.limits,
             quiet: args.quiet,
             fail_fast: args.fail_fast,
             backend: args.sampler.unwrap_or_else(Backend::default_for_os),
@@ -147,81 +294,21 @@ pub fn load_plan(
         if command.trim().is_empty() {
             return Err(ConfigError::EmptyLoadCommand);
         }
+        // A driver that is not installed would leave the whole soak without load; say so
+        // now. Command lines only the shell can read (`cd x && k6 ...`) are its business.
+        if let Some(program) = crate::process::first_program(command)
+            && !crate::process::is_runnable(program)
+        {
+            return Err(ConfigError::LoadProgramNotFound {
+                program: program.to_string(),
+                command: command.clone(),
+            });
+        }
         return Ok(Some(LoadPlan::External {
             command: command.clone(),
         }));
     }
     Ok(None)
-}
-
-/// Thresholds from the options, falling back to `base` (the defaults, or what a run was
-/// recorded with).
-pub fn thresholds(judge: &JudgeArgs, base: &Thresholds) -> Thresholds {
-    Thresholds {
-        warn_growth_bytes_per_min: judge.warn_growth.unwrap_or(base.warn_growth_bytes_per_min),
-        max_growth_bytes_per_min: judge.max_growth.unwrap_or(base.max_growth_bytes_per_min),
-        max_thread_growth_per_min: judge
-            .max_thread_growth
-            .unwrap_or(base.max_thread_growth_per_min),
-        max_fd_growth_per_min: judge.max_fd_growth.unwrap_or(base.max_fd_growth_per_min),
-        warmup_s: match judge.warmup {
-            Some(crate::cli::WarmupArg::Auto) => None,
-            Some(crate::cli::WarmupArg::Fixed(d)) => Some(d.as_secs_f64()),
-            None => base.warmup_s,
-        },
-        max_p95_ms: judge
-            .max_p95
-            .map(|d| d.as_secs_f64() * 1e3)
-            .or(base.max_p95_ms),
-        max_p99_ms: judge
-            .max_p99
-            .map(|d| d.as_secs_f64() * 1e3)
-            .or(base.max_p99_ms),
-        max_error_rate: judge.max_error_rate.or(base.max_error_rate),
-        min_rps: judge.min_rps.or(base.min_rps),
-    }
-}
-
-/// Check that the thresholds make sense together.
-pub fn check_judge(judge: &JudgeArgs, base: &Thresholds) -> Result<(), ConfigError> {
-    let th = thresholds(judge, base);
-    if th.warn_growth_bytes_per_min > th.max_growth_bytes_per_min {
-        // When only --max-growth is lowered below the default warning, the warning follows it.
-        if judge.warn_growth.is_some() {
-            return Err(ConfigError::WarnAboveFail {
-                warn: crate::units::format_byte_rate(th.warn_growth_bytes_per_min),
-                max: crate::units::format_byte_rate(th.max_growth_bytes_per_min),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Thresholds with the warning clamped to the fail level (see `check_judge`).
-pub fn effective_thresholds(judge: &JudgeArgs, base: &Thresholds) -> Thresholds {
-    let mut th = thresholds(judge, base);
-    th.warn_growth_bytes_per_min = th
-        .warn_growth_bytes_per_min
-        .min(th.max_growth_bytes_per_min);
-    th
-}
-
-/// Limits: options first, then what was found (the cgroup), each with its source.
-pub fn limits(judge: &JudgeArgs, found: &Limits) -> Limits {
-    let (mem_limit_bytes, mem_limit_source) = match judge.mem_limit {
-        Some(v) => (Some(v), Some("option".to_string())),
-        None => (found.mem_limit_bytes, found.mem_limit_source.clone()),
-    };
-    let (cpu_limit_cores, cpu_limit_source) = match judge.cpu_limit {
-        Some(v) => (Some(v), Some("option".to_string())),
-        None => (found.cpu_limit_cores, found.cpu_limit_source.clone()),
-    };
-    Limits {
-        mem_limit_bytes,
-        mem_limit_source,
-        cpu_limit_cores,
-        cpu_limit_source,
-    }
 }
 
 #[cfg(test)]
@@ -230,18 +317,33 @@ mod tests {
 
     #[test]
     fn lowered_max_growth_drags_the_warning_down() {
-        let judge = JudgeArgs {
-            max_growth: Some(1e6),
-            ..JudgeArgs::default()
+        let lowered = JudgeOverrides {
+            max_growth_bytes_per_min: Some(1e6),
+            ..JudgeOverrides::default()
         };
-        assert!(check_judge(&judge, &Thresholds::default()).is_ok());
-        let th = effective_thresholds(&judge, &Thresholds::default());
+        let th = lowered.resolve(&Thresholds::default()).unwrap();
         assert_eq!(th.warn_growth_bytes_per_min, 1e6);
-        let bad = JudgeArgs {
-            warn_growth: Some(20e6),
-            ..JudgeArgs::default()
+        let bad = JudgeOverrides {
+            warn_growth_bytes_per_min: Some(20e6),
+            ..JudgeOverrides::default()
         };
-        assert!(check_judge(&bad, &Thresholds::default()).is_err());
+        assert!(bad.resolve(&Thresholds::default()).is_err());
+        // Over a recorded run's thresholds, options win and the rest is kept.
+        let recorded = Thresholds {
+            max_p95_ms: Some(50.0),
+            warmup_s: Some(30.0),
+            ..Thresholds::default()
+        };
+        let auto = JudgeOverrides {
+            warmup_s: Some(None),
+            ..JudgeOverrides::default()
+        };
+        let th = auto.resolve(&recorded).unwrap();
+        assert_eq!((th.warmup_s, th.max_p95_ms), (None, Some(50.0)));
+        assert_eq!(
+            JudgeOverrides::default().resolve(&recorded).unwrap(),
+            recorded
+        );
     }
 
     #[test]
@@ -251,11 +353,11 @@ mod tests {
             mem_limit_source: Some("cgroup v2".into()),
             ..Limits::default()
         };
-        let judge = JudgeArgs {
-            cpu_limit: Some(0.5),
-            ..JudgeArgs::default()
+        let options = LimitOptions {
+            cpu_limit_cores: Some(0.5),
+            ..LimitOptions::default()
         };
-        let l = limits(&judge, &found);
+        let l = options.over(&found);
         assert_eq!(l.mem_limit_bytes, Some(1 << 30));
         assert_eq!(l.mem_limit_source.as_deref(), Some("cgroup v2"));
         assert_eq!(l.cpu_limit_cores, Some(0.5));

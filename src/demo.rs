@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
-use crate::cli::{DemoArgs, JudgeArgs};
+use crate::cli::DemoArgs;
 use crate::commands::{self, Companion};
-use crate::config::RecordConfig;
+use crate::config::{LimitOptions, RecordConfig};
+use crate::error::Error;
 use crate::load::scenario::{self, LoadOverrides};
 use crate::load::{LoadDriver, LoadLive, LoadPlan};
 use crate::record::PssInterval;
@@ -45,9 +44,10 @@ fn read_port(port_file: &Path) -> Option<u16> {
 }
 
 impl Companion for DemoLoad {
-    fn start(&mut self, run_dir: &Path, t0: Instant) -> anyhow::Result<()> {
-        let port = read_port(&self.port_file)
-            .context("the demo server did not report its port within 15 s")?;
+    fn start(&mut self, run_dir: &Path, t0: Instant) -> Result<(), Error> {
+        let port = read_port(&self.port_file).ok_or_else(|| {
+            Error::Failed("the demo server did not report its port within 15 s".into())
+        })?;
         let overrides = LoadOverrides {
             rps: Some(DEMO_RPS),
             ..LoadOverrides::default()
@@ -77,12 +77,17 @@ impl Companion for DemoLoad {
 }
 
 /// Run the demo; returns the exit code (0 when the demo ran, whatever the verdict).
-pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
-    let exe = std::env::current_exe().context("finding the soakprof executable")?;
+pub fn run(args: DemoArgs) -> Result<u8, Error> {
+    let exe = std::env::current_exe().map_err(|source| Error::Io {
+        doing: "finding the soakprof executable".into(),
+        source,
+    })?;
     // Start from a clean directory, so nothing from an earlier demo is left in it.
     if args.out.join(crate::runlog::SAMPLES_FILE).exists() {
-        std::fs::remove_dir_all(&args.out)
-            .with_context(|| format!("clearing {}", args.out.display()))?;
+        std::fs::remove_dir_all(&args.out).map_err(|source| Error::Io {
+            doing: format!("clearing {}", args.out.display()),
+            source,
+        })?;
     }
     crate::runlog::create_run_dir(&args.out)?;
     let port_file = args.out.join("fixture.port");
@@ -104,7 +109,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
         pss_interval: PssInterval::Auto,
         duration: Some(args.duration),
         out: Some(args.out.clone()),
-        judge: JudgeArgs::default(),
+        thresholds: crate::runlog::Thresholds::default(),
+        limit_options: LimitOptions::default(),
         quiet: args.quiet,
         fail_fast: false,
         backend: Backend::default_for_os(),

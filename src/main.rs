@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("soakprof: error: {}", soakprof::error_line(&err));
-            ExitCode::from(soakprof::exit_code_for(&err))
+            ExitCode::from(err.exit_code())
         }
     }
 }

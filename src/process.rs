@@ -293,6 +293,67 @@ pub fn terminate_spawned_group() {
     }
 }
 
+/// Shell words that are not programs on PATH (builtins, keywords, wrappers): a command
+/// line starting with one is left to the shell.
+const SHELL_WORDS: &[&str] = &[
+    "!", ".", ":", "[", "[[", "alias", "bg", "builtin", "case", "cd", "command", "echo", "eval",
+    "exec", "exit", "export", "false", "fg", "for", "function", "if", "kill", "printf", "pwd",
+    "read", "readonly", "set", "shift", "source", "test", "time", "times", "trap", "true", "type",
+    "ulimit", "umask", "unset", "until", "wait", "while", "{",
+];
+
+/// The program a `sh -c` command line runs first, when that is plain to see: the first
+/// word after any `NAME=value` assignments, when it has no quoting, expansion or other
+/// shell syntax and is not a shell builtin or keyword. `None` when only the shell can tell.
+pub fn first_program(command: &str) -> Option<&str> {
+    let word = command.split_whitespace().find(|w| !is_assignment(w))?;
+    let plain = word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./+@%,".contains(c));
+    (plain && !SHELL_WORDS.contains(&word)).then_some(word)
+}
+
+/// `NAME=value` with a shell variable name.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// Whether `program` can be run: a path to an executable file, or a name found as one in
+/// a directory of `PATH` (as `sh` looks it up).
+pub fn is_runnable(program: &str) -> bool {
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            }
+            #[cfg(not(unix))]
+            {
+                m.is_file()
+            }
+        })
+    };
+    if program.contains('/') {
+        return executable(Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            // An empty PATH entry is the current directory.
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".").to_path_buf()
+            } else {
+                dir
+            };
+            executable(&dir.join(program))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,5 +545,29 @@ mod tests {
         set_spawned_group(pgid);
         stop(&mut child, Duration::from_millis(200));
         assert_ne!(SPAWNED_GROUP.load(Ordering::SeqCst), pgid);
+    }
+
+    #[test]
+    fn the_first_program_of_a_command_line_when_plain() {
+        assert_eq!(first_program("k6 run x.js"), Some("k6"));
+        assert_eq!(
+            first_program("  K6_OUT=json RATE=2 ./load.sh --fast"),
+            Some("./load.sh")
+        );
+        assert_eq!(first_program("cd tests && locust -f x.py"), None);
+        assert_eq!(first_program("exec wrk -t2 http://127.0.0.1:1/"), None);
+        assert_eq!(first_program("\"$HOME/bin/k6\" run"), None);
+        assert_eq!(first_program("$(which k6) run"), None);
+        assert_eq!(first_program("(sleep 1)"), None);
+        assert_eq!(first_program("A=1"), None);
+        assert!(is_runnable("sh"));
+        assert!(is_runnable("/bin/sh"));
+        assert!(!is_runnable("/nonexistent/k6"));
+        assert!(!is_runnable("soakprof-no-such-program"));
+        // A file that is not executable is not a program.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("load.sh");
+        std::fs::write(&file, "echo hi").unwrap();
+        assert!(!is_runnable(file.to_str().unwrap()));
     }
 }

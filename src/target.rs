@@ -35,6 +35,20 @@ pub enum TargetError {
     Table(#[from] SampleError),
 }
 
+impl TargetError {
+    /// A target that cannot be found or chosen is bad input; a process table that cannot
+    /// be read is a runtime failure.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            TargetError::Table(e) => e.is_bad_input(),
+            TargetError::NoSuchPid(_)
+            | TargetError::NoMatch { .. }
+            | TargetError::Ambiguous { .. }
+            | TargetError::IsSelf(_) => true,
+        }
+    }
+}
+
 /// How the user named the target.
 #[derive(Clone, Debug)]
 pub enum TargetSpec {

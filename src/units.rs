@@ -20,6 +20,13 @@ pub enum UnitError {
     DurationRange(String),
 }
 
+impl UnitError {
+    /// Every unit error is a value the user typed.
+    pub fn is_bad_input(&self) -> bool {
+        true
+    }
+}
+
 /// Parse a duration. Accepts humantime's forms (`1h 30m`, `1h30m`, `90s`, `500ms`) and a
 /// decimal number with a single unit (`1.5h`, `0.25s`).
 pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {

@@ -96,77 +96,142 @@ fn from_order_key(key: u64) -> f64 {
 /// values each time. `ranks(count)` gives the wanted 0-based positions once the count is
 /// known (each below it). `None` for an empty stream.
 ///
-/// Short streams are copied and selected in place. Longer ones: a first pass counts the
-/// values by their top 16 bits (in `total_cmp` order); each further pass narrows every
-/// wanted rank to the values sharing its known top bits, until few enough remain to copy,
-/// or all 64 bits are known. Memory: 512 KiB of counters and the final few values.
+/// Short streams are copied and selected in place. Longer ones: the first pass counts the
+/// values by their top 16 bits (in `total_cmp` order); each further pass, shared by all
+/// wanted ranks, either copies the values of a rank's bucket when few enough remain and
+/// selects among them, or counts the next 16 bits within it. Two or three passes in
+/// practice; memory: 256 KiB of counters per open bucket and the final few values.
 pub fn select_ranks<I: Iterator<Item = f64>>(
     replay: impl Fn() -> I,
     ranks: impl FnOnce(usize) -> Vec<usize>,
 ) -> Option<Selected> {
-    // Counters only once the stream turns out long: short streams (most) never pay for them.
-    let mut counts: Vec<u32> = Vec::new();
+    // The first IN_PLACE_MAX values are kept, so a short stream is read once; past that
+    // they become counts of the top digit.
+    let mut early: Vec<f64> = Vec::new();
+    let mut top_counts: Vec<u32> = Vec::new();
     let mut count = 0usize;
     let top = |v: f64| (order_key(v) >> (64 - DIGIT_BITS)) as usize;
     for v in replay() {
         count += 1;
-        if count <= IN_PLACE_MAX {
-            continue;
-        }
-        if count == IN_PLACE_MAX + 1 {
-            counts = vec![0; DIGITS];
-            for early in replay().take(IN_PLACE_MAX) {
-                counts[top(early)] += 1;
+        if top_counts.is_empty() {
+            if early.len() < IN_PLACE_MAX {
+                early.push(v);
+                continue;
             }
+            top_counts = vec![0; DIGITS];
+            for &e in &early {
+                top_counts[top(e)] += 1;
+            }
+            early = Vec::new();
         }
-        counts[top(v)] += 1;
+        top_counts[top(v)] += 1;
     }
     if count == 0 {
         return None;
     }
     let positions = ranks(count);
-    if count <= IN_PLACE_MAX {
-        let mut values: Vec<f64> = replay().collect();
-        let values = select_in_place(&mut values, &positions);
+    if top_counts.is_empty() {
+        let values = select_in_place(&mut early, &positions);
         return Some(Selected { count, values });
     }
-    let values = positions
+    let mut wanted: Vec<Wanted> = positions
         .iter()
-        .map(|&rank| radix_finish(&replay, &counts, rank.min(count - 1)))
+        .map(|&rank| Wanted::in_bucket(&top_counts, rank.min(count - 1)))
         .collect();
+    drop(top_counts);
+    let mut known_bits = DIGIT_BITS;
+    while wanted.iter().any(|w| w.value.is_none()) {
+        if known_bits >= 64 {
+            // Every bit known: the values left are all this one.
+            for w in wanted.iter_mut().filter(|w| w.value.is_none()) {
+                w.value = Some(from_order_key(w.prefix));
+            }
+            break;
+        }
+        radix_pass(&replay, &mut wanted, known_bits);
+        known_bits += DIGIT_BITS;
+    }
+    let values = wanted.iter().map(|w| w.value.unwrap_or(f64::NAN)).collect();
     Some(Selected { count, values })
 }
 
-/// The value at `rank`, given the first pass's counts of the top digit.
-fn radix_finish<I: Iterator<Item = f64>>(
-    replay: &impl Fn() -> I,
-    top_counts: &[u32],
+/// A rank being narrowed down: the known top bits of its value's key, its rank among the
+/// values sharing them, and how many do.
+struct Wanted {
+    prefix: u64,
     rank: usize,
-) -> f64 {
-    // Which top digit holds the rank, and the rank among the values with that digit.
-    let (mut prefix, mut rank, mut left) = pick_digit(top_counts, rank);
-    let mut known_bits = DIGIT_BITS;
-    let mut counts = vec![0u32; DIGITS];
-    while known_bits < 64 {
-        let matches = |key: u64| key >> (64 - known_bits) == prefix;
-        if left <= IN_PLACE_MAX {
-            let mut few: Vec<f64> = replay().filter(|v| matches(order_key(*v))).collect();
-            return select_in_place(&mut few, &[rank])[0];
+    left: usize,
+    value: Option<f64>,
+}
+
+impl Wanted {
+    fn in_bucket(counts: &[u32], rank: usize) -> Wanted {
+        let (prefix, rank, left) = pick_digit(counts, rank);
+        Wanted {
+            prefix,
+            rank,
+            left,
+            value: None,
         }
-        counts.fill(0);
-        let shift = 64 - known_bits - DIGIT_BITS;
-        for v in replay() {
-            let key = order_key(v);
-            if matches(key) {
-                counts[((key >> shift) as usize) & (DIGITS - 1)] += 1;
-            }
-        }
-        let (digit, next_rank, next_left) = pick_digit(&counts, rank);
-        prefix = prefix << DIGIT_BITS | digit;
-        (rank, left) = (next_rank, next_left);
-        known_bits += DIGIT_BITS;
     }
-    from_order_key(prefix)
+}
+
+/// One pass over the stream for every open rank that shares `known_bits` of key: copy the
+/// bucket and select when it is small (or fully known), else count its next digit. Ranks
+/// in the same bucket share the copy or the counters.
+fn radix_pass<I: Iterator<Item = f64>>(
+    replay: &impl Fn() -> I,
+    wanted: &mut [Wanted],
+    known_bits: u32,
+) {
+    let mut buckets: Vec<u64> = wanted
+        .iter()
+        .filter(|w| w.value.is_none())
+        .map(|w| w.prefix)
+        .collect();
+    buckets.sort_unstable();
+    buckets.dedup();
+    let left_of = |prefix: u64| {
+        wanted
+            .iter()
+            .find(|w| w.prefix == prefix)
+            .map_or(0, |w| w.left)
+    };
+    let copy = |prefix: u64| left_of(prefix) <= IN_PLACE_MAX;
+    // Per bucket: the copied values, or the counts of the next digit.
+    let mut copies: Vec<Vec<f64>> = buckets.iter().map(|_| Vec::new()).collect();
+    let mut counts: Vec<Vec<u32>> = buckets
+        .iter()
+        .map(|&b| if copy(b) { Vec::new() } else { vec![0; DIGITS] })
+        .collect();
+    let shift = 64 - known_bits - DIGIT_BITS;
+    for v in replay() {
+        let key = order_key(v);
+        let prefix = key >> (64 - known_bits);
+        let Ok(k) = buckets.binary_search(&prefix) else {
+            continue;
+        };
+        if counts[k].is_empty() {
+            copies[k].push(v);
+        } else {
+            counts[k][((key >> shift) as usize) & (DIGITS - 1)] += 1;
+        }
+    }
+    for w in wanted.iter_mut().filter(|w| w.value.is_none()) {
+        let Ok(k) = buckets.binary_search(&w.prefix) else {
+            continue;
+        };
+        if counts[k].is_empty() {
+            let bucket = &mut copies[k];
+            let rank = w.rank.min(bucket.len().saturating_sub(1));
+            let pick = select_in_place(bucket, &[rank]);
+            w.value = pick.first().copied();
+        } else {
+            let (digit, rank, left) = pick_digit(&counts[k], w.rank);
+            w.prefix = w.prefix << DIGIT_BITS | digit;
+            (w.rank, w.left) = (rank, left);
+        }
+    }
 }
 
 /// The digit whose bucket holds `rank`, the rank within that bucket, and its size.

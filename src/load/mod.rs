@@ -34,8 +34,9 @@ impl LoadError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             LoadError::Scenario(e) => e.is_bad_input(),
+            LoadError::Log(e) => e.is_bad_input(),
             LoadError::Command { .. } => true,
-            LoadError::Start(_) | LoadError::Log(_) => false,
+            LoadError::Start(_) => false,
         }
     }
 }

@@ -28,6 +28,14 @@ pub enum RecordError {
     Log(#[from] RunLogError),
 }
 
+impl RecordError {
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            RecordError::Log(e) => e.is_bad_input(),
+        }
+    }
+}
+
 /// How long the loop waits for a spawned target's exit status once the sampler saw it gone
 /// (it is a zombie, or about to be one).
 const EXIT_STATUS_WAIT: Duration = Duration::from_millis(100);

@@ -36,6 +36,13 @@ pub enum ReportError {
     Chart(#[from] charts::ChartError),
 }
 
+impl ReportError {
+    /// Writing the report fails on the disk, never on the user's input.
+    pub fn is_bad_input(&self) -> bool {
+        false
+    }
+}
+
 /// The text of verdict.json: pretty-printed, with a final newline. `analyze --format json`
 /// prints exactly this.
 pub fn verdict_json(verdict: &RunVerdict) -> Result<String, serde_json::Error> {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::sample::HostInfo;
 use crate::sample::{Backend, ProcId, Sample};
 
 pub mod load;
@@ -20,7 +21,7 @@ pub use load::{LOAD_CMD_LOG_FILE, LOAD_FILE, LoadRun};
 pub(crate) use reader::for_each_record;
 pub use reader::{RunData, read_records, read_run, read_samples};
 pub(crate) use writer::JsonLinesWriter;
-pub use writer::{RunLogWriter, create_run_dir};
+pub use writer::{RunLogWriter, create_run_dir, local_timestamp};
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const SAMPLES_FILE: &str = "samples.jsonl";
@@ -52,18 +53,14 @@ pub enum RunLogError {
 impl RunLogError {
     /// Errors that come from what the user gave (a path), as opposed to a failing disk.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, RunLogError::Write { .. })
+        match self {
+            RunLogError::Create { .. }
+            | RunLogError::Open { .. }
+            | RunLogError::NoHeader { .. }
+            | RunLogError::Version { .. } => true,
+            RunLogError::Write { .. } => false,
+        }
     }
-}
-
-/// The machine the run was recorded on.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct HostInfo {
-    pub hostname: Option<String>,
-    pub os: String,
-    pub kernel: Option<String>,
-    pub cpus: usize,
-    pub mem_total_bytes: Option<u64>,
 }
 
 /// How the target was named, and what it resolved to.
@@ -157,6 +154,46 @@ pub struct Header {
     pub detail_every: u32,
     pub limits: Limits,
     pub thresholds: Thresholds,
+}
+
+/// What `record` knows of a run as it starts, for its header.
+#[derive(Clone, Debug)]
+pub struct RunStart {
+    pub host: HostInfo,
+    pub target: TargetInfo,
+    pub interval_s: f64,
+    pub duration_s: Option<f64>,
+    pub backend: Backend,
+    pub limits: Limits,
+    pub thresholds: Thresholds,
+}
+
+impl Header {
+    /// The header of a run starting now, with this program's version and command line.
+    /// The read schedules start at every sample; the recording loop fills in what the
+    /// first reads cost before the header is written.
+    pub fn new(start: RunStart) -> Header {
+        let now = std::time::SystemTime::now();
+        Header {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: humantime::format_rfc3339_millis(now).to_string(),
+            started_unix_s: now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            host: start.host,
+            command_line: std::env::args().collect(),
+            target: start.target,
+            interval_s: start.interval_s,
+            duration_s: start.duration_s,
+            backend: start.backend,
+            smaps_every: 1,
+            smaps_read_ms: None,
+            detail_every: 1,
+            limits: start.limits,
+            thresholds: start.thresholds,
+        }
+    }
 }
 
 /// Why a run ended.

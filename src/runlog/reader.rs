@@ -94,6 +94,8 @@ fn for_each_line(
 }
 
 /// One line of `samples.jsonl`, after the header check.
+// One at a time, per line read; boxing the header would allocate for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Line {
     Header(Header),
     Sample(Sample),

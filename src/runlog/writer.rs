@@ -20,6 +20,32 @@ enum RecordRef<'a> {
     Event(&'a Event),
 }
 
+/// Local wall-clock time as `YYYYmmdd-HHMMSS` for run directory names.
+pub fn local_timestamp() -> String {
+    #[cfg(unix)]
+    {
+        // SAFETY: time(2) and localtime_r(3) write only into the struct we own.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        let now = unsafe { libc::time(std::ptr::null_mut()) };
+        if !unsafe { libc::localtime_r(&now, &mut tm) }.is_null() {
+            return format!(
+                "{:04}{:02}{:02}-{:02}{:02}{:02}",
+                tm.tm_year + 1900,
+                tm.tm_mon + 1,
+                tm.tm_mday,
+                tm.tm_hour,
+                tm.tm_min,
+                tm.tm_sec
+            );
+        }
+    }
+    let utc = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    utc.replace(['-', ':'], "")
+        .replace('T', "-")
+        .trim_end_matches('Z')
+        .to_string()
+}
+
 /// Create the run directory (and parents). Fails when it cannot be written.
 pub fn create_run_dir(dir: &Path) -> Result<(), RunLogError> {
     let create = |source| RunLogError::Create {

@@ -91,6 +91,16 @@ pub struct Reading {
     pub smaps_read_s: Option<f64>,
 }
 
+/// The machine the run was recorded on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub hostname: Option<String>,
+    pub os: String,
+    pub kernel: Option<String>,
+    pub cpus: usize,
+    pub mem_total_bytes: Option<u64>,
+}
+
 /// Memory and CPU limits of the cgroup a process is in (the tightest along its path).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CgroupLimits {
@@ -106,6 +116,13 @@ pub enum SampleError {
     List(String),
     #[error("cannot read process {pid}: {reason}")]
     Read { pid: u32, reason: String },
+}
+
+impl SampleError {
+    /// The OS would not tell: never the user's input.
+    pub fn is_bad_input(&self) -> bool {
+        false
+    }
 }
 
 /// Which of the costlier files a `sample` call reads, beyond the core fields (RSS, VMS,
@@ -157,6 +174,10 @@ pub trait ProcessTable {
     fn get(&mut self, pid: u32) -> Result<Option<ProcInfo>, SampleError>;
     /// The cgroup limits that apply to a process (all `None` when none are found).
     fn cgroup_limits(&mut self, pid: u32) -> CgroupLimits;
+    /// The machine: name, OS, kernel, CPUs and memory, each `None` where unknown.
+    fn host_info(&mut self) -> HostInfo {
+        portable::host_info()
+    }
 }
 
 /// Which backend to use.

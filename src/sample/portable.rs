@@ -308,6 +308,21 @@ impl Sampler for PortableSampler {
     }
 }
 
+/// The machine as sysinfo sees it (both backends use this: it is read once per run).
+pub fn host_info() -> super::HostInfo {
+    let mem_total_bytes = sysinfo::System::new().ok().and_then(|mut system| {
+        system.refresh_memory();
+        Some(system.total_memory()).filter(|&m| m > 0)
+    });
+    super::HostInfo {
+        hostname: sysinfo::System::host_name().ok(),
+        os: std::env::consts::OS.to_string(),
+        kernel: sysinfo::System::kernel_version().ok(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        mem_total_bytes,
+    }
+}
+
 impl ProcessTable for PortableSampler {
     fn list(&mut self) -> Result<Vec<ProcInfo>, SampleError> {
         let system = self.system.as_mut().ok_or_else(|| {

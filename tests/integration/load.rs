@@ -377,3 +377,46 @@ fn malformed_scenarios_are_bad_input_naming_file_line_and_field() {
     ]);
     assert_bad_input(&negative, "line 6");
 }
+
+/// A load that cannot run is found before the run starts: one line, exit 2, no run
+/// directory (the README's exit-code table).
+#[test]
+fn load_that_cannot_start_or_be_read_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = start_fixture(None, &[]);
+    let pid = fixture.pid.to_string();
+    let out = dir.path().join("run");
+    let missing = dir.path().join("missing.toml");
+    let record = |load: &[&str]| {
+        let mut args = vec![
+            "record",
+            "--pid",
+            &pid,
+            "--duration",
+            "1s",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(load);
+        soakprof(&args)
+    };
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--load", missing.to_str().unwrap()],
+            "cannot read scenario file",
+        ),
+        // A directory cannot be read as a file.
+        (
+            &["--load", dir.path().to_str().unwrap()],
+            "cannot read scenario file",
+        ),
+        (
+            &["--load-cmd", "soakprof-no-such-driver run load.js"],
+            "`soakprof-no-such-driver` is not an executable file or a program on PATH",
+        ),
+    ];
+    for (load, expect) in cases {
+        assert_bad_input(&record(load), expect);
+        assert!(!out.exists(), "no run directory for {load:?}");
+    }
+}

@@ -156,14 +156,20 @@ pub enum ScenarioError {
 
 impl ScenarioError {
     /// Errors that come from what the user gave, as opposed to a failing disk. A missing
-    /// file, or a directory given as the file, is bad input.
+    /// or unreadable file, or a directory given as the file, is bad input; an I/O error
+    /// reading a file that is there is not.
     pub fn is_bad_input(&self) -> bool {
         match self {
             ScenarioError::Read { source, .. } => matches!(
                 source.kind(),
-                ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory
+                ErrorKind::NotFound
+                    | ErrorKind::IsADirectory
+                    | ErrorKind::NotADirectory
+                    | ErrorKind::PermissionDenied
             ),
-            _ => true,
+            ScenarioError::Toml { .. }
+            | ScenarioError::Field { .. }
+            | ScenarioError::Usage { .. } => true,
         }
     }
 
@@ -781,9 +787,15 @@ json_bodies = [{ a = 1 }, { a = 2 }]
         let err = parse_scenario_file(dir.path(), &LoadOverrides::default(), None).unwrap_err();
         assert!(err.is_bad_input(), "{err}");
 
+        // A file the user may not read is theirs to fix; a failing disk is not.
+        let denied = ScenarioError::Read {
+            path: good.clone(),
+            source: std::io::Error::from(ErrorKind::PermissionDenied),
+        };
+        assert!(denied.is_bad_input());
         let disk = ScenarioError::Read {
             path: good,
-            source: std::io::Error::from(ErrorKind::PermissionDenied),
+            source: std::io::Error::other("I/O error"),
         };
         assert!(!disk.is_bad_input());
     }

@@ -1,0 +1,397 @@
+//! Every error a command can end with, and its exit code by type: each module's error enum
+//! says whether it is bad input (exit 2: the user gave something unusable) or a runtime
+//! failure (exit 3: the OS, the disk, the network), wrappers ask what they wrap, and this
+//! enum asks its variants. A new error type joins by a variant here, which the compiler
+//! then makes every match below handle.
+
+use crate::config::ConfigError;
+use crate::load::LoadError;
+use crate::load::scenario::ScenarioError;
+use crate::process::ProcessError;
+use crate::record::RecordError;
+use crate::report::ReportError;
+use crate::runlog::RunLogError;
+use crate::sample::SampleError;
+use crate::target::TargetError;
+use crate::units::UnitError;
+
+/// Exit code for a bad input (usage, unknown PID, ambiguous name, malformed file).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a runtime error.
+pub const EXIT_RUNTIME: u8 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Units(#[from] UnitError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    RunLog(#[from] RunLogError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// What was being done when `source` happened ("starting the load driver").
+    #[error("{doing}")]
+    Context {
+        doing: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// Writing soakprof's own output (a summary, a JSON verdict) failed: the run directory
+    /// is complete, the terminal or pipe is not.
+    #[error("writing to {what}: {source}")]
+    Output {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    /// An OS operation of a command itself failed (finding its own executable, clearing
+    /// the demo's directory).
+    #[error("{doing}: {source}")]
+    Io {
+        doing: String,
+        source: std::io::Error,
+    },
+    /// Something a command waited for did not happen (the demo server never reported its
+    /// port).
+    #[error("{0}")]
+    Failed(String),
+    /// The hidden `fixture` command's own errors (a test program; anyhow at its top).
+    #[error("fixture: {0:#}")]
+    Fixture(anyhow::Error),
+}
+
+impl Error {
+    /// Wrap `source` with what was being done.
+    pub fn context(doing: impl Into<String>, source: impl Into<Error>) -> Error {
+        Error::Context {
+            doing: doing.into(),
+            source: Box::new(source.into()),
+        }
+    }
+
+    /// True when the error comes from what the user gave.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Error::Config(e) => e.is_bad_input(),
+            Error::Units(e) => e.is_bad_input(),
+            Error::Target(e) => e.is_bad_input(),
+            Error::Process(e) => e.is_bad_input(),
+            Error::Sample(e) => e.is_bad_input(),
+            Error::Record(e) => e.is_bad_input(),
+            Error::RunLog(e) => e.is_bad_input(),
+            Error::Load(e) => e.is_bad_input(),
+            Error::Scenario(e) => e.is_bad_input(),
+            Error::Report(e) => e.is_bad_input(),
+            Error::Context { source, .. } => source.is_bad_input(),
+            Error::Output { .. } | Error::Io { .. } | Error::Failed(_) | Error::Fixture(_) => false,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        if self.is_bad_input() {
+            EXIT_BAD_INPUT
+        } else {
+            EXIT_RUNTIME
+        }
+    }
+}
+
+/// One line for an error and its causes: "what: why: why".
+///
+/// A cause whose text the message already holds (thiserror messages often name their
+/// source) is not repeated.
+pub fn error_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = String::new();
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+        cause = e.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error as IoError, ErrorKind};
+    use std::path::PathBuf;
+
+    fn io(kind: ErrorKind) -> IoError {
+        IoError::new(kind, "os says no")
+    }
+
+    fn path() -> PathBuf {
+        PathBuf::from("/x")
+    }
+
+    fn scenario_read(kind: ErrorKind) -> ScenarioError {
+        ScenarioError::Read {
+            path: path(),
+            source: io(kind),
+        }
+    }
+
+    fn run_log_write() -> RunLogError {
+        RunLogError::Write {
+            path: path(),
+            source: io(ErrorKind::StorageFull),
+        }
+    }
+
+    /// One case per variant of every error type a command can end with, wrapped as the
+    /// commands wrap them: (error, exit code).
+    fn cases() -> Vec<(Error, u8)> {
+        let bad = EXIT_BAD_INPUT;
+        let rt = EXIT_RUNTIME;
+        let sample_list = || SampleError::List("no /proc".into());
+        vec![
+            // config
+            (
+                ConfigError::Regex {
+                    pattern: "(".into(),
+                    reason: "unclosed".into(),
+                }
+                .into(),
+                bad,
+            ),
+            (
+                ConfigError::WarnAboveFail {
+                    warn: "a".into(),
+                    max: "b".into(),
+                }
+                .into(),
+                bad,
+            ),
+            (ConfigError::EmptyName.into(), bad),
+            (ConfigError::PickWithoutSearch.into(), bad),
+            (ConfigError::EmptyLoadCommand.into(), bad),
+            (
+                ConfigError::LoadProgramNotFound {
+                    program: "k6".into(),
+                    command: "k6 run".into(),
+                }
+                .into(),
+                bad,
+            ),
+            (
+                ConfigError::Scenario(scenario_read(ErrorKind::NotFound)).into(),
+                bad,
+            ),
+            (
+                ConfigError::Scenario(scenario_read(ErrorKind::Other)).into(),
+                rt,
+            ),
+            // units
+            (UnitError::Duration("x".into()).into(), bad),
+            (UnitError::Size("x".into()).into(), bad),
+            (UnitError::Rate("x".into()).into(), bad),
+            (UnitError::Zero("0s".into()).into(), bad),
+            (UnitError::DurationRange("x".into()).into(), bad),
+            // target
+            (TargetError::NoSuchPid(7).into(), bad),
+            (TargetError::NoMatch { what: "x".into() }.into(), bad),
+            (
+                TargetError::Ambiguous {
+                    what: "x".into(),
+                    count: 2,
+                    list: "1, 2".into(),
+                }
+                .into(),
+                bad,
+            ),
+            (TargetError::IsSelf(1).into(), bad),
+            (TargetError::Table(sample_list()).into(), rt),
+            // process
+            (
+                ProcessError::Start {
+                    command: "x".into(),
+                    source: io(ErrorKind::NotFound),
+                }
+                .into(),
+                bad,
+            ),
+            (
+                ProcessError::Log {
+                    path: path(),
+                    source: io(ErrorKind::PermissionDenied),
+                }
+                .into(),
+                rt,
+            ),
+            // sample
+            (sample_list().into(), rt),
+            (
+                SampleError::Read {
+                    pid: 1,
+                    reason: "gone".into(),
+                }
+                .into(),
+                rt,
+            ),
+            // record
+            (RecordError::Log(run_log_write()).into(), rt),
+            // run log
+            (
+                RunLogError::Create {
+                    path: path(),
+                    source: io(ErrorKind::PermissionDenied),
+                }
+                .into(),
+                bad,
+            ),
+            (run_log_write().into(), rt),
+            (
+                RunLogError::Open {
+                    path: path(),
+                    source: io(ErrorKind::NotFound),
+                }
+                .into(),
+                bad,
+            ),
+            (RunLogError::NoHeader { path: path() }.into(), bad),
+            (
+                RunLogError::Version {
+                    path: path(),
+                    found: 9,
+                }
+                .into(),
+                bad,
+            ),
+            // load
+            (
+                LoadError::Scenario(scenario_read(ErrorKind::NotFound)).into(),
+                bad,
+            ),
+            (LoadError::Start("no runtime".into()).into(), rt),
+            (
+                LoadError::Command {
+                    command: "k6".into(),
+                    source: io(ErrorKind::NotFound),
+                }
+                .into(),
+                bad,
+            ),
+            (LoadError::Log(run_log_write()).into(), rt),
+            // scenario
+            (scenario_read(ErrorKind::NotFound).into(), bad),
+            (scenario_read(ErrorKind::IsADirectory).into(), bad),
+            (scenario_read(ErrorKind::PermissionDenied).into(), bad),
+            (scenario_read(ErrorKind::Other).into(), rt),
+            (
+                ScenarioError::Toml {
+                    file: "s.toml".into(),
+                    line: Some(3),
+                    message: "x".into(),
+                }
+                .into(),
+                bad,
+            ),
+            (
+                ScenarioError::Field {
+                    file: "s.toml".into(),
+                    line: None,
+                    field: "rps".into(),
+                    message: "x".into(),
+                }
+                .into(),
+                bad,
+            ),
+            (
+                ScenarioError::Usage {
+                    message: "x".into(),
+                }
+                .into(),
+                bad,
+            ),
+            // report
+            (
+                ReportError::Write {
+                    path: path(),
+                    source: io(ErrorKind::StorageFull),
+                }
+                .into(),
+                rt,
+            ),
+            (
+                ReportError::Read {
+                    path: path(),
+                    source: io(ErrorKind::NotFound),
+                }
+                .into(),
+                rt,
+            ),
+            (
+                ReportError::Chart(crate::report::charts::ChartError {
+                    file: "memory.svg".into(),
+                    reason: "x".into(),
+                })
+                .into(),
+                rt,
+            ),
+            // this module's own
+            (
+                Error::context("starting the load driver", TargetError::NoSuchPid(3)),
+                bad,
+            ),
+            (Error::context("writing the report", run_log_write()), rt),
+            (
+                Error::Output {
+                    what: "stdout",
+                    source: io(ErrorKind::StorageFull),
+                },
+                rt,
+            ),
+            (
+                Error::Io {
+                    doing: "finding the executable".into(),
+                    source: io(ErrorKind::NotFound),
+                },
+                rt,
+            ),
+            (Error::Failed("no port".into()), rt),
+            (Error::Fixture(anyhow::anyhow!("bad --saw-mb")), rt),
+        ]
+    }
+
+    #[test]
+    fn every_error_variant_has_its_exit_code() {
+        for (err, code) in cases() {
+            assert_eq!(err.exit_code(), code, "{err:?}");
+            let line = error_line(&err);
+            assert!(!line.is_empty() && !line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn error_line_does_not_repeat_a_named_source() {
+        let err: Error = ProcessError::Start {
+            command: "x".into(),
+            source: IoError::new(ErrorKind::NotFound, "No such file"),
+        }
+        .into();
+        assert_eq!(error_line(&err), "cannot start `x`: No such file");
+        let wrapped = Error::context("writing the report", run_log_write());
+        assert_eq!(
+            error_line(&wrapped),
+            "writing the report: cannot write /x: os says no"
+        );
+    }
+}
