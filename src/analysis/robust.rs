@@ -7,7 +7,7 @@
 //! [`THEIL_SEN_EXACT_MAX_N`] points and sampled above; Mann–Kendall's S is O(n log n) but
 //! its autocorrelation correction is O(n · lags).
 
-use super::stats;
+use super::stats::{self, Replay};
 use crate::rng::SplitMix64;
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -119,28 +119,24 @@ pub fn theil_sen(t: &[f64], y: &[f64]) -> Option<TheilSen> {
 
     let (slope, slope_ci) = if n <= THEIL_SEN_EXACT_MAX_N {
         // Every pair with distinct t, enumerated anew on each pass of the selection.
-        let (t, y) = (&t[..], &y[..]);
-        let pair_slopes = || {
-            (0..n).flat_map(move |i| {
-                (i + 1..n).filter_map(move |j| {
-                    let dt = t[j] - t[i];
-                    (dt != 0.0).then(|| (y[j] - y[i]) / dt)
-                })
-            })
-        };
+        let pair_slopes = PairSlopes { t: &t, y: &y };
         // Rank positions of Sen's interval: the ((N − C)/2)-th and ((N + C)/2 + 1)-th
         // ordered slopes (1-based), C = z·σ_S, rounded like scipy (half to even).
         let c = z * var_s.max(0.0).sqrt();
-        median_and_ci(pair_slopes, |m| {
+        median_and_ci(&pair_slopes, |m| {
             let lo = ((m - c) / 2.0).round_ties_even() - 1.0;
             let hi = ((m + c) / 2.0).round_ties_even();
             (lo, hi)
         })?
     } else {
-        let slopes = || SampledPairSlopes::new(&t, &y, THEIL_SEN_SAMPLED_PAIRS);
+        let slopes = SampledPairSlopes {
+            t: &t,
+            y: &y,
+            count: THEIL_SEN_SAMPLED_PAIRS,
+        };
         // Rank uncertainty of the true slope (σ_S/2) plus that of a sample quantile
         // (N/(2√M)), both in ranks among the N slopes, turned into sample positions.
-        median_and_ci(slopes, |m| {
+        median_and_ci(&slopes, |m| {
             let c = z * (var_s.max(0.0) + pairs * pairs / m).sqrt();
             let q_lo = (pairs - c) / (2.0 * pairs);
             let q_hi = (pairs + c) / (2.0 * pairs);
@@ -270,9 +266,9 @@ fn hamed_rao_factor(y: &[f64], lags: AcfLags) -> f64 {
 /// Median of the slopes and the values at two 0-based rank positions (clamped into range),
 /// which `positions(m)` gives from the number of slopes `m`. The slopes are streamed, never
 /// stored: a million of them would be 8 MB.
-fn median_and_ci<I: Iterator<Item = f64>>(
-    slopes: impl Fn() -> I,
-    positions: impl FnOnce(f64) -> (f64, f64),
+fn median_and_ci(
+    slopes: &impl Replay,
+    positions: impl Fn(f64) -> (f64, f64),
 ) -> Option<(f64, [f64; 2])> {
     let picked = stats::select_ranks(slopes, |m| {
         let (lo, hi) = positions(m as f64);
@@ -284,45 +280,88 @@ fn median_and_ci<I: Iterator<Item = f64>>(
     Some(((p[1] + p[2]) / 2.0, [p[0], p[3]]))
 }
 
+/// The slope of every pair of points with distinct t, i < j in order.
+struct PairSlopes<'a> {
+    t: &'a [f64],
+    y: &'a [f64],
+}
+
+impl Replay for PairSlopes<'_> {
+    fn replay(&self, each: &mut impl FnMut(f64)) {
+        let (t, y) = (self.t, self.y);
+        for i in 0..t.len() {
+            for j in i + 1..t.len() {
+                let dt = t[j] - t[i];
+                if dt != 0.0 {
+                    each((y[j] - y[i]) / dt);
+                }
+            }
+        }
+    }
+
+    /// The pairs with distinct t (two finite times differ by exactly 0 only when equal),
+    /// and the slopes of random such pairs.
+    fn count_and_sample(&self) -> Option<(usize, Vec<f64>)> {
+        let n = self.t.len();
+        let tied: usize = tie_groups(self.t)
+            .iter()
+            .map(|&g| (g * (g - 1.0) / 2.0) as usize)
+            .sum();
+        let count = (n * n.saturating_sub(1) / 2).checked_sub(tied)?;
+        let sampled = SampledPairSlopes {
+            t: self.t,
+            y: self.y,
+            count: stats::SAMPLE_MAX.min(count),
+        };
+        let mut sample = Vec::with_capacity(sampled.count);
+        sampled.replay_with_seed(PAIR_SEED ^ 1, &mut |v| sample.push(v));
+        Some((count, sample))
+    }
+}
+
 /// Slopes of up to `count` uniformly drawn pairs with distinct t (fixed seed, so every
 /// pass over them draws the same pairs).
 struct SampledPairSlopes<'a> {
     t: &'a [f64],
     y: &'a [f64],
-    rng: SplitMix64,
-    left: usize,
-    /// Bounded, in case nearly all t are equal.
-    draws_left: usize,
+    count: usize,
 }
 
-impl<'a> SampledPairSlopes<'a> {
-    fn new(t: &'a [f64], y: &'a [f64], count: usize) -> Self {
-        SampledPairSlopes {
-            t,
-            y,
-            rng: SplitMix64(PAIR_SEED),
-            left: count,
-            draws_left: count.saturating_mul(8),
+impl SampledPairSlopes<'_> {
+    fn replay_with_seed(&self, seed: u64, each: &mut impl FnMut(f64)) {
+        let n = self.t.len() as u64;
+        let mut rng = SplitMix64(seed);
+        let mut left = self.count;
+        // Bounded, in case nearly all t are equal.
+        let mut draws_left = self.count.saturating_mul(8);
+        while left > 0 && draws_left > 0 {
+            draws_left -= 1;
+            let i = rng.below(n) as usize;
+            let j = rng.below(n) as usize;
+            let dt = self.t[j] - self.t[i];
+            if dt != 0.0 {
+                left -= 1;
+                each((self.y[j] - self.y[i]) / dt);
+            }
         }
     }
 }
 
-impl Iterator for SampledPairSlopes<'_> {
-    type Item = f64;
+impl Replay for SampledPairSlopes<'_> {
+    fn replay(&self, each: &mut impl FnMut(f64)) {
+        self.replay_with_seed(PAIR_SEED, each);
+    }
 
-    fn next(&mut self) -> Option<f64> {
-        let n = self.t.len() as u64;
-        while self.left > 0 && self.draws_left > 0 {
-            self.draws_left -= 1;
-            let i = self.rng.below(n) as usize;
-            let j = self.rng.below(n) as usize;
-            let dt = self.t[j] - self.t[i];
-            if dt != 0.0 {
-                self.left -= 1;
-                return Some((self.y[j] - self.y[i]) / dt);
-            }
-        }
-        None
+    /// `count` draws (checked by the selection: only when nearly every pair has equal t
+    /// are there fewer), and the first of them, which are as random as any.
+    fn count_and_sample(&self) -> Option<(usize, Vec<f64>)> {
+        let mut sample = Vec::with_capacity(stats::SAMPLE_MAX.min(self.count));
+        let first = SampledPairSlopes {
+            count: stats::SAMPLE_MAX.min(self.count),
+            ..*self
+        };
+        first.replay(&mut |v| sample.push(v));
+        Some((self.count, sample))
     }
 }
 

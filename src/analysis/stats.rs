@@ -11,6 +11,35 @@
 /// selected by radix passes over the replayed stream.
 pub const IN_PLACE_MAX: usize = 1 << 17;
 
+use crate::rng::SplitMix64;
+
+/// A stream of values that can be produced again, the same each time: what the streaming
+/// selections read. Any `Fn() -> impl Iterator<Item = f64>` is one; a generator with
+/// nested loops (every pair of points) implements it directly, which is several times
+/// faster than a chain of iterator adapters.
+pub trait Replay {
+    /// Call `each` with every value, in order.
+    fn replay(&self, each: &mut impl FnMut(f64));
+
+    /// How many values there are and a uniform random sample of them (at most
+    /// `SAMPLE_MAX`), when the stream can tell without being read: the selection then
+    /// skips its counting pass. The count is checked against the next full pass, so a
+    /// wrong one costs time, never a wrong answer.
+    fn count_and_sample(&self) -> Option<(usize, Vec<f64>)> {
+        None
+    }
+}
+
+impl<F, I> Replay for F
+where
+    F: Fn() -> I,
+    I: Iterator<Item = f64>,
+{
+    fn replay(&self, each: &mut impl FnMut(f64)) {
+        self().for_each(each);
+    }
+}
+
 /// Median (mean of the two middle values for an even count), reordering `v`. `None` when
 /// empty.
 pub fn median(v: &mut [f64]) -> Option<f64> {
@@ -32,17 +61,17 @@ fn mid_value(m: usize, lower: f64, upper: f64) -> f64 {
 }
 
 /// Median of a replayable stream (see [`select_ranks`]).
-pub fn median_of<I: Iterator<Item = f64>>(replay: impl Fn() -> I) -> Option<f64> {
-    let picked = select_ranks(replay, |m| vec![(m - 1) / 2, m / 2])?;
+pub fn median_of(replay: impl Replay) -> Option<f64> {
+    let picked = select_ranks(&replay, |m| vec![(m - 1) / 2, m / 2])?;
     let m = picked.count;
     Some(mid_value(m, picked.values[0], picked.values[1]))
 }
 
 /// The `q`-quantile (0..=1) by nearest rank: the ⌈q·n⌉-th smallest value (at least the
 /// first) of a replayable stream. `None` when it is empty.
-pub fn quantile_of<I: Iterator<Item = f64>>(replay: impl Fn() -> I, q: f64) -> Option<f64> {
+pub fn quantile_of(replay: impl Replay, q: f64) -> Option<f64> {
     let rank = |m: usize| ((q * m as f64).ceil() as usize).clamp(1, m) - 1;
-    select_ranks(replay, |m| vec![rank(m)]).map(|p| p.values[0])
+    select_ranks(&replay, |m| vec![rank(m)]).map(|p| p.values[0])
 }
 
 /// Values at the given 0-based positions of `v` as if it were sorted, in the order given.
@@ -96,49 +125,250 @@ fn from_order_key(key: u64) -> f64 {
 /// values each time. `ranks(count)` gives the wanted 0-based positions once the count is
 /// known (each below it). `None` for an empty stream.
 ///
-/// Short streams are copied and selected in place. Longer ones: the first pass counts the
-/// values by their top 16 bits (in `total_cmp` order); each further pass, shared by all
-/// wanted ranks, either copies the values of a rank's bucket when few enough remain and
-/// selects among them, or counts the next 16 bits within it. Two or three passes in
-/// practice; memory: 256 KiB of counters per open bucket and the final few values.
-pub fn select_ranks<I: Iterator<Item = f64>>(
-    replay: impl Fn() -> I,
-    ranks: impl FnOnce(usize) -> Vec<usize>,
-) -> Option<Selected> {
-    // The first IN_PLACE_MAX values are kept, so a short stream is read once; past that
-    // they become counts of the top digit.
-    let mut early: Vec<f64> = Vec::new();
-    let mut top_counts: Vec<u32> = Vec::new();
-    let mut count = 0usize;
-    let top = |v: f64| (order_key(v) >> (64 - DIGIT_BITS)) as usize;
-    for v in replay() {
-        count += 1;
-        if top_counts.is_empty() {
-            if early.len() < IN_PLACE_MAX {
-                early.push(v);
-                continue;
-            }
-            top_counts = vec![0; DIGITS];
-            for &e in &early {
-                top_counts[top(e)] += 1;
-            }
-            early = Vec::new();
+/// Short streams are copied and selected in place (one pass). Longer ones take two passes
+/// as a rule: the first counts the values and keeps a random sample of 8,000 to 16,000 of
+/// them (a stream that can tell its count and draw its own sample saves this pass); the
+/// second counts the values below a bracket the sample puts around each wanted rank and
+/// copies those inside, among which the rank is selected. A bracket that
+/// misses (rare: it spans six standard errors of the sample's ranks) or holds too many
+/// values (heavy ties) falls back to radix passes, each narrowing the ranks by 16 bits of
+/// their keys. Memory: the sample (128 KiB) and the bracketed values (a few percent of the
+/// stream, at most `IN_PLACE_MAX`), or 256 KiB of counters per radix pass.
+pub fn select_ranks(replay: &impl Replay, ranks: impl Fn(usize) -> Vec<usize>) -> Option<Selected> {
+    let told = replay
+        .count_and_sample()
+        .filter(|(count, sample)| *count > IN_PLACE_MAX && !sample.is_empty());
+    if let Some((count, sample)) = told {
+        let mut keys: Vec<u64> = sample.into_iter().map(order_key).collect();
+        keys.sort_unstable();
+        // `None` when the stream told a wrong count: then read it the long way.
+        if let Some(selected) = select_long(replay, count, &keys, &ranks(count)) {
+            return Some(selected);
         }
-        top_counts[top(v)] += 1;
     }
-    if count == 0 {
+    let first = first_pass(replay);
+    if first.count == 0 {
         return None;
     }
-    let positions = ranks(count);
-    if top_counts.is_empty() {
-        let values = select_in_place(&mut early, &positions);
-        return Some(Selected { count, values });
+    let count = first.count;
+    match first.sample {
+        None => {
+            let mut early = first.early;
+            let values = select_in_place(&mut early, &ranks(count));
+            Some(Selected { count, values })
+        }
+        Some(sample) => select_long(replay, count, &sample, &ranks(count)),
     }
-    let mut wanted: Vec<Wanted> = positions
-        .iter()
-        .map(|&rank| Wanted::in_bucket(&top_counts, rank.min(count - 1)))
+}
+
+/// The ranks of a long stream of `count` values, from a sample of its keys: a bracket
+/// pass, and radix passes for the ranks it missed. `None` when the stream turns out not
+/// to hold `count` values.
+fn select_long(
+    replay: &impl Replay,
+    count: usize,
+    sample: &[u64],
+    positions: &[usize],
+) -> Option<Selected> {
+    let clamped: Vec<usize> = positions.iter().map(|&r| r.min(count - 1)).collect();
+    let (mut values, seen) = bracket_pass(replay, sample, count, &clamped);
+    if seen != count {
+        return None;
+    }
+    let missed: Vec<usize> = (0..clamped.len())
+        .filter(|&i| values[i].is_none())
         .collect();
-    drop(top_counts);
+    if !missed.is_empty() {
+        let top_counts = top_digit_counts(replay);
+        let mut wanted: Vec<Wanted> = missed
+            .iter()
+            .map(|&i| Wanted::in_bucket(&top_counts, clamped[i]))
+            .collect();
+        drop(top_counts);
+        radix_passes(replay, &mut wanted);
+        for (&i, w) in missed.iter().zip(&wanted) {
+            values[i] = w.value;
+        }
+    }
+    let values = values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+    Some(Selected { count, values })
+}
+
+/// Values a long stream's sample keeps at most (it halves when full).
+pub const SAMPLE_MAX: usize = 16_384;
+/// Half-width of a bracket, in standard errors of a sample quantile's rank.
+const BRACKET_SIGMAS: f64 = 6.0;
+
+/// What the first pass over a stream found.
+struct FirstPass {
+    count: usize,
+    /// Every value, when the stream is short.
+    early: Vec<f64>,
+    /// A uniform random sample of the order keys (sorted), when it is long.
+    sample: Option<Vec<u64>>,
+}
+
+/// Keeps about one value in 2^level, by skipping a random 0..2^(level+1) values between
+/// kept ones (one random draw per kept value, not per value); when full, keeps each kept
+/// one with probability ½ and goes up a level. Deterministic: the same stream gives the
+/// same sample.
+struct Sampler {
+    rng: SplitMix64,
+    level: u32,
+    skip: u64,
+    keys: Vec<u64>,
+}
+
+impl Sampler {
+    fn new() -> Sampler {
+        Sampler {
+            rng: SplitMix64(0x5a3b_1e5e_1ec7_0001),
+            level: 0,
+            skip: 0,
+            keys: Vec::with_capacity(SAMPLE_MAX),
+        }
+    }
+
+    fn offer(&mut self, v: f64) {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return;
+        }
+        self.keys.push(order_key(v));
+        self.skip = self.rng.below(2 << self.level);
+        if self.keys.len() >= SAMPLE_MAX {
+            let rng = &mut self.rng;
+            self.keys.retain(|_| rng.next_u64() & 1 == 0);
+            self.level += 1;
+        }
+    }
+}
+
+fn first_pass(replay: &impl Replay) -> FirstPass {
+    // The first IN_PLACE_MAX values are kept, so a short stream is read once; past that
+    // they go to the sample.
+    let mut early: Vec<f64> = Vec::new();
+    let mut sampler: Option<Sampler> = None;
+    let mut count = 0usize;
+    replay.replay(&mut |v| {
+        count += 1;
+        match sampler.as_mut() {
+            Some(sampler) => sampler.offer(v),
+            None if early.len() < IN_PLACE_MAX => early.push(v),
+            None => {
+                let mut fresh = Sampler::new();
+                for e in std::mem::take(&mut early) {
+                    fresh.offer(e);
+                }
+                fresh.offer(v);
+                sampler = Some(fresh);
+            }
+        }
+    });
+    let sample = sampler.map(|s| {
+        let mut keys = s.keys;
+        keys.sort_unstable();
+        keys
+    });
+    FirstPass {
+        count,
+        early,
+        sample,
+    }
+}
+
+/// The keys bracketing `rank` (of `count`) by the sample, inclusive; the open ends are
+/// 0 and `u64::MAX`.
+fn bracket(sample: &[u64], count: usize, rank: usize) -> (u64, u64) {
+    let s = sample.len() as f64;
+    let q = (rank as f64 + 0.5) / count as f64;
+    let half = BRACKET_SIGMAS * (s * q * (1.0 - q)).sqrt() + 2.0;
+    let at = |p: f64| (p >= 0.0 && p < s).then(|| sample[p as usize]);
+    let lo = at((q * s - half).floor()).unwrap_or(0);
+    let hi = at((q * s + half).ceil()).unwrap_or(u64::MAX);
+    (lo, hi)
+}
+
+/// Disjoint key intervals, in order, covering every rank's bracket (overlapping brackets
+/// merged, as the two middles of a median always are).
+fn merged_brackets(sample: &[u64], count: usize, ranks: &[usize]) -> Vec<(u64, u64)> {
+    let mut brackets: Vec<(u64, u64)> = ranks.iter().map(|&r| bracket(sample, count, r)).collect();
+    brackets.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(brackets.len());
+    for (lo, hi) in brackets {
+        match merged.last_mut() {
+            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+            _ => merged.push((lo, hi)),
+        }
+    }
+    merged
+}
+
+/// Values one bracket may hold before its ranks fall back to radix passes (2 MiB).
+const BRACKET_MAX: usize = 1 << 18;
+
+/// The second pass: for each bracket, the values below it counted and those inside
+/// copied, and each rank selected among its bracket's values. `None` for a rank its
+/// bracket missed, or whose bracket held more than `BRACKET_MAX` values.
+fn bracket_pass(
+    replay: &impl Replay,
+    sample: &[u64],
+    count: usize,
+    ranks: &[usize],
+) -> (Vec<Option<f64>>, usize) {
+    let brackets = merged_brackets(sample, count, ranks);
+    // Where each value falls among the brackets' ends, counted without a branch (the
+    // values come in random order, so branches on them would mostly be mispredicted):
+    // position 2k + 1 is inside bracket k, 2k below it.
+    let mut at_position = vec![0usize; 2 * brackets.len() + 1];
+    let mut inside: Vec<Vec<f64>> = vec![Vec::new(); brackets.len()];
+    let mut overflow = vec![false; brackets.len()];
+    replay.replay(&mut |v| {
+        let key = order_key(v);
+        let position: usize = brackets
+            .iter()
+            .map(|&(lo, hi)| usize::from(key >= lo) + usize::from(key > hi))
+            .sum();
+        at_position[position] += 1;
+        if position % 2 == 1 {
+            let k = position / 2;
+            if inside[k].len() < BRACKET_MAX {
+                inside[k].push(v);
+            } else if !overflow[k] {
+                overflow[k] = true;
+                inside[k] = Vec::new();
+            }
+        }
+    });
+    let seen: usize = at_position.iter().sum();
+    // below[k]: values under bracket k's low end.
+    let below: Vec<usize> = (0..brackets.len())
+        .map(|k| at_position[..2 * k + 1].iter().sum())
+        .collect();
+    let values = ranks
+        .iter()
+        .map(|&rank| {
+            let (lo, _) = bracket(sample, count, rank);
+            let k = brackets.iter().rposition(|&(blo, _)| blo <= lo)?;
+            let local = rank.checked_sub(below[k])?;
+            if overflow[k] || local >= inside[k].len() {
+                return None;
+            }
+            select_in_place(&mut inside[k], &[local]).first().copied()
+        })
+        .collect();
+    (values, seen)
+}
+
+/// Counts of the top 16 key bits of every value (one pass), for the radix fallback.
+fn top_digit_counts(replay: &impl Replay) -> Vec<u32> {
+    let mut counts = vec![0u32; DIGITS];
+    replay.replay(&mut |v| counts[(order_key(v) >> (64 - DIGIT_BITS)) as usize] += 1);
+    counts
+}
+
+/// Radix passes until every wanted rank's value is known.
+fn radix_passes(replay: &impl Replay, wanted: &mut [Wanted]) {
     let mut known_bits = DIGIT_BITS;
     while wanted.iter().any(|w| w.value.is_none()) {
         if known_bits >= 64 {
@@ -146,13 +376,11 @@ pub fn select_ranks<I: Iterator<Item = f64>>(
             for w in wanted.iter_mut().filter(|w| w.value.is_none()) {
                 w.value = Some(from_order_key(w.prefix));
             }
-            break;
+            return;
         }
-        radix_pass(&replay, &mut wanted, known_bits);
+        radix_pass(replay, wanted, known_bits);
         known_bits += DIGIT_BITS;
     }
-    let values = wanted.iter().map(|w| w.value.unwrap_or(f64::NAN)).collect();
-    Some(Selected { count, values })
 }
 
 /// A rank being narrowed down: the known top bits of its value's key, its rank among the
@@ -179,11 +407,7 @@ impl Wanted {
 /// One pass over the stream for every open rank that shares `known_bits` of key: copy the
 /// bucket and select when it is small (or fully known), else count its next digit. Ranks
 /// in the same bucket share the copy or the counters.
-fn radix_pass<I: Iterator<Item = f64>>(
-    replay: &impl Fn() -> I,
-    wanted: &mut [Wanted],
-    known_bits: u32,
-) {
+fn radix_pass(replay: &impl Replay, wanted: &mut [Wanted], known_bits: u32) {
     let mut buckets: Vec<u64> = wanted
         .iter()
         .filter(|w| w.value.is_none())
@@ -205,18 +429,18 @@ fn radix_pass<I: Iterator<Item = f64>>(
         .map(|&b| if copy(b) { Vec::new() } else { vec![0; DIGITS] })
         .collect();
     let shift = 64 - known_bits - DIGIT_BITS;
-    for v in replay() {
+    replay.replay(&mut |v| {
         let key = order_key(v);
         let prefix = key >> (64 - known_bits);
         let Ok(k) = buckets.binary_search(&prefix) else {
-            continue;
+            return;
         };
         if counts[k].is_empty() {
             copies[k].push(v);
         } else {
             counts[k][((key >> shift) as usize) & (DIGITS - 1)] += 1;
         }
-    }
+    });
     for w in wanted.iter_mut().filter(|w| w.value.is_none()) {
         let Ok(k) = buckets.binary_search(&w.prefix) else {
             continue;
@@ -296,13 +520,10 @@ mod tests {
             .collect();
         let s = sorted(&values);
         let ranks = [0, 1, 199_999, 200_000, 333_333, 399_999];
-        let got = select_ranks(
-            || values.iter().copied(),
-            |m| {
-                assert_eq!(m, values.len());
-                ranks.to_vec()
-            },
-        )
+        let got = select_ranks(&|| values.iter().copied(), |m| {
+            assert_eq!(m, values.len());
+            ranks.to_vec()
+        })
         .unwrap();
         for (r, v) in ranks.iter().zip(&got.values) {
             assert_eq!(v.to_bits(), s[*r].to_bits(), "rank {r}");
@@ -311,6 +532,27 @@ mod tests {
         assert_eq!(med, (s[199_999] + s[200_000]) / 2.0);
         let p95 = quantile_of(|| values.iter().copied(), 0.95).unwrap();
         assert_eq!(p95, s[(0.95f64 * 400_000.0).ceil() as usize - 1]);
+    }
+
+    #[test]
+    fn a_bracket_that_misses_falls_back_to_radix_passes() {
+        let values: Vec<f64> = (0..400_000).map(f64::from).collect();
+        let replay = || values.iter().copied();
+        // A sample that is not the stream's: every bracket lands far from its rank.
+        let wrong_sample: Vec<u64> = (0..SAMPLE_MAX as u64)
+            .map(|k| order_key(k as f64))
+            .collect();
+        let ranks = [199_999, 200_000, 390_000];
+        let (found, seen) = bracket_pass(&replay, &wrong_sample, values.len(), &ranks);
+        assert_eq!((found, seen), (vec![None; 3], values.len()));
+        let top_counts = top_digit_counts(&replay);
+        let mut wanted: Vec<Wanted> = ranks
+            .iter()
+            .map(|&r| Wanted::in_bucket(&top_counts, r))
+            .collect();
+        radix_passes(&replay, &mut wanted);
+        let got: Vec<Option<f64>> = wanted.iter().map(|w| w.value).collect();
+        assert_eq!(got, [Some(199_999.0), Some(200_000.0), Some(390_000.0)]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod detection;
 mod load;
 mod report;
+mod schema;
 mod util;
 
 use util::*;

@@ -1,4 +1,4 @@
-"""Small /proc readers shared by benches/compare.py and benches/profiler_soak.py."""
+"""Small /proc readers shared by benches/measure/compare.py and benches/measure/profiler_soak.py."""
 
 
 def rss_kib(pid):

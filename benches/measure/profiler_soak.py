@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A soak of the profiler itself, time-compressed: a day's worth of samples (86,400) taken
 at 10 ms with --children on a target whose children come and go, while the built-in driver
-sends 200 requests/s to it. Driven by benches/profiler_soak.sh.
+sends 200 requests/s to it. Driven by benches/measure/profiler_soak.sh.
 
 Every 5 s it reads the profiler's RSS and the CPU time of each of its threads (scheduler
 run time, ns). Afterwards it prints, per minute: RSS, the sampling thread's CPU per sample,

@@ -9,11 +9,11 @@
 # 1000 req/s at nginx for SOAK (default 10m) while a second soakprof records the first one;
 # prints the driver's RSS after the first minute and its growth after that.
 #
-#   usage: benches/load_cost.sh [DURATION] [SOAK]
+#   usage: benches/measure/load_cost.sh [DURATION] [SOAK]
 # Installs its peers when missing (nginx and wrk from Debian's packages, oha with cargo
 # install into target/peers); never run in CI.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 duration=${1:-15s}
 soak=${2:-10m}
 bin=${SOAKPROF_BIN_DIR:-}

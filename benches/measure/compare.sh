@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # soakprof next to psrecord, mprof and procpath on one target at one interval, with the /proc
-# read floor measured in the same run (see benches/compare.py for how each figure is taken).
+# read floor measured in the same run (see benches/measure/compare.py for how each figure is taken).
 # Installs the peers into a throw-away virtualenv (PyPI access needed), then runs three
 # interleaved rounds of every tool and the floor per interval and prints a Markdown table of
 # medians (min–max) per interval. Takes about 17 minutes with the default windows.
-#   usage: benches/compare.sh [INTERVALS] [WINDOW_S]     e.g. benches/compare.sh 0.01,1
+#   usage: benches/measure/compare.sh [INTERVALS] [WINDOW_S]     e.g. benches/measure/compare.sh 0.01,1
 # Environment: SOAKPROF_BIN_DIR (prebuilt soakprof, soakprof-fixture and proc_floor),
 #   PEERS_VENV (reuse a virtualenv that already has the peers).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 intervals=${1:-0.01,1}
 window=${2:-}
 cleanup=()
@@ -29,5 +29,5 @@ if [ -z "$venv" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     psrecord==1.4 procpath==1.15.1 memory-profiler==0.61.0
 fi
-python3 benches/compare.py --bin "$bin" --venv "$venv" --intervals "$intervals" \
+python3 benches/measure/compare.py --bin "$bin" --venv "$venv" --intervals "$intervals" \
   ${window:+--window "$window"}

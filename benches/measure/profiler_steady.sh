@@ -4,9 +4,9 @@
 # 6,000 ticks, the tick count of 1 h 40 m at 1 s), watching the profiler's own RSS every
 # 5 s. Prints: RSS growth after the first minute, and how far sample times sit from their
 # schedule (k × interval), with the gaps recorded.
-#   usage: benches/profiler_steady.sh [DURATION]
+#   usage: benches/measure/profiler_steady.sh [DURATION]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 duration=${1:-10m}
 # SOAKPROF_BIN_DIR: use binaries already built there (e.g. copies) instead of building.
 bin=${SOAKPROF_BIN_DIR:-}

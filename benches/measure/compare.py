@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side cost of soakprof and its peers, driven by benches/compare.sh.
+"""Side-by-side cost of soakprof and its peers, driven by benches/measure/compare.sh.
 
 Every profiler records the same target (soakprof-fixture with 50 extra threads and 200
 extra FDs) at the same interval, one profiler at a time so they never compete for a core.
