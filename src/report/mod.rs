@@ -78,7 +78,6 @@ pub fn write_all(
     write_verdict(dir, verdict)?;
     let mut files = vec![VERDICT_FILE.to_string()];
     files.extend(charts::write_charts(dir, run, verdict)?);
-    files.extend(charts::write_load_chart(dir, run, verdict)?);
     // The page inlines the charts just written, so it comes last.
     html::write_report(dir, run, verdict, &files)?;
     files.push(REPORT_FILE.to_string());
