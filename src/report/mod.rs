@@ -36,6 +36,17 @@ pub enum ReportError {
     Chart(#[from] charts::ChartError),
 }
 
+impl ReportError {
+    /// Writing the report fails at run time (a full disk, a directory gone, a chart file
+    /// removed under us), never for the user's input: the run was read and judged first.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            ReportError::Write { .. } | ReportError::Read { .. } => false,
+            ReportError::Chart(e) => e.is_bad_input(),
+        }
+    }
+}
+
 /// The text of verdict.json: pretty-printed, with a final newline. `analyze --format json`
 /// prints exactly this.
 pub fn verdict_json(verdict: &RunVerdict) -> Result<String, serde_json::Error> {
@@ -418,6 +429,27 @@ mod tests {
             "{:?}",
             verdict.reasons
         );
+    }
+
+    #[test]
+    fn report_errors_are_runtime_failures() {
+        let run = run_with_load();
+        let verdict = analyse(&run, &AnalysisConfig::default());
+        let missing = Path::new("/nonexistent/soakprof");
+        let err = write_all(missing, &run, &verdict).unwrap_err();
+        assert!(matches!(err, ReportError::Write { .. }), "{err}");
+        assert!(!err.is_bad_input());
+        let dir = tempfile::tempdir().unwrap();
+        let err = html::write_report(dir.path(), &run, &verdict, &["gone.svg".into()]).unwrap_err();
+        assert!(
+            matches!(err, ReportError::Read { .. }) && !err.is_bad_input(),
+            "{err}"
+        );
+        let err = ReportError::from(charts::ChartError {
+            file: charts::MEMORY_CHART_FILE.into(),
+            reason: "disk full".into(),
+        });
+        assert!(!err.is_bad_input());
     }
 
     #[test]
