@@ -5,8 +5,8 @@
 //! A series is walked in time order as points and breaks ([`Walk`]). Its walk can be made
 //! again, the same each time, so a series is read in a few passes instead of being held:
 //! the typical step (for the breaks) by exact selection over the replayed steps, then one
-//! pass to count its points, then one more in which a scout runs ahead to find each
-//! segment's length, so the points behind it are thinned at once to that segment's share.
+//! pass to learn how long each segment is, then one in which each segment is thinned to
+//! its share as its points are read.
 //!
 //! Thinning keeps the first-occurring minimum and maximum of each bucket, in time order,
 //! about two points per pixel column: peaks and troughs stay. It is for display only; the
@@ -73,62 +73,49 @@ pub(super) fn walk_segments(segments: &[Vec<Point>]) -> impl Iterator<Item = Wal
         .flat_map(|s| s.iter().map(|&p| Walk::Point(p)).chain(once(Walk::Break)))
 }
 
-/// The segments of a walk, whole.
-fn segments_of(walk: impl Iterator<Item = Walk>) -> Vec<Vec<Point>> {
-    let mut segments = Vec::new();
-    let mut current = Vec::new();
+/// How many points each segment of a walk has, in order. One number per segment is
+/// within the drawing's size: every segment draws at least one point.
+fn segment_lengths(walk: impl Iterator<Item = Walk>) -> Vec<usize> {
+    let mut lengths = Vec::new();
+    let mut current = 0;
     for step in walk {
         match step {
-            Walk::Point(p) => current.push(p),
-            Walk::Break if !current.is_empty() => segments.push(std::mem::take(&mut current)),
+            Walk::Point(_) => current += 1,
+            Walk::Break if current > 0 => lengths.push(std::mem::take(&mut current)),
             Walk::Break => {}
         }
     }
-    if !current.is_empty() {
-        segments.push(current);
+    if current > 0 {
+        lengths.push(current);
     }
-    segments
+    lengths
 }
 
 /// Thin a walked series to about `max_points` in all: whole when it has no more, else each
 /// segment thinned to its share, in proportion to its length (at least 4). `walk` makes
-/// the same walk each time; the series is walked three times and never held.
+/// the same walk each time; the series is walked twice (to learn its segments' lengths,
+/// then to thin them) and never held.
 pub(super) fn thin_walk<I: Iterator<Item = Walk>>(
     walk: impl Fn() -> I,
     max_points: usize,
 ) -> Vec<Vec<Point>> {
-    let total = walk().filter(|s| matches!(s, Walk::Point(_))).count();
-    if total <= max_points {
-        return segments_of(walk());
-    }
-    // The scout walks each segment first to count it; the points follow one segment behind.
-    let mut scout = walk();
+    let lengths = segment_lengths(walk());
+    let total: usize = lengths.iter().sum();
     let mut points = walk().filter_map(|step| match step {
         Walk::Point(p) => Some(p),
         Walk::Break => None,
     });
-    let mut segments = Vec::new();
-    loop {
-        let len = next_segment_len(&mut scout);
-        if len == 0 {
-            return segments;
-        }
-        let share = (max_points * len / total).max(4);
-        segments.push(thin_segment(points.by_ref().take(len), len, share));
-    }
-}
-
-/// The number of points of the next segment of a walk (0 at its end), walking past them.
-fn next_segment_len(walk: &mut impl Iterator<Item = Walk>) -> usize {
-    let mut len = 0;
-    for step in walk {
-        match step {
-            Walk::Point(_) => len += 1,
-            Walk::Break if len > 0 => return len,
-            Walk::Break => {}
-        }
-    }
-    len
+    lengths
+        .into_iter()
+        .map(|len| {
+            let segment = points.by_ref().take(len);
+            if total <= max_points {
+                segment.collect()
+            } else {
+                thin_segment(segment, len, (max_points * len / total).max(4))
+            }
+        })
+        .collect()
 }
 
 /// One segment of `len` points in about `max_points`: whole when it has no more, else in
@@ -197,8 +184,15 @@ pub(super) struct SampleSeries<'c> {
 
 impl<'c> SampleSeries<'c> {
     pub fn new(columns: &'c Columns, metric: Metric, scale: f64) -> SampleSeries<'c> {
-        let points = || finite_points(columns, metric);
-        let steps = || points().zip(points().skip(1)).map(|(a, b)| b.0 - a.0);
+        // Each step from the point before: one walk per replay.
+        let steps = || {
+            let mut prev_t: Option<f64> = None;
+            finite_points(columns, metric).filter_map(move |(t, _)| {
+                let step = prev_t.map(|prev| t - prev);
+                prev_t = Some(t);
+                step
+            })
+        };
         let typical_s = upper_middle(steps).unwrap_or(0.0);
         SampleSeries {
             columns,
@@ -209,15 +203,13 @@ impl<'c> SampleSeries<'c> {
     }
 
     pub fn walk(&self) -> impl Iterator<Item = Walk> + '_ {
-        let (scale, break_over_s) = (self.scale, self.break_over_s);
-        let mut prev_t: Option<f64> = None;
-        finite_points(self.columns, self.metric).flat_map(move |(t, v)| {
-            let gap = prev_t.is_some_and(|prev| t - prev > break_over_s);
-            prev_t = Some(t);
-            gap.then_some(Walk::Break)
-                .into_iter()
-                .chain(once(Walk::Point((t, v / scale))))
-        })
+        BreakingWalk {
+            points: finite_points(self.columns, self.metric),
+            scale: self.scale,
+            break_over_s: self.break_over_s,
+            prev_t: None,
+            after_break: None,
+        }
     }
 
     /// How many points the series has.
@@ -227,6 +219,38 @@ impl<'c> SampleSeries<'c> {
 
     pub fn trace(&self, look: Look) -> Trace {
         Trace::of_walk(|| self.walk(), look)
+    }
+}
+
+/// The walk of a [`SampleSeries`]: its points, with a break before each one that comes
+/// too long after the one before. (A state machine rather than a `flat_map`: the walk is
+/// made a few times over every sample of every series.)
+struct BreakingWalk<P> {
+    points: P,
+    scale: f64,
+    break_over_s: f64,
+    prev_t: Option<f64>,
+    /// The point that comes after the break just walked.
+    after_break: Option<Point>,
+}
+
+impl<P: Iterator<Item = Point>> Iterator for BreakingWalk<P> {
+    type Item = Walk;
+
+    fn next(&mut self) -> Option<Walk> {
+        if let Some(p) = self.after_break.take() {
+            return Some(Walk::Point(p));
+        }
+        let (t, v) = self.points.next()?;
+        let gap = self.prev_t.is_some_and(|prev| t - prev > self.break_over_s);
+        self.prev_t = Some(t);
+        let p = (t, v / self.scale);
+        if gap {
+            self.after_break = Some(p);
+            Some(Walk::Break)
+        } else {
+            Some(Walk::Point(p))
+        }
     }
 }
 
