@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use soakprof::analysis::{AnalysisConfig, RunVerdict, analyse};
-use soakprof::report::charts::{write_charts, write_load_chart};
+use soakprof::report::charts::write_charts;
 use soakprof::runlog::{RunData, read_run};
 use soakprof::synthetic::write_soak_run;
 
@@ -40,10 +40,9 @@ fn judge(run: &RunData) -> RunVerdict {
     analyse(run, &config)
 }
 
+/// Every chart: memory, threads and FDs, CPU, load.
 fn render(dir: &Path, run: &RunData, verdict: &RunVerdict) -> Vec<String> {
-    let mut files = write_charts(dir, run, verdict).unwrap();
-    files.extend(write_load_chart(dir, run, verdict).unwrap());
-    files
+    write_charts(dir, run, verdict).unwrap()
 }
 
 fn bench(c: &mut Criterion) {

@@ -134,6 +134,11 @@ impl Presence {
     fn heap_bytes(&self) -> usize {
         self.bits.len() * 8 + self.ranks.len() * 4
     }
+
+    fn reserve(&mut self, rows: usize) {
+        self.bits.reserve(rows.div_ceil(64));
+        self.ranks.reserve(rows.div_ceil(ROWS_PER_RANK));
+    }
 }
 
 /// Unsigned codes of one width, 1 to 8 little-endian bytes each.
@@ -181,6 +186,8 @@ pub struct IntColumn {
     shift: u32,
     /// The values of the rows that have one, in row order.
     codes: Packed,
+    /// Rows expected in all, so storage grows once rather than by doubling (and copying).
+    expected_rows: usize,
 }
 
 impl Default for IntColumn {
@@ -189,6 +196,7 @@ impl Default for IntColumn {
             presence: Presence::default(),
             shift: MAX_SHIFT,
             codes: Packed::with_width(1, 0),
+            expected_rows: 0,
         }
     }
 }
@@ -255,7 +263,7 @@ impl IntColumn {
         let widest = (0..count)
             .map(|k| Packed::width_for((self.codes.get(k) << old_shift) >> shift))
             .fold(width, usize::max);
-        let mut codes = Packed::with_width(widest, count.max(16));
+        let mut codes = Packed::with_width(widest, count.max(self.expected_rows).max(16));
         for k in 0..count {
             codes.push((self.codes.get(k) << old_shift) >> shift);
         }
@@ -266,6 +274,14 @@ impl IntColumn {
     /// Bytes the column takes (for the benches and the notes).
     pub fn heap_bytes(&self) -> usize {
         self.codes.bytes.len() + self.presence.heap_bytes()
+    }
+
+    /// Make room for `rows` rows in all.
+    fn expect_rows(&mut self, rows: usize) {
+        self.expected_rows = rows;
+        let more = rows.saturating_sub(self.len());
+        self.presence.reserve(more);
+        self.codes.bytes.reserve(more * self.codes.width);
     }
 }
 
@@ -310,6 +326,12 @@ impl FloatColumn {
     pub fn heap_bytes(&self) -> usize {
         self.values.len() * std::mem::size_of::<f64>() + self.presence.heap_bytes()
     }
+
+    fn expect_rows(&mut self, rows: usize) {
+        let more = rows.saturating_sub(self.len());
+        self.presence.reserve(more);
+        self.values.reserve(more);
+    }
 }
 
 /// One metric's values as plain `(t, value)` series: the rows where it is present. `t` is
@@ -341,6 +363,17 @@ impl Columns {
     /// Seconds since the start of the run, one per sample.
     pub fn t(&self) -> &[f64] {
         &self.t
+    }
+
+    /// Make room for `rows` samples in all: a reader that can estimate the count (from the
+    /// log's size) saves the columns from growing by doubling, which at the end of a
+    /// week-long run would briefly hold two copies of each.
+    pub fn expect_rows(&mut self, rows: usize) {
+        self.t.reserve(rows.saturating_sub(self.t.len()));
+        for column in &mut self.ints {
+            column.expect_rows(rows);
+        }
+        self.cpu.expect_rows(rows);
     }
 
     /// Append one sample as a row.

@@ -37,9 +37,13 @@ pub enum ReportError {
 }
 
 impl ReportError {
-    /// Writing the report fails on the disk, never on the user's input.
+    /// Writing the report fails at run time (a full disk, a directory gone, a chart file
+    /// removed under us), never for the user's input: the run was read and judged first.
     pub fn is_bad_input(&self) -> bool {
-        false
+        match self {
+            ReportError::Write { .. } | ReportError::Read { .. } => false,
+            ReportError::Chart(e) => e.is_bad_input(),
+        }
     }
 }
 
@@ -85,7 +89,6 @@ pub fn write_all(
     write_verdict(dir, verdict)?;
     let mut files = vec![VERDICT_FILE.to_string()];
     files.extend(charts::write_charts(dir, run, verdict)?);
-    files.extend(charts::write_load_chart(dir, run, verdict)?);
     // The page inlines the charts just written, so it comes last.
     html::write_report(dir, run, verdict, &files)?;
     files.push(REPORT_FILE.to_string());
@@ -426,6 +429,27 @@ mod tests {
             "{:?}",
             verdict.reasons
         );
+    }
+
+    #[test]
+    fn report_errors_are_runtime_failures() {
+        let run = run_with_load();
+        let verdict = analyse(&run, &AnalysisConfig::default());
+        let missing = Path::new("/nonexistent/soakprof");
+        let err = write_all(missing, &run, &verdict).unwrap_err();
+        assert!(matches!(err, ReportError::Write { .. }), "{err}");
+        assert!(!err.is_bad_input());
+        let dir = tempfile::tempdir().unwrap();
+        let err = html::write_report(dir.path(), &run, &verdict, &["gone.svg".into()]).unwrap_err();
+        assert!(
+            matches!(err, ReportError::Read { .. }) && !err.is_bad_input(),
+            "{err}"
+        );
+        let err = ReportError::from(charts::ChartError {
+            file: charts::MEMORY_CHART_FILE.into(),
+            reason: "disk full".into(),
+        });
+        assert!(!err.is_bad_input());
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub struct RunData {
 /// Read a run directory: `samples.jsonl` into columns, and `load.jsonl` when there is one.
 pub fn read_run(dir: &Path) -> Result<RunData, RunLogError> {
     let path = dir.join(SAMPLES_FILE);
-    let mut run = read_records(open(&path)?, &path)?;
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let mut run = read_records_sized(open(&path)?, &path, size)?;
     run.load = load::read_load(dir)?;
     Ok(run)
 }
@@ -41,7 +42,7 @@ pub fn read_run(dir: &Path) -> Result<RunData, RunLogError> {
 pub fn read_samples(dir: &Path) -> Result<Vec<Sample>, RunLogError> {
     let path = dir.join(SAMPLES_FILE);
     let mut samples = Vec::new();
-    read_lines(open(&path)?, &path, |line| {
+    read_lines(open(&path)?, &path, |line, _| {
         if let Line::Sample(s) = line {
             samples.push(s);
         }
@@ -121,7 +122,7 @@ fn parse_line(line: &[u8]) -> Result<Record, serde_json::Error> {
 fn read_lines(
     reader: impl BufRead,
     path: &Path,
-    mut each: impl FnMut(Line) -> Result<(), RunLogError>,
+    mut each: impl FnMut(Line, usize) -> Result<(), RunLogError>,
 ) -> Result<bool, RunLogError> {
     let mut has_header = false;
     for_each_line(reader, path, |bytes| {
@@ -140,22 +141,45 @@ fn read_lines(
             Ok(Record::Event(e)) if has_header => Line::Event(e),
             _ => Line::Skipped,
         };
-        each(line)
+        each(line, bytes.len())
     })?;
     Ok(has_header)
 }
 
 /// Parse records from any reader (the file, or a test's bytes) into columns.
 pub fn read_records(reader: impl BufRead, path: &Path) -> Result<RunData, RunLogError> {
+    read_records_sized(reader, path, 0)
+}
+
+/// Sample lines read before the columns' final size is estimated from the log's.
+const SIZE_PROBE_LINES: usize = 1000;
+
+/// `read_records` for a log of `size` bytes (0: unknown): after the first thousand
+/// samples, room is made for as many as the rest of the log holds at their average line
+/// length (plus 2%).
+fn read_records_sized(
+    reader: impl BufRead,
+    path: &Path,
+    size: u64,
+) -> Result<RunData, RunLogError> {
     let mut header = None;
     let mut columns = Columns::default();
+    let mut bytes_read = 0u64;
     let mut events = Vec::new();
     let mut skipped_lines = 0;
     let mut stop_reason = None;
-    read_lines(reader, path, |line| {
+    read_lines(reader, path, |line, len| {
+        bytes_read += len as u64;
         match line {
             Line::Header(h) => header = Some(h),
-            Line::Sample(s) => columns.push(&s),
+            Line::Sample(s) => {
+                columns.push(&s);
+                if columns.len() == SIZE_PROBE_LINES && size > bytes_read {
+                    let per_line = bytes_read as f64 / SIZE_PROBE_LINES as f64;
+                    let rows = SIZE_PROBE_LINES as f64 + (size - bytes_read) as f64 / per_line;
+                    columns.expect_rows((rows * 1.02) as usize);
+                }
+            }
             Line::Event(e) => {
                 if let EventKind::Stop { reason } = e.kind {
                     stop_reason = Some(reason);
