@@ -15,8 +15,6 @@
 //! A value that does not fit the current encoding re-encodes the column once (wider, or a
 //! smaller power of two); that happens a handful of times per column at most.
 
-use std::borrow::Cow;
-
 use crate::sample::Sample;
 
 /// The metrics a run's columns hold.
@@ -161,10 +159,27 @@ impl Packed {
         (64 - code.leading_zeros() as usize).div_ceil(8).max(1)
     }
 
+    #[inline]
     fn get(&self, k: usize) -> u64 {
-        let mut le = [0u8; 8];
-        le[..self.width].copy_from_slice(&self.bytes[k * self.width..(k + 1) * self.width]);
-        u64::from_le_bytes(le)
+        // The common widths spelled out: this is the inner loop of every pass over a column.
+        let b = &self.bytes;
+        match self.width {
+            1 => u64::from(b[k]),
+            2 => u64::from(u16::from_le_bytes([b[2 * k], b[2 * k + 1]])),
+            3 => {
+                let i = 3 * k;
+                u64::from(b[i]) | u64::from(b[i + 1]) << 8 | u64::from(b[i + 2]) << 16
+            }
+            4 => {
+                let i = 4 * k;
+                u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]))
+            }
+            width => {
+                let mut le = [0u8; 8];
+                le[..width].copy_from_slice(&b[k * width..(k + 1) * width]);
+                u64::from_le_bytes(le)
+            }
+        }
     }
 
     fn push(&mut self, code: u64) {
@@ -220,6 +235,12 @@ impl IntColumn {
         self.presence
             .has(i)
             .then(|| self.codes.get(self.presence.rank(i)) << self.shift)
+    }
+
+    /// The `k`-th value present (of `present()`), in row order.
+    #[inline]
+    pub fn present_value(&self, k: usize) -> u64 {
+        self.codes.get(k) << self.shift
     }
 
     /// Every row, in order.
@@ -334,14 +355,6 @@ impl FloatColumn {
     }
 }
 
-/// One metric's values as plain `(t, value)` series: the rows where it is present. `t` is
-/// borrowed from the columns when the metric is present on every row.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Series<'a> {
-    pub t: Cow<'a, [f64]>,
-    pub y: Vec<f64>,
-}
-
 /// The samples of a run, by column. Row `i` of every column is sample `i`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Columns {
@@ -428,17 +441,6 @@ impl Columns {
             .flatten()
             .map(|(row, v)| (self.t[row], v));
         ints.chain(floats)
-    }
-
-    /// The metric as a plain series, materialised for the analysis (which works on slices).
-    pub fn series(&self, metric: Metric) -> Series<'_> {
-        let y: Vec<f64> = self.points(metric).map(|(_, v)| v).collect();
-        let t = if y.len() == self.len() {
-            Cow::Borrowed(&self.t[..])
-        } else {
-            Cow::Owned(self.points(metric).map(|(t, _)| t).collect())
-        };
-        Series { t, y }
     }
 
     /// Largest value of an integer metric.
@@ -533,7 +535,7 @@ mod tests {
     }
 
     #[test]
-    fn series_borrows_time_when_dense_and_skips_missing_rows() {
+    fn points_skip_missing_rows() {
         let mut cols = Columns::default();
         for i in 0..10 {
             cols.push(&Sample {
@@ -544,12 +546,11 @@ mod tests {
                 ..Sample::default()
             });
         }
-        let rss = cols.series(Metric::Rss);
-        assert!(matches!(rss.t, Cow::Borrowed(_)));
-        assert_eq!(rss.y.len(), 10);
-        let pss = cols.series(Metric::Pss);
-        assert_eq!(&pss.t[..], &[0.0, 5.0]);
-        assert_eq!(pss.y, [2000.0, 2005.0]);
+        assert_eq!(cols.points(Metric::Rss).count(), 10);
+        let pss: Vec<(f64, f64)> = cols.points(Metric::Pss).collect();
+        assert_eq!(pss, [(0.0, 2000.0), (5.0, 2005.0)]);
+        let column = cols.int(Metric::Pss).unwrap();
+        assert_eq!((column.present(), column.present_value(1)), (2, 2005));
         assert_eq!(cols.present(Metric::Cpu), 9);
         assert_eq!(cols.value(Metric::Cpu, 0), None);
         assert_eq!(

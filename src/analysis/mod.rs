@@ -13,10 +13,13 @@ pub mod stats;
 pub mod trend;
 pub mod verdict;
 
-use crate::columns::Columns;
+use std::borrow::Cow;
+
+use crate::columns::{Columns, IntColumn, Metric};
 use crate::runlog::{EventKind, Limits, RunData, Thresholds};
 use crate::units::format_byte_rate;
 pub use load::LoadSummary;
+pub use prepare::Values;
 pub use regression::{LinearFit, OnlineSlope, fit_linear};
 pub use trend::{
     Judged, MIN_ENVELOPE_POINTS, MIN_SAMPLES_FOR_TREND, MetricKind, Prepared, Warmup, judge_trend,
@@ -34,6 +37,31 @@ pub struct AnalysisConfig {
     pub limits: Limits,
 }
 
+/// An integer column as a trend's values: its present values, in row order, read in place.
+impl Values for IntColumn {
+    fn count(&self) -> usize {
+        self.present()
+    }
+    fn at(&self, k: usize) -> f64 {
+        self.present_value(k) as f64
+    }
+    fn all_finite(&self) -> bool {
+        true
+    }
+}
+
+/// A metric of the columns as the trend judges read it: the times of the rows where it is
+/// present (the time column itself when that is every row) and its column.
+pub fn metric_series(columns: &Columns, metric: Metric) -> Option<(Cow<'_, [f64]>, &IntColumn)> {
+    let column = columns.int(metric)?;
+    let t = if column.present() == columns.len() {
+        Cow::Borrowed(columns.t())
+    } else {
+        Cow::Owned(columns.points(metric).map(|(t, _)| t).collect())
+    };
+    Some((t, column))
+}
+
 /// Judge one metric of a run's columns (the series where it was read).
 pub fn judge_metric(
     columns: &Columns,
@@ -41,8 +69,8 @@ pub fn judge_metric(
     thresholds: &Thresholds,
     warmup: Warmup,
 ) -> Option<Judged> {
-    let series = columns.series(kind.column());
-    judge_trend(&series.t, &series.y, kind, thresholds, warmup)
+    let (t, y) = metric_series(columns, kind.column())?;
+    judge_trend(&t, y, kind, thresholds, warmup)
 }
 
 /// The trend of every metric, and their findings in the metrics' order.
@@ -204,7 +232,7 @@ fn run_summary(run: &RunData) -> RunSummary {
             .count(),
         max_procs: run
             .columns
-            .max_int(crate::columns::Metric::Procs)
+            .max_int(Metric::Procs)
             .and_then(|p| u32::try_from(p).ok()),
     }
 }

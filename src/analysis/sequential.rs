@@ -98,8 +98,10 @@ pub fn certain_fail(
         (MetricKind::Fds, thresholds.max_fd_growth_per_min),
     ];
     for (kind, fail_per_min) in metrics {
-        let series = columns.series(kind.column());
-        let (t, y) = (&series.t[..], &series.y[..]);
+        let Some((t, y)) = super::metric_series(columns, kind.column()) else {
+            continue;
+        };
+        let t = &t[..];
         if t.len() < super::MIN_SAMPLES_FOR_TREND {
             continue;
         }

@@ -2,8 +2,9 @@
 //! and judged against its thresholds. Pure over `(t, y)` slices, so a run's columns, a
 //! baseline run and a Prometheus series are judged by the same code.
 
+use super::prepare::{self, Values};
 use super::verdict::{Finding, MetricTrend, Subject, Verdict};
-use super::{fit_linear, prepare, robust};
+use super::{fit_linear, robust};
 use crate::columns::Metric;
 use crate::runlog::Thresholds;
 use crate::units::{format_byte_rate, format_count_rate, format_duration_s};
@@ -135,7 +136,7 @@ fn detect_onset(t: &[f64], y: &[f64]) -> Option<f64> {
 }
 
 /// Prepare a series for the trend tests (see `Prepared`).
-pub fn prepare_series(t: &[f64], y: &[f64], warmup: Warmup) -> Prepared {
+pub fn prepare_series<Y: Values + ?Sized>(t: &[f64], y: &Y, warmup: Warmup) -> Prepared {
     let cycle_period_s = prepare::cycle_period(t, y);
     let env = prepare::lower_envelope(t, y, cycle_period_s, MAX_TREND_POINTS);
     let first_t = t.first().copied().unwrap_or(0.0);
@@ -237,24 +238,28 @@ pub struct Judged {
     pub finding: Option<Finding>,
 }
 
-/// Fit and judge one metric's series (`t` in seconds, ascending; `y` in the metric's unit).
-/// `None` when it has fewer than [`MIN_SAMPLES_FOR_TREND`] points.
-pub fn judge_trend(
+/// Fit and judge one metric's series (`t` in seconds, ascending; `y` in the metric's unit:
+/// a slice, or a run's column read in place). `None` when it has fewer than
+/// [`MIN_SAMPLES_FOR_TREND`] points.
+pub fn judge_trend<Y: Values + ?Sized>(
     t: &[f64],
-    y: &[f64],
+    y: &Y,
     kind: MetricKind,
     thresholds: &Thresholds,
     warmup: Warmup,
 ) -> Option<Judged> {
-    if t.len() < MIN_SAMPLES_FOR_TREND || t.len() != y.len() {
+    let n = y.count();
+    if t.len() < MIN_SAMPLES_FOR_TREND || t.len() != n {
         return None;
     }
     let prepared = prepare_series(t, y, warmup);
+    let every_value: Vec<f64>;
     let (pt, py) = if prepared.t.len() >= MIN_ENVELOPE_POINTS {
         (&prepared.t[..], &prepared.y[..])
     } else {
         // Too little left after the warm-up (or too few cycles): fit what there is.
-        (t, y)
+        every_value = y.to_vec();
+        (t, &every_value[..])
     };
     let fit = fit_linear(pt, py)?;
     let robust = robust::theil_sen(pt, py);
@@ -313,8 +318,8 @@ pub fn judge_trend(
         )
     });
     let (first_t, last_t) = (pt[0], pt[pt.len() - 1]);
-    let min = y.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = (0..n).map(|i| y.at(i)).fold(f64::INFINITY, f64::min);
+    let max = (0..n).map(|i| y.at(i)).fold(f64::NEG_INFINITY, f64::max);
     let trend = MetricTrend {
         unit: if kind.is_bytes() { "bytes" } else { "count" }.to_string(),
         judged: kind.thresholds(thresholds).is_some(),
@@ -330,9 +335,9 @@ pub fn judge_trend(
         analysed_points: pt.len(),
         fit_start: [first_t, fit.value_at(first_t)],
         fit_end: [last_t, fit.value_at(last_t)],
-        samples: t.len(),
-        first: y[0],
-        last: y[y.len() - 1],
+        samples: n,
+        first: y.at(0),
+        last: y.at(n - 1),
         min,
         max,
         verdict,
