@@ -134,6 +134,9 @@ mod tests {
     use std::io::{Error as IoError, ErrorKind};
     use std::path::PathBuf;
 
+    const BAD: u8 = EXIT_BAD_INPUT;
+    const RT: u8 = EXIT_RUNTIME;
+
     fn io(kind: ErrorKind) -> IoError {
         IoError::new(kind, "os says no")
     }
@@ -156,21 +159,19 @@ mod tests {
         }
     }
 
-    /// One case per variant of every error type a command can end with, wrapped as the
-    /// commands wrap them: (error, exit code).
-    fn cases() -> Vec<(Error, u8)> {
-        let bad = EXIT_BAD_INPUT;
-        let rt = EXIT_RUNTIME;
-        let sample_list = || SampleError::List("no /proc".into());
+    fn sample_list() -> SampleError {
+        SampleError::List("no /proc".into())
+    }
+
+    fn config_cases() -> Vec<(Error, u8)> {
         vec![
-            // config
             (
                 ConfigError::Regex {
                     pattern: "(".into(),
                     reason: "unclosed".into(),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
             (
                 ConfigError::WarnAboveFail {
@@ -178,36 +179,44 @@ mod tests {
                     max: "b".into(),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
-            (ConfigError::EmptyName.into(), bad),
-            (ConfigError::PickWithoutSearch.into(), bad),
-            (ConfigError::EmptyLoadCommand.into(), bad),
+            (ConfigError::EmptyName.into(), BAD),
+            (ConfigError::PickWithoutSearch.into(), BAD),
+            (ConfigError::EmptyLoadCommand.into(), BAD),
             (
                 ConfigError::LoadProgramNotFound {
                     program: "k6".into(),
                     command: "k6 run".into(),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
             (
                 ConfigError::Scenario(scenario_read(ErrorKind::NotFound)).into(),
-                bad,
+                BAD,
             ),
             (
                 ConfigError::Scenario(scenario_read(ErrorKind::Other)).into(),
-                rt,
+                RT,
             ),
-            // units
-            (UnitError::Duration("x".into()).into(), bad),
-            (UnitError::Size("x".into()).into(), bad),
-            (UnitError::Rate("x".into()).into(), bad),
-            (UnitError::Zero("0s".into()).into(), bad),
-            (UnitError::DurationRange("x".into()).into(), bad),
-            // target
-            (TargetError::NoSuchPid(7).into(), bad),
-            (TargetError::NoMatch { what: "x".into() }.into(), bad),
+        ]
+    }
+
+    fn units_cases() -> Vec<(Error, u8)> {
+        vec![
+            (UnitError::Duration("x".into()).into(), BAD),
+            (UnitError::Size("x".into()).into(), BAD),
+            (UnitError::Rate("x".into()).into(), BAD),
+            (UnitError::Zero("0s".into()).into(), BAD),
+            (UnitError::DurationRange("x".into()).into(), BAD),
+        ]
+    }
+
+    fn target_cases() -> Vec<(Error, u8)> {
+        vec![
+            (TargetError::NoSuchPid(7).into(), BAD),
+            (TargetError::NoMatch { what: "x".into() }.into(), BAD),
             (
                 TargetError::Ambiguous {
                     what: "x".into(),
@@ -215,18 +224,22 @@ mod tests {
                     list: "1, 2".into(),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
-            (TargetError::IsSelf(1).into(), bad),
-            (TargetError::Table(sample_list()).into(), rt),
-            // process
+            (TargetError::IsSelf(1).into(), BAD),
+            (TargetError::Table(sample_list()).into(), RT),
+        ]
+    }
+
+    fn process_cases() -> Vec<(Error, u8)> {
+        vec![
             (
                 ProcessError::Start {
                     command: "x".into(),
                     source: io(ErrorKind::NotFound),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
             (
                 ProcessError::Log {
@@ -234,67 +247,85 @@ mod tests {
                     source: io(ErrorKind::PermissionDenied),
                 }
                 .into(),
-                rt,
+                RT,
             ),
-            // sample
-            (sample_list().into(), rt),
+        ]
+    }
+
+    fn sample_cases() -> Vec<(Error, u8)> {
+        vec![
+            (sample_list().into(), RT),
             (
                 SampleError::Read {
                     pid: 1,
                     reason: "gone".into(),
                 }
                 .into(),
-                rt,
+                RT,
             ),
-            // record
-            (RecordError::Log(run_log_write()).into(), rt),
-            // run log
+        ]
+    }
+
+    fn record_cases() -> Vec<(Error, u8)> {
+        vec![(RecordError::Log(run_log_write()).into(), RT)]
+    }
+
+    fn run_log_cases() -> Vec<(Error, u8)> {
+        vec![
             (
                 RunLogError::Create {
                     path: path(),
                     source: io(ErrorKind::PermissionDenied),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
-            (run_log_write().into(), rt),
+            (run_log_write().into(), RT),
             (
                 RunLogError::Open {
                     path: path(),
                     source: io(ErrorKind::NotFound),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
-            (RunLogError::NoHeader { path: path() }.into(), bad),
+            (RunLogError::NoHeader { path: path() }.into(), BAD),
             (
                 RunLogError::Version {
                     path: path(),
                     found: 9,
                 }
                 .into(),
-                bad,
+                BAD,
             ),
-            // load
+        ]
+    }
+
+    fn load_cases() -> Vec<(Error, u8)> {
+        vec![
             (
                 LoadError::Scenario(scenario_read(ErrorKind::NotFound)).into(),
-                bad,
+                BAD,
             ),
-            (LoadError::Start("no runtime".into()).into(), rt),
+            (LoadError::Start("no runtime".into()).into(), RT),
             (
                 LoadError::Command {
                     command: "k6".into(),
                     source: io(ErrorKind::NotFound),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
-            (LoadError::Log(run_log_write()).into(), rt),
-            // scenario
-            (scenario_read(ErrorKind::NotFound).into(), bad),
-            (scenario_read(ErrorKind::IsADirectory).into(), bad),
-            (scenario_read(ErrorKind::PermissionDenied).into(), bad),
-            (scenario_read(ErrorKind::Other).into(), rt),
+            (LoadError::Log(run_log_write()).into(), RT),
+        ]
+    }
+
+    fn scenario_cases() -> Vec<(Error, u8)> {
+        vec![
+            (scenario_read(ErrorKind::NotFound).into(), BAD),
+            (scenario_read(ErrorKind::IsADirectory).into(), BAD),
+            (scenario_read(ErrorKind::PermissionDenied).into(), BAD),
+            (scenario_read(ErrorKind::Other).into(), RT),
             (
                 ScenarioError::Toml {
                     file: "s.toml".into(),
@@ -302,7 +333,7 @@ mod tests {
                     message: "x".into(),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
             (
                 ScenarioError::Field {
@@ -312,23 +343,27 @@ mod tests {
                     message: "x".into(),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
             (
                 ScenarioError::Usage {
                     message: "x".into(),
                 }
                 .into(),
-                bad,
+                BAD,
             ),
-            // report
+        ]
+    }
+
+    fn report_cases() -> Vec<(Error, u8)> {
+        vec![
             (
                 ReportError::Write {
                     path: path(),
                     source: io(ErrorKind::StorageFull),
                 }
                 .into(),
-                rt,
+                RT,
             ),
             (
                 ReportError::Read {
@@ -336,7 +371,7 @@ mod tests {
                     source: io(ErrorKind::NotFound),
                 }
                 .into(),
-                rt,
+                RT,
             ),
             (
                 ReportError::Chart(crate::report::charts::ChartError {
@@ -344,31 +379,56 @@ mod tests {
                     reason: "x".into(),
                 })
                 .into(),
-                rt,
+                RT,
             ),
-            // this module's own
+        ]
+    }
+
+    fn own_cases() -> Vec<(Error, u8)> {
+        vec![
             (
                 Error::context("starting the load driver", TargetError::NoSuchPid(3)),
-                bad,
+                BAD,
             ),
-            (Error::context("writing the report", run_log_write()), rt),
+            (Error::context("writing the report", run_log_write()), RT),
             (
                 Error::Output {
                     what: "stdout",
                     source: io(ErrorKind::StorageFull),
                 },
-                rt,
+                RT,
             ),
             (
                 Error::Io {
                     doing: "finding the executable".into(),
                     source: io(ErrorKind::NotFound),
                 },
-                rt,
+                RT,
             ),
-            (Error::Failed("no port".into()), rt),
-            (Error::Fixture(anyhow::anyhow!("bad --saw-mb")), rt),
+            (Error::Failed("no port".into()), RT),
+            (Error::Fixture(anyhow::anyhow!("BAD --saw-mb")), RT),
         ]
+    }
+
+    /// One case per variant of every error type a command can end with, wrapped as the
+    /// commands wrap them: (error, exit code).
+    fn cases() -> Vec<(Error, u8)> {
+        [
+            config_cases(),
+            units_cases(),
+            target_cases(),
+            process_cases(),
+            sample_cases(),
+            record_cases(),
+            run_log_cases(),
+            load_cases(),
+            scenario_cases(),
+            report_cases(),
+            own_cases(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     #[test]
