@@ -111,6 +111,96 @@ struct Totals {
     cpu_delta_s: f64,
 }
 
+impl Totals {
+    /// Nothing summed yet.
+    fn new() -> Totals {
+        Totals {
+            procs: 0,
+            rss_bytes: 0,
+            vms_bytes: 0,
+            threads: Some(0),
+            read_bytes: Some(0),
+            write_bytes: Some(0),
+            cpu_delta_s: 0.0,
+        }
+    }
+
+    /// Add one live process (PID `pid`): its memory, threads and I/O bytes. CPU is the
+    /// caller's, since it needs the previous call's times.
+    fn add(&mut self, pid: Pid, process: &Process) {
+        self.procs += 1;
+        self.rss_bytes = self.rss_bytes.saturating_add(process.memory());
+        self.vms_bytes = self.vms_bytes.saturating_add(process.virtual_memory());
+        // sysinfo's task list leaves out the main thread.
+        let threads = process.tasks().map(|tasks| tasks.len() as u64 + 1);
+        self.threads = self.threads.zip(threads).map(|(a, b)| a + b);
+        if io_readable(pid.as_u32()) {
+            let disk = process.disk_usage();
+            self.read_bytes = self
+                .read_bytes
+                .map(|b| b.saturating_add(disk.total_read_bytes));
+            self.write_bytes = self
+                .write_bytes
+                .map(|b| b.saturating_add(disk.total_written_bytes));
+        } else {
+            (self.read_bytes, self.write_bytes) = (None, None);
+        }
+    }
+
+    /// The sample at `t`; with no process summed, only `procs` (0) and host memory are known.
+    fn into_sample(self, t: f64, cpu: Option<f64>, host_avail: Option<u64>) -> Sample {
+        if self.procs == 0 {
+            return Sample {
+                t,
+                procs: Some(0),
+                host_avail,
+                ..Sample::default()
+            };
+        }
+        Sample {
+            t,
+            rss: Some(self.rss_bytes),
+            vms: Some(self.vms_bytes),
+            threads: self.threads,
+            procs: Some(self.procs),
+            cpu,
+            read_bytes: self.read_bytes,
+            write_bytes: self.write_bytes,
+            host_avail,
+            ..Sample::default()
+        }
+    }
+}
+
+/// The process to sum for `pid`, if any. A root that is no longer the process we follow is
+/// added to `gone`; a descendant that vanished or died, or is a thread, is skipped.
+fn process_to_sum<'a>(
+    system: &'a System,
+    roots: &[ProcId],
+    pid: Pid,
+    gone: &mut Vec<(ProcId, Gone)>,
+) -> Option<&'a Process> {
+    let root = roots.iter().find(|r| r.pid == pid.as_u32());
+    match (root, system.process(pid)) {
+        (Some(root), None) => {
+            gone.push((*root, Gone::Exited { wait_status: None }));
+            None
+        }
+        (Some(root), Some(p)) if proc_id(p) != *root => {
+            gone.push((*root, Gone::PidReused));
+            None
+        }
+        // sysinfo does not expose a zombie's exit status.
+        (Some(root), Some(p)) if is_dead(p) => {
+            gone.push((*root, Gone::Exited { wait_status: None }));
+            None
+        }
+        (None, None) => None,
+        (None, Some(p)) if is_dead(p) || p.thread_kind().is_some() => None,
+        (_, Some(p)) => Some(p),
+    }
+}
+
 impl PortableSampler {
     pub fn new() -> Self {
         PortableSampler {
@@ -121,6 +211,20 @@ impl PortableSampler {
             prev_cpu_s: HashMap::new(),
             cur_cpu_s: HashMap::new(),
             prev_elapsed_s: None,
+        }
+    }
+
+    /// Set `self.pids` to the roots, each once, and with `children` their descendants too.
+    fn collect_pids(&mut self, roots: &[ProcId], children: bool) {
+        self.pids.clear();
+        self.visited.clear();
+        for root in roots {
+            if self.visited.insert(root.pid) {
+                self.pids.push(Pid::from_u32(root.pid));
+            }
+        }
+        if children {
+            self.add_descendants(roots);
         }
     }
 
@@ -193,17 +297,8 @@ impl Sampler for PortableSampler {
                 ..Reading::default()
             };
         }
-        self.pids.clear();
-        self.visited.clear();
         self.cur_cpu_s.clear();
-        for root in roots {
-            if self.visited.insert(root.pid) {
-                self.pids.push(Pid::from_u32(root.pid));
-            }
-        }
-        if children {
-            self.add_descendants(roots);
-        }
+        self.collect_pids(roots, children);
         let Some(system) = self.system.as_mut() else {
             return Reading::default();
         };
@@ -215,59 +310,18 @@ impl Sampler for PortableSampler {
         system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
 
         let mut gone = Vec::new();
-        let mut totals = Totals {
-            procs: 0,
-            rss_bytes: 0,
-            vms_bytes: 0,
-            threads: Some(0),
-            read_bytes: Some(0),
-            write_bytes: Some(0),
-            cpu_delta_s: 0.0,
-        };
+        let mut totals = Totals::new();
         for pid in &self.pids {
-            let root = roots.iter().find(|r| r.pid == pid.as_u32());
-            let process = system.process(*pid);
-            let process = match (root, process) {
-                (Some(root), None) => {
-                    gone.push((*root, Gone::Exited { wait_status: None }));
-                    continue;
-                }
-                (Some(root), Some(p)) if proc_id(p) != *root => {
-                    gone.push((*root, Gone::PidReused));
-                    continue;
-                }
-                // sysinfo does not expose a zombie's exit status.
-                (Some(root), Some(p)) if is_dead(p) => {
-                    gone.push((*root, Gone::Exited { wait_status: None }));
-                    continue;
-                }
-                (None, None) => continue,
-                (None, Some(p)) if is_dead(p) || p.thread_kind().is_some() => continue,
-                (_, Some(p)) => p,
+            let Some(process) = process_to_sum(system, roots, *pid, &mut gone) else {
+                continue;
             };
-            totals.procs += 1;
-            totals.rss_bytes = totals.rss_bytes.saturating_add(process.memory());
-            totals.vms_bytes = totals.vms_bytes.saturating_add(process.virtual_memory());
-            // sysinfo's task list leaves out the main thread.
-            let threads = process.tasks().map(|tasks| tasks.len() as u64 + 1);
-            totals.threads = totals.threads.zip(threads).map(|(a, b)| a + b);
+            totals.add(*pid, process);
             let cpu_s = process.accumulated_cpu_time() as f64 / 1000.0;
             let id = proc_id(process);
             if let Some(prev_s) = self.prev_cpu_s.get(&id) {
                 totals.cpu_delta_s += (cpu_s - prev_s).max(0.0);
             }
             self.cur_cpu_s.insert(id, cpu_s);
-            if io_readable(pid.as_u32()) {
-                let disk = process.disk_usage();
-                totals.read_bytes = totals
-                    .read_bytes
-                    .map(|b| b.saturating_add(disk.total_read_bytes));
-                totals.write_bytes = totals
-                    .write_bytes
-                    .map(|b| b.saturating_add(disk.total_written_bytes));
-            } else {
-                (totals.read_bytes, totals.write_bytes) = (None, None);
-            }
         }
 
         let cpu = match self.prev_elapsed_s.map(|prev| elapsed_s - prev) {
@@ -279,29 +333,8 @@ impl Sampler for PortableSampler {
 
         let avail = system.available_memory();
         let host_avail = (avail > 0).then_some(avail);
-        let sample = if totals.procs == 0 {
-            Sample {
-                t: elapsed_s,
-                procs: Some(0),
-                host_avail,
-                ..Sample::default()
-            }
-        } else {
-            Sample {
-                t: elapsed_s,
-                rss: Some(totals.rss_bytes),
-                vms: Some(totals.vms_bytes),
-                threads: totals.threads,
-                procs: Some(totals.procs),
-                cpu,
-                read_bytes: totals.read_bytes,
-                write_bytes: totals.write_bytes,
-                host_avail,
-                ..Sample::default()
-            }
-        };
         Reading {
-            sample,
+            sample: totals.into_sample(elapsed_s, cpu, host_avail),
             gone,
             smaps_read_s: None,
         }
