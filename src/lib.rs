@@ -1,6 +1,7 @@
 //! soakprof: a memory and resource soak profiler.
 //!
-//! Data flows one way: target → sampler → run log → analysis → report. `main.rs` only
+//! Data flows one way: target → sampler → run log → columns → analysis → findings →
+//! report (README: "How it is built"). `main.rs` only
 //! parses the command line and maps errors to exit codes; everything else is here so
 //! tests and benches can reach it.
 
