@@ -44,6 +44,11 @@ const INT_METRICS: [Metric; 7] = [
 ];
 
 impl Metric {
+    /// A metric in bytes (the others are counts, or CPU in cores).
+    pub fn is_bytes(self) -> bool {
+        matches!(self, Metric::Rss | Metric::Vms | Metric::Pss | Metric::Uss)
+    }
+
     fn int_slot(self) -> Option<usize> {
         INT_METRICS.iter().position(|m| *m == self)
     }
@@ -361,7 +366,22 @@ pub struct Columns {
     t: Vec<f64>,
     ints: [IntColumn; INT_METRICS.len()],
     cpu: FloatColumn,
+    /// Samples left out for an impossible time, and values read as missing for being
+    /// impossible (see [`Columns::push`]).
+    rejected_samples: usize,
+    impossible_values: usize,
 }
+
+/// Seconds since the start beyond which a sample's time is impossible: ten years (the
+/// monotonic clock a run is timed by does not even count suspended time).
+pub const MAX_TIME_S: f64 = 10.0 * 365.25 * 86400.0;
+/// Bytes no metric can reach: 2^57, the largest virtual address space a 64-bit kernel
+/// gives a process (five-level page tables).
+pub const MAX_BYTES: u64 = 1 << 57;
+/// Threads, FDs or processes no metric can reach: 2^32.
+pub const MAX_COUNT: u64 = 1 << 32;
+/// CPU use beyond this many cores is impossible.
+pub const MAX_CORES: f64 = 1e6;
 
 impl Columns {
     /// Number of samples (rows).
@@ -389,15 +409,47 @@ impl Columns {
         self.cpu.expect_rows(rows);
     }
 
-    /// Append one sample as a row.
-    pub fn push(&mut self, sample: &Sample) {
-        self.t.push(sample.t);
+    /// Append one sample as a row, unless its time is impossible: not finite, negative,
+    /// beyond [`MAX_TIME_S`], or before the row ahead of it (a log is written in time
+    /// order). A value no metric can take (bytes beyond [`MAX_BYTES`], counts beyond
+    /// [`MAX_COUNT`], CPU negative, not finite or beyond [`MAX_CORES`]) is stored as
+    /// missing. Both are counted, for the verdict to say. Returns whether a row was added.
+    pub fn push(&mut self, sample: &Sample) -> bool {
+        let t = sample.t;
+        let in_order = self.t.last().is_none_or(|&last| t >= last);
+        if !(t.is_finite() && (0.0..=MAX_TIME_S).contains(&t) && in_order) {
+            self.rejected_samples += 1;
+            return false;
+        }
+        self.t.push(t);
         for (slot, metric) in INT_METRICS.iter().enumerate() {
             if let Some(v) = metric.int_of(sample) {
-                self.ints[slot].push(v);
+                let bound = if metric.is_bytes() {
+                    MAX_BYTES
+                } else {
+                    MAX_COUNT
+                };
+                let possible = v.filter(|&x| x <= bound);
+                self.impossible_values += usize::from(v.is_some() && possible.is_none());
+                self.ints[slot].push(possible);
             }
         }
-        self.cpu.push(sample.cpu);
+        let cpu = sample
+            .cpu
+            .filter(|c| c.is_finite() && (0.0..=MAX_CORES).contains(c));
+        self.impossible_values += usize::from(sample.cpu.is_some() && cpu.is_none());
+        self.cpu.push(cpu);
+        true
+    }
+
+    /// Samples left out for an impossible time.
+    pub fn rejected_samples(&self) -> usize {
+        self.rejected_samples
+    }
+
+    /// Values read as missing for being impossible.
+    pub fn impossible_values(&self) -> usize {
+        self.impossible_values
     }
 
     /// An integer metric's column; `None` for CPU.
@@ -560,5 +612,38 @@ mod tests {
         );
         assert_eq!(cols.max_int(Metric::Rss), Some(1009));
         assert_eq!(cols.max_int(Metric::Procs), None);
+    }
+
+    #[test]
+    fn impossible_times_and_values_are_left_out_and_counted() {
+        let at = |t: f64, rss: u64| Sample {
+            t,
+            rss: Some(rss),
+            cpu: Some(0.5),
+            ..Sample::default()
+        };
+        let mut cols = Columns::default();
+        assert!(cols.push(&at(0.0, 100)));
+        assert!(!cols.push(&at(f64::NAN, 100)));
+        assert!(!cols.push(&at(1e308, 100)), "beyond ten years");
+        assert!(!cols.push(&at(-1.0, 100)));
+        assert!(cols.push(&at(2.0, 200)));
+        assert!(!cols.push(&at(1.0, 100)), "before the row ahead of it");
+        assert!(
+            cols.push(&at(2.0, u64::MAX)),
+            "the row stays, the value goes"
+        );
+        assert!(cols.push(&Sample {
+            t: 3.0,
+            threads: Some(u64::MAX),
+            cpu: Some(f64::INFINITY),
+            ..Sample::default()
+        }));
+        assert_eq!(cols.len(), 4);
+        assert_eq!((cols.rejected_samples(), cols.impossible_values()), (4, 3));
+        assert_eq!(cols.value(Metric::Rss, 2), None);
+        assert_eq!(cols.value(Metric::Threads, 3), None);
+        assert_eq!(cols.value(Metric::Cpu, 3), None);
+        assert_eq!(cols.max_int(Metric::Rss), Some(200));
     }
 }

@@ -210,6 +210,8 @@ mod tests {
             (UnitError::Rate("x".into()).into(), BAD),
             (UnitError::Zero("0s".into()).into(), BAD),
             (UnitError::DurationRange("x".into()).into(), BAD),
+            (UnitError::Bits("5Mb/min".into()).into(), BAD),
+            (UnitError::RateWithoutBytes("10/h".into()).into(), BAD),
         ]
     }
 

@@ -18,6 +18,12 @@ pub enum UnitError {
     Zero(String),
     #[error("'{0}' is not a duration or a range MIN..MAX (examples: 1s, 1s..3s, 100ms..200ms)")]
     DurationRange(String),
+    #[error("'{0}' uses b, bits: sizes are bytes, B (examples: 5MB = 5·10^6 bytes, 5MiB = 5·2^20)")]
+    Bits(String),
+    #[error(
+        "'{0}' has no size unit: memory growth is bytes per time (examples: 10MB/min, 512KiB/s)"
+    )]
+    RateWithoutBytes(String),
 }
 
 impl UnitError {
@@ -68,23 +74,29 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, UnitError> {
     Ok(d)
 }
 
-/// Multiplier of a size suffix (case-insensitive for the letter, `i` marks powers of two).
-fn size_multiplier(suffix: &str) -> Option<f64> {
+/// Multiplier of a size suffix: a decimal prefix (`k`, `M`, `G`, `T`, either case) or a
+/// binary one (`Ki`, `Mi`, ...), then `B` for bytes or nothing. A lowercase `b` means bits
+/// everywhere else (`Mb/s`), so it is refused rather than read as bytes (`Some(None)`).
+fn size_multiplier(suffix: &str) -> Option<Option<f64>> {
     let s = suffix.trim();
-    let lower = s.to_ascii_lowercase();
-    let m = match lower.as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "t" | "tb" => 1e12,
-        "ki" | "kib" => 1024.0,
-        "mi" | "mib" => 1024.0 * 1024.0,
-        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "ti" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+    let prefix = match s.strip_suffix('B') {
+        Some(p) => p,
+        None if s.ends_with('b') => return Some(None),
+        None => s,
+    };
+    let m = match prefix.to_ascii_lowercase().as_str() {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "t" => 1e12,
+        "ki" => 1024.0,
+        "mi" => 1024.0 * 1024.0,
+        "gi" => 1024.0 * 1024.0 * 1024.0,
+        "ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         _ => return None,
     };
-    Some(m)
+    Some(Some(m))
 }
 
 /// Split "12.5MiB" into (12.5, "MiB").
@@ -122,7 +134,10 @@ pub fn parse_duration_range(text: &str) -> Result<(Duration, Duration), UnitErro
 pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     let err = || UnitError::Size(text.to_string());
     let (value, suffix) = split_number(text).ok_or_else(err)?;
-    let bytes = value * size_multiplier(suffix).ok_or_else(err)?;
+    let multiplier = size_multiplier(suffix)
+        .ok_or_else(err)?
+        .ok_or_else(|| UnitError::Bits(text.to_string()))?;
+    let bytes = value * multiplier;
     if !(0.0..=1.8e19).contains(&bytes) {
         return Err(err());
     }
@@ -151,7 +166,16 @@ fn per_minute_factor(unit: &str) -> Option<f64> {
 pub fn parse_byte_rate(text: &str) -> Result<f64, UnitError> {
     let err = || UnitError::Rate(text.to_string());
     let (size, unit) = text.split_once('/').ok_or_else(err)?;
-    let bytes = parse_size(size).map_err(|_| err())? as f64;
+    let bytes = match parse_size(size) {
+        Ok(bytes) => bytes as f64,
+        Err(UnitError::Bits(_)) => return Err(UnitError::Bits(text.to_string())),
+        Err(_) => return Err(err()),
+    };
+    // A bare number would be bytes, but `10/h` is what a count rate looks like: a byte
+    // threshold must say bytes.
+    if split_number(size).is_some_and(|(_, suffix)| suffix.trim().is_empty()) {
+        return Err(UnitError::RateWithoutBytes(text.to_string()));
+    }
     Ok(bytes * per_minute_factor(unit).ok_or_else(err)?)
 }
 
@@ -304,7 +328,13 @@ mod tests {
     fn sizes() {
         assert_eq!(parse_size("512MiB"), Ok(512 * 1024 * 1024));
         assert_eq!(parse_size("400MB"), Ok(400_000_000));
-        assert_eq!(parse_size("400mb"), Ok(400_000_000));
+        assert_eq!(parse_size("400M"), Ok(400_000_000));
+        assert_eq!(parse_size("2Gi"), Ok(2 << 30));
+        assert_eq!(parse_size("2KB"), Ok(2000));
+        // b is bits: refused, not read as bytes.
+        assert!(matches!(parse_size("400mb"), Err(UnitError::Bits(_))));
+        assert!(matches!(parse_size("400Mb"), Err(UnitError::Bits(_))));
+        assert!(matches!(parse_size("1Gib"), Err(UnitError::Bits(_))));
         assert_eq!(parse_size("1.5GiB"), Ok(1_610_612_736));
         assert_eq!(parse_size("1048576"), Ok(1_048_576));
         assert_eq!(parse_size("10 kB"), Ok(10_000));
@@ -327,6 +357,13 @@ mod tests {
         assert!(parse_byte_rate("lots").is_err());
         assert!(parse_byte_rate("10MB").is_err());
         assert!(parse_byte_rate("10MB/fortnight").is_err());
+        assert_eq!(parse_byte_rate("1000B/s"), Ok(60_000.0));
+        assert!(matches!(parse_byte_rate("5Mb/min"), Err(UnitError::Bits(t)) if t == "5Mb/min"));
+        // A count rate is not a byte rate.
+        assert!(matches!(
+            parse_byte_rate("10/h"),
+            Err(UnitError::RateWithoutBytes(_))
+        ));
         assert_eq!(parse_count_rate("10/h"), Ok(10.0 / 60.0));
         assert_eq!(parse_count_rate("2/min"), Ok(2.0));
         assert_eq!(parse_count_rate("0.5/s"), Ok(30.0));

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 use crate::columns::{Columns, IntColumn, Metric};
 use crate::runlog::{EventKind, Limits, RunData, Thresholds};
-use crate::units::format_byte_rate;
+use crate::units::{format_byte_rate, format_duration_s};
 pub use load::LoadSummary;
 pub use prepare::Values;
 pub use regression::{LinearFit, OnlineSlope, fit_linear};
@@ -97,7 +97,7 @@ fn judge_metrics(columns: &Columns, th: &Thresholds) -> (Metrics, Vec<Finding>) 
 }
 
 /// Findings about the log itself and the amount of data.
-fn judge_log(run: &RunData) -> Vec<Finding> {
+fn judge_log(run: &RunData, metrics: &Metrics, th: &Thresholds) -> Vec<Finding> {
     let samples = run.columns.len();
     let mut findings = Vec::new();
     if samples < MIN_SAMPLES_FOR_TREND {
@@ -123,6 +123,63 @@ fn judge_log(run: &RunData) -> Vec<Finding> {
             format!(
                 "{} unreadable line(s) in the log were skipped",
                 run.skipped_lines
+            ),
+        ));
+    }
+    findings.extend(judge_data(run, metrics, th));
+    findings
+}
+
+/// What the data cannot support: impossible samples and values, a warm-up longer than the
+/// run, a target nothing could be read of.
+fn judge_data(run: &RunData, metrics: &Metrics, th: &Thresholds) -> Vec<Finding> {
+    let columns = &run.columns;
+    let mut findings = Vec::new();
+    let rejected = columns.rejected_samples();
+    if rejected > 0 {
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Log,
+            format!(
+                "{rejected} sample(s) with an impossible time (not finite, negative, beyond ten years, or before the sample ahead) were left out"
+            ),
+        ));
+    }
+    let impossible = columns.impossible_values();
+    if impossible > 0 {
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Log,
+            format!(
+                "{impossible} impossible value(s) (memory beyond 2^57 B, counts beyond 2^32, CPU negative or beyond 10^6 cores) were read as missing"
+            ),
+        ));
+    }
+    let span_s = run_span_s(columns);
+    if let Some(warmup_s) = th.warmup_s.filter(|w| *w > 0.0 && *w >= span_s)
+        && columns.len() >= MIN_SAMPLES_FOR_TREND
+    {
+        findings.push(Finding::new(
+            Verdict::Pass,
+            Subject::Summary,
+            format!(
+                "--warmup {} is not shorter than the {} of data: nothing was left out as warm-up",
+                format_duration_s(warmup_s),
+                format_duration_s(span_s)
+            ),
+        ));
+    }
+    let judged = [&metrics.rss, &metrics.uss, &metrics.threads, &metrics.fds];
+    if columns.len() >= MIN_SAMPLES_FOR_TREND
+        && judged.iter().all(|m| m.is_none())
+        && metrics.cpu.is_none()
+    {
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Samples,
+            format!(
+                "none of RSS, USS, threads, FDs or CPU could be read in {} samples (a kernel thread, or a process soakprof may not inspect): nothing was judged",
+                columns.len()
             ),
         ));
     }
@@ -184,7 +241,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         findings.extend(load_findings);
         summary
     });
-    findings.extend(judge_log(run));
+    findings.extend(judge_log(run, &metrics, th));
     // Every non-pass metric and CPU verdict has its finding, so the findings decide.
     let verdict = findings
         .iter()
@@ -234,6 +291,8 @@ fn run_summary(run: &RunData) -> RunSummary {
             .columns
             .max_int(Metric::Procs)
             .and_then(|p| u32::try_from(p).ok()),
+        rejected_samples: run.columns.rejected_samples(),
+        impossible_values: run.columns.impossible_values(),
     }
 }
 

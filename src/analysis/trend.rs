@@ -253,8 +253,16 @@ pub fn judge_trend<Y: Values + ?Sized>(
         return None;
     }
     let prepared = prepare_series(t, y, warmup);
+    // Whether the fit is on the prepared series; when too little of it is left, every point
+    // is fitted and no warm-up or onset was left out, so none is reported.
+    let applied = prepared.t.len() >= MIN_ENVELOPE_POINTS;
+    let shown = Shown {
+        cycle_period_s: prepared.cycle_period_s,
+        warmup_s: if applied { prepared.warmup_s } else { 0.0 },
+        onset_s: prepared.onset_s.filter(|_| applied),
+    };
     let every_value: Vec<f64>;
-    let (pt, py) = if prepared.t.len() >= MIN_ENVELOPE_POINTS {
+    let (pt, py) = if applied {
         (&prepared.t[..], &prepared.y[..])
     } else {
         // Too little left after the warm-up (or too few cycles): fit what there is.
@@ -312,9 +320,7 @@ pub fn judge_trend<Y: Values + ?Sized>(
         Finding::new(
             verdict,
             Subject::Growth(kind),
-            growth_reason(
-                kind, thresholds, verdict, slope, ci, span_s, &prepared, sure,
-            ),
+            growth_reason(kind, thresholds, verdict, slope, ci, span_s, &shown, sure),
         )
     });
     let (first_t, last_t) = (pt[0], pt[pt.len() - 1]);
@@ -329,9 +335,9 @@ pub fn judge_trend<Y: Values + ?Sized>(
         trend_p_value: p_value,
         r_squared: fit.r_squared,
         n_effective: fit.n_eff,
-        warmup_s: prepared.warmup_s,
-        onset_s: prepared.onset_s,
-        cycle_period_s: prepared.cycle_period_s,
+        warmup_s: shown.warmup_s,
+        onset_s: shown.onset_s,
+        cycle_period_s: shown.cycle_period_s,
         analysed_points: pt.len(),
         fit_start: [first_t, fit.value_at(first_t)],
         fit_end: [last_t, fit.value_at(last_t)],
@@ -345,6 +351,14 @@ pub fn judge_trend<Y: Values + ?Sized>(
     Some(Judged { trend, finding })
 }
 
+/// How a trend's series was prepared, as reported: its GC cycle, and the warm-up and onset
+/// that were actually left out of the fit.
+struct Shown {
+    cycle_period_s: Option<f64>,
+    warmup_s: f64,
+    onset_s: Option<f64>,
+}
+
 /// "RSS grows 12.4 MB/min (95% CI 11.8 to 13.0 MB/min) over 40 m after a 4 m warm-up; fail
 /// threshold 10.0 MB/min".
 #[allow(clippy::too_many_arguments)]
@@ -355,26 +369,26 @@ fn growth_reason(
     slope: f64,
     ci: [f64; 2],
     span_s: f64,
-    prepared: &Prepared,
+    shown: &Shown,
     sure: bool,
 ) -> String {
     let (warn_at, fail_at) = kind.thresholds(thresholds).unwrap_or_default();
     let mut context = String::new();
-    if let Some(period) = prepared.cycle_period_s {
+    if let Some(period) = shown.cycle_period_s {
         context.push_str(&format!(
             ", fitted on the floor of a {} GC cycle",
             format_duration_s(period)
         ));
     }
-    if let Some(onset) = prepared.onset_s {
+    if let Some(onset) = shown.onset_s {
         context.push_str(&format!(
             ", growth starting at {}",
             format_duration_s(onset)
         ));
-    } else if prepared.warmup_s > 0.0 {
+    } else if shown.warmup_s > 0.0 {
         context.push_str(&format!(
             " after a {} warm-up",
-            format_duration_s(prepared.warmup_s)
+            format_duration_s(shown.warmup_s)
         ));
     }
     let threshold = if verdict == Verdict::Fail {

@@ -125,6 +125,13 @@ pub struct RunSummary {
     pub skipped_lines: usize,
     pub gaps: usize,
     pub max_procs: Option<u32>,
+    /// Samples left out for an impossible time (not finite, negative, beyond ten years,
+    /// or before the sample ahead of them).
+    #[serde(default)]
+    pub rejected_samples: usize,
+    /// Values read as missing because no metric can take them (an RSS of 2^64 − 1 B).
+    #[serde(default)]
+    pub impossible_values: usize,
 }
 
 /// The verdict document (`verdict.json`, schema version 1).

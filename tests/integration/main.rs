@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against real fixture processes, seconds each.
 
 mod detection;
+mod honest;
 mod load;
 mod report;
 mod schema;
