@@ -130,6 +130,13 @@ fn judge_log(run: &RunData, metrics: &Metrics, th: &Thresholds) -> Vec<Finding> 
     findings
 }
 
+/// The trends of the judged metrics that were fitted.
+fn judged_trends(metrics: &Metrics) -> impl Iterator<Item = &MetricTrend> {
+    [&metrics.rss, &metrics.uss, &metrics.threads, &metrics.fds]
+        .into_iter()
+        .flatten()
+}
+
 /// What the data cannot support: impossible samples and values, a warm-up longer than the
 /// run, a target nothing could be read of.
 fn judge_data(run: &RunData, metrics: &Metrics, th: &Thresholds) -> Vec<Finding> {
@@ -155,23 +162,27 @@ fn judge_data(run: &RunData, metrics: &Metrics, th: &Thresholds) -> Vec<Finding>
             ),
         ));
     }
+    // A fixed warm-up that leaves too little to fit is not applied (the trends say 0).
     let span_s = run_span_s(columns);
-    if let Some(warmup_s) = th.warmup_s.filter(|w| *w > 0.0 && *w >= span_s)
+    let not_applied = |w: f64| {
+        w >= span_s
+            || judged_trends(metrics).any(|trend| trend.warmup_s == 0.0 && trend.onset_s.is_none())
+    };
+    if let Some(warmup_s) = th.warmup_s.filter(|&w| w > 0.0 && not_applied(w))
         && columns.len() >= MIN_SAMPLES_FOR_TREND
     {
         findings.push(Finding::new(
             Verdict::Pass,
             Subject::Summary,
             format!(
-                "--warmup {} is not shorter than the {} of data: nothing was left out as warm-up",
+                "--warmup {} leaves too little of the {} of data to judge: nothing was left out as warm-up",
                 format_duration_s(warmup_s),
                 format_duration_s(span_s)
             ),
         ));
     }
-    let judged = [&metrics.rss, &metrics.uss, &metrics.threads, &metrics.fds];
     if columns.len() >= MIN_SAMPLES_FOR_TREND
-        && judged.iter().all(|m| m.is_none())
+        && judged_trends(metrics).next().is_none()
         && metrics.cpu.is_none()
     {
         findings.push(Finding::new(

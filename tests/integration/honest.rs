@@ -101,7 +101,7 @@ fn a_warmup_longer_than_the_run_is_said_not_claimed() {
     let r = reasons(&v);
     assert!(
         r.iter()
-            .any(|r| r.starts_with("--warmup 10 m 0 s is not shorter than the")),
+            .any(|r| r.starts_with("--warmup 10 m 0 s leaves too little of the")),
         "{r:?}"
     );
     assert!(
