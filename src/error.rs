@@ -289,6 +289,7 @@ mod tests {
                 .into(),
                 BAD,
             ),
+            (RunLogError::NotRegular { path: path() }.into(), BAD),
             (RunLogError::NoHeader { path: path() }.into(), BAD),
             (
                 RunLogError::Version {

@@ -18,8 +18,8 @@ mod reader;
 mod writer;
 
 pub use load::{LOAD_CMD_LOG_FILE, LOAD_FILE, LoadRun};
-pub(crate) use reader::for_each_record;
 pub use reader::{RunData, read_records, read_run, read_samples};
+pub(crate) use reader::{for_each_record, open_log};
 pub(crate) use writer::JsonLinesWriter;
 pub use writer::{RunLogWriter, create_run_dir, local_timestamp};
 
@@ -44,6 +44,10 @@ pub enum RunLogError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{path} is not a regular file (a FIFO, a device, a directory); soakprof reads run logs only from regular files"
+    )]
+    NotRegular { path: PathBuf },
     #[error("{path} has no valid header line; it is not a soakprof run log")]
     NoHeader { path: PathBuf },
     #[error("{path} has schema version {found}; this soakprof reads version {SCHEMA_VERSION}")]
@@ -56,6 +60,7 @@ impl RunLogError {
         match self {
             RunLogError::Create { .. }
             | RunLogError::Open { .. }
+            | RunLogError::NotRegular { .. }
             | RunLogError::NoHeader { .. }
             | RunLogError::Version { .. } => true,
             RunLogError::Write { .. } => false,

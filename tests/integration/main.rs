@@ -3,6 +3,7 @@
 mod detection;
 mod load;
 mod report;
+mod run_dir;
 mod schema;
 mod util;
 
