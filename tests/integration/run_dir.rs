@@ -435,7 +435,6 @@ fn analyze_json_prints_the_verdict_when_the_report_cannot_be_written() {
 }
 
 #[test]
-#[ignore = "issue 12: not fixed yet"]
 fn a_full_disk_leaves_no_partial_chart() {
     let tmp = tempfile::tempdir().unwrap();
     soakprof::synthetic::write_soak_run(tmp.path(), 3600, 1, false).unwrap();
