@@ -270,6 +270,17 @@ fn stop_started_target(
 /// Read a run directory, analyse it with the thresholds and limits it was recorded with
 /// (as `overrides` change them), and write verdict.json, the charts and report.html.
 pub fn analyze_dir(dir: &Path, overrides: &JudgeOverrides) -> Result<RunVerdict, Error> {
+    let (verdict, written) = analyze_and_report(dir, overrides)?;
+    written?;
+    Ok(verdict)
+}
+
+/// `analyze_dir`, with the verdict kept when the report cannot be written (a read-only
+/// directory, a full disk): the verdict, and how writing the report went.
+pub fn analyze_and_report(
+    dir: &Path,
+    overrides: &JudgeOverrides,
+) -> Result<(RunVerdict, Result<(), Error>), Error> {
     let run = runlog::read_run(dir)?;
     if run.skipped_lines > 0 {
         eprintln!(
@@ -283,9 +294,10 @@ pub fn analyze_dir(dir: &Path, overrides: &JudgeOverrides) -> Result<RunVerdict,
         limits: overrides.limits.over(&run.header.limits),
     };
     let verdict = analysis::analyse(&run, &analysis_config);
-    report::write_all(dir, &run, &verdict)
-        .map_err(|e| Error::context(format!("writing the report in {}", dir.display()), e))?;
-    Ok(verdict)
+    let written = report::write_all(dir, &run, &verdict)
+        .map(drop)
+        .map_err(|e| Error::context(format!("writing the report in {}", dir.display()), e));
+    Ok((verdict, written))
 }
 
 /// Exit code of a verdict: 1 on fail, 0 on pass or warn.

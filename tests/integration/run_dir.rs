@@ -417,7 +417,6 @@ fn a_failed_start_leaves_nothing_behind() {
 }
 
 #[test]
-#[ignore = "issue 12: not fixed yet"]
 fn analyze_json_prints_the_verdict_when_the_report_cannot_be_written() {
     let tmp = tempfile::tempdir().unwrap();
     soakprof::synthetic::write_soak_run(tmp.path(), 600, 1, false).unwrap();
