@@ -160,7 +160,7 @@ pub fn record(
         .load
         .clone()
         .map(|plan| LoadDriver::new(plan, config.duration));
-    let mut companion: Option<&mut dyn Companion> =
+    let companion: Option<&mut dyn Companion> =
         companion.or(own_driver.as_mut().map(|d| d as &mut dyn Companion));
     let mut backend = sample::open_backend(config.backend);
     // Resolve an existing target before creating anything, so a typo leaves no directory.
@@ -168,15 +168,50 @@ pub fn record(
         TargetSpec::Spawn(_) => None,
         spec => Some(target::resolve(spec, config.pick, backend.as_mut())?),
     };
-    let run_dir = config.run_dir(&runlog::local_timestamp());
-    runlog::create_run_dir(&run_dir)?;
+    let run_dir = claim_run_dir(config)?;
+    let recorded = record_into(
+        config,
+        companion,
+        backend.as_mut(),
+        resolved,
+        run_dir.path().to_path_buf(),
+    );
+    // The lock holds until the report is written; a run that recorded nothing leaves
+    // nothing behind.
+    match &recorded {
+        Ok(_) => run_dir.release(),
+        Err(_) => run_dir.fail(),
+    }
+    recorded
+}
+
+/// The run directory, claimed and locked: `--out` (refused when it holds a run, unless
+/// `--force`), or a new `reports/<timestamp>-<target>[-N]`.
+fn claim_run_dir(config: &RecordConfig) -> Result<runlog::RunDir, Error> {
+    let path = config.run_dir(&runlog::local_timestamp());
+    let claimed = if config.out.is_some() {
+        runlog::RunDir::claim(&path, config.force, &report::OUTPUT_FILES)
+    } else {
+        runlog::RunDir::claim_new(&path)
+    };
+    Ok(claimed?)
+}
+
+/// `record` once its directory is claimed: start or take the target, sample it, report.
+fn record_into(
+    config: &RecordConfig,
+    mut companion: Option<&mut (dyn Companion + '_)>,
+    backend: &mut dyn sample::ProcessBackend,
+    resolved: Option<Vec<ProcInfo>>,
+    run_dir: PathBuf,
+) -> Result<RecordOutcome, Error> {
     let mut log = RunLogWriter::create(&run_dir)?;
     let (infos, mut child) = match resolved {
         Some(infos) => (infos, None),
-        None => acquire_target(config, backend.as_mut(), &run_dir)?,
+        None => acquire_target(config, backend, &run_dir)?,
     };
     record::install_interrupt_handler();
-    let header = run_header(config, backend.as_mut(), &infos);
+    let header = run_header(config, backend, &infos);
     let load_watch = companion
         .as_ref()
         .and_then(|c| c.live())
@@ -213,7 +248,7 @@ pub fn record(
     };
     let roots = infos.iter().map(|p| p.id).collect();
     let mut recorder = Recorder {
-        sampler: backend.as_mut(),
+        sampler: backend,
         clock: &clock,
         stop: &INTERRUPT,
         log: &mut log,

@@ -289,6 +289,15 @@ mod tests {
                 .into(),
                 BAD,
             ),
+            (RunLogError::HoldsRun { path: path() }.into(), BAD),
+            (
+                RunLogError::InUse {
+                    path: path(),
+                    pid: Some(7),
+                }
+                .into(),
+                BAD,
+            ),
             (RunLogError::NotRegular { path: path() }.into(), BAD),
             (RunLogError::NoHeader { path: path() }.into(), BAD),
             (

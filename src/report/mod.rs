@@ -20,6 +20,17 @@ use crate::units::{
 pub const VERDICT_FILE: &str = "verdict.json";
 pub use html::REPORT_FILE;
 
+/// Every file the report of a run may write (`record --force` removes those of the run it
+/// replaces).
+pub const OUTPUT_FILES: [&str; 6] = [
+    VERDICT_FILE,
+    REPORT_FILE,
+    charts::CHART_FILES[0],
+    charts::CHART_FILES[1],
+    charts::CHART_FILES[2],
+    charts::CHART_FILES[3],
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("cannot write {path}: {source}")]

@@ -1,7 +1,7 @@
 //! Writing the run log: a JSON-lines file flushed as it goes, so a crash of the profiler
 //! loses at most the last line (or the last `SOON` of samples).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,20 +44,6 @@ pub fn local_timestamp() -> String {
         .replace('T', "-")
         .trim_end_matches('Z')
         .to_string()
-}
-
-/// Create the run directory (and parents). Fails when it cannot be written.
-pub fn create_run_dir(dir: &Path) -> Result<(), RunLogError> {
-    let create = |source| RunLogError::Create {
-        path: dir.to_path_buf(),
-        source,
-    };
-    fs::create_dir_all(dir).map_err(create)?;
-    // Prove it is writable now rather than after the target has been started.
-    let probe = dir.join(".soakprof-write-test");
-    File::create(&probe).map_err(create)?;
-    let _ = fs::remove_file(&probe);
-    Ok(())
 }
 
 /// A JSON-lines file written through a buffer flushed after every line (or, for lines

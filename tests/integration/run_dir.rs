@@ -136,7 +136,6 @@ fn file_names(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "issue 12: not fixed yet"]
 fn a_directory_holding_a_run_is_refused_and_force_replaces_it() {
     let fixture = start_fixture(None, &[]);
     let pid = fixture.pid.to_string();
@@ -184,7 +183,6 @@ fn a_directory_holding_a_run_is_refused_and_force_replaces_it() {
 }
 
 #[test]
-#[ignore = "issue 12: not fixed yet"]
 fn a_live_run_holds_its_directory_even_against_force() {
     let a = start_fixture(None, &[]);
     let b = start_fixture(None, &[]);
@@ -211,7 +209,6 @@ fn a_live_run_holds_its_directory_even_against_force() {
 }
 
 #[test]
-#[ignore = "issue 12: not fixed yet"]
 fn a_killed_run_does_not_block_analyze_or_force() {
     let fixture = start_fixture(None, &[]);
     let pid = fixture.pid.to_string();
@@ -231,7 +228,6 @@ fn a_killed_run_does_not_block_analyze_or_force() {
 }
 
 #[test]
-#[ignore = "issue 12: not fixed yet"]
 fn default_run_directories_never_collide() {
     let fixture = start_fixture(None, &[]);
     let pid = fixture.pid.to_string();
@@ -374,7 +370,6 @@ fn a_log_truncated_mid_run_is_a_runtime_error_and_has_no_hole() {
 }
 
 #[test]
-#[ignore = "issue 12: not fixed yet"]
 fn a_failed_start_leaves_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
     // A directory soakprof would create (and its parent): gone again.
