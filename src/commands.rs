@@ -274,8 +274,18 @@ fn record_into(
     })?;
     log.sync()?;
     drop(log);
-    // The header holds the thresholds and limits in force: nothing to override.
-    let verdict = analyze_dir(&run_dir, &JudgeOverrides::default())?;
+    // The header holds the thresholds and limits in force: nothing to override. The log
+    // was just written, so a failure to read it back is a runtime error.
+    let verdict = analyze_dir(&run_dir, &JudgeOverrides::default()).map_err(|e| {
+        if e.is_bad_input() {
+            Error::Reread {
+                dir: run_dir.clone(),
+                source: Box::new(e),
+            }
+        } else {
+            e
+        }
+    })?;
     Ok(RecordOutcome { run_dir, verdict })
 }
 

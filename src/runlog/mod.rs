@@ -48,6 +48,9 @@ pub enum RunLogError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The log was removed, moved or truncated under a live run: what it recorded is gone.
+    #[error("{path} {what}")]
+    Lost { path: PathBuf, what: String },
     #[error("cannot read {path}: {source} (is it a soakprof run directory?)")]
     Open {
         path: PathBuf,
@@ -74,7 +77,7 @@ impl RunLogError {
             | RunLogError::NotRegular { .. }
             | RunLogError::NoHeader { .. }
             | RunLogError::Version { .. } => true,
-            RunLogError::Write { .. } => false,
+            RunLogError::Write { .. } | RunLogError::Lost { .. } => false,
         }
     }
 }

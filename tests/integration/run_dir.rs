@@ -330,7 +330,6 @@ fn start_run(pid: &str, dir: &Path, duration: &str) -> Child {
 }
 
 #[test]
-#[ignore = "issue 12: not fixed yet"]
 fn a_run_directory_removed_mid_run_is_a_runtime_error() {
     let fixture = start_fixture(None, &[]);
     let pid = fixture.pid.to_string();
@@ -349,7 +348,6 @@ fn a_run_directory_removed_mid_run_is_a_runtime_error() {
 }
 
 #[test]
-#[ignore = "issue 12: not fixed yet"]
 fn a_log_truncated_mid_run_is_a_runtime_error_and_has_no_hole() {
     let fixture = start_fixture(None, &[]);
     let pid = fixture.pid.to_string();
