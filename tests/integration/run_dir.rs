@@ -57,34 +57,42 @@ fn finish(mut child: Child, timeout: Duration) -> Output {
     }
 }
 
-/// `soakprof ARGS...` with resource limits set in the child before it runs (a full disk
-/// through RLIMIT_FSIZE, with SIGXFSZ ignored so a write fails with EFBIG instead of
-/// killing it; a small heap through RLIMIT_DATA), bounded by `timeout`.
-fn soakprof_limited(
-    limits: &[(libc::__rlimit_resource_t, u64)],
-    timeout: Duration,
-    args: &[&str],
-) -> Output {
-    let limits = limits.to_vec();
+/// Limits set in a child before it runs: a full disk (RLIMIT_FSIZE, with SIGXFSZ ignored
+/// so a write fails with EFBIG instead of killing it), a small heap (RLIMIT_DATA).
+#[derive(Clone, Copy, Default)]
+struct Limits {
+    file_bytes: Option<u64>,
+    heap_bytes: Option<u64>,
+}
+
+/// `soakprof ARGS...` under `limits`, bounded by `timeout`.
+fn soakprof_limited(limits: Limits, timeout: Duration, args: &[&str]) -> Output {
     let mut cmd = Command::new(soakprof_bin());
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let set = |resource, value: Option<u64>| match value {
+        Some(value) => {
+            let limit = libc::rlimit {
+                rlim_cur: value as libc::rlim_t,
+                rlim_max: value as libc::rlim_t,
+            };
+            // SAFETY: setrlimit(2) on this (forked) process, with a limit we own.
+            if unsafe { libc::setrlimit(resource, &limit) } == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        }
+        None => Ok(()),
+    };
     // SAFETY: between fork and exec only async-signal-safe calls (signal, setrlimit).
     unsafe {
         cmd.pre_exec(move || {
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            for &(resource, value) in &limits {
-                let limit = libc::rlimit {
-                    rlim_cur: value,
-                    rlim_max: value,
-                };
-                if libc::setrlimit(resource, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
+            set(libc::RLIMIT_FSIZE, limits.file_bytes)?;
+            set(libc::RLIMIT_DATA, limits.heap_bytes)
         });
     }
     finish(cmd.spawn().unwrap(), timeout)
@@ -276,10 +284,13 @@ fn logs_that_are_not_regular_files_are_refused() {
     }
     // A heap of 256 MiB: a reader that buffers the device fails fast instead of eating
     // the machine.
-    let limits = [(libc::RLIMIT_DATA, 256 << 20)];
+    let limits = Limits {
+        heap_bytes: Some(256 << 20),
+        ..Limits::default()
+    };
     for dir in dirs {
         let out = soakprof_limited(
-            &limits,
+            limits,
             Duration::from_secs(10),
             &["analyze", dir.to_str().unwrap()],
         );
@@ -308,7 +319,10 @@ fn a_long_line_is_skipped_without_buffering_it() {
     bytes.extend_from_slice(rest.as_bytes());
     std::fs::write(&log, bytes).unwrap();
     let out = soakprof_limited(
-        &[(libc::RLIMIT_DATA, 48 << 20)],
+        Limits {
+            heap_bytes: Some(48 << 20),
+            ..Limits::default()
+        },
         Duration::from_secs(30),
         &["analyze", "--format", "json", tmp.path().to_str().unwrap()],
     );
@@ -415,7 +429,10 @@ fn analyze_json_prints_the_verdict_when_the_report_cannot_be_written() {
     soakprof::synthetic::write_soak_run(tmp.path(), 600, 1, false).unwrap();
     // No file may grow: the report cannot be written at all.
     let out = soakprof_limited(
-        &[(libc::RLIMIT_FSIZE, 0)],
+        Limits {
+            file_bytes: Some(0),
+            ..Limits::default()
+        },
         Duration::from_secs(30),
         &["analyze", "--format", "json", tmp.path().to_str().unwrap()],
     );
@@ -432,7 +449,10 @@ fn a_full_disk_leaves_no_partial_chart() {
     soakprof::synthetic::write_soak_run(tmp.path(), 3600, 1, false).unwrap();
     // Room for verdict.json, not for a chart.
     let out = soakprof_limited(
-        &[(libc::RLIMIT_FSIZE, 16 << 10)],
+        Limits {
+            file_bytes: Some(16 << 10),
+            ..Limits::default()
+        },
         Duration::from_secs(30),
         &["analyze", tmp.path().to_str().unwrap()],
     );
