@@ -66,9 +66,13 @@ pub struct RecordArgs {
     /// `off`, or a period.
     #[arg(long, default_value = "auto", value_parser = parse_pss_interval, value_name = "auto|off|DURATION")]
     pub pss_interval: PssInterval,
-    /// Run directory (default: reports/<YYYYmmdd-HHMMSS>-<target>).
+    /// Run directory (default: reports/<YYYYmmdd-HHMMSS>-<target>); one that holds a run
+    /// is refused.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the run in --out (its logs and report); never a run still recording.
+    #[arg(long, requires = "out")]
+    pub force: bool,
     #[command(flatten)]
     pub judge: JudgeArgs,
     /// Stop early once a fail verdict is certain (sequential test, false-alarm rate ≤ 1%).

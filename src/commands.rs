@@ -160,7 +160,7 @@ pub fn record(
         .load
         .clone()
         .map(|plan| LoadDriver::new(plan, config.duration));
-    let mut companion: Option<&mut dyn Companion> =
+    let companion: Option<&mut dyn Companion> =
         companion.or(own_driver.as_mut().map(|d| d as &mut dyn Companion));
     let mut backend = sample::open_backend(config.backend);
     // Resolve an existing target before creating anything, so a typo leaves no directory.
@@ -168,15 +168,50 @@ pub fn record(
         TargetSpec::Spawn(_) => None,
         spec => Some(target::resolve(spec, config.pick, backend.as_mut())?),
     };
-    let run_dir = config.run_dir(&runlog::local_timestamp());
-    runlog::create_run_dir(&run_dir)?;
+    let run_dir = claim_run_dir(config)?;
+    let recorded = record_into(
+        config,
+        companion,
+        backend.as_mut(),
+        resolved,
+        run_dir.path().to_path_buf(),
+    );
+    // The lock holds until the report is written; a run that recorded nothing leaves
+    // nothing behind.
+    match &recorded {
+        Ok(_) => run_dir.release(),
+        Err(_) => run_dir.fail(),
+    }
+    recorded
+}
+
+/// The run directory, claimed and locked: `--out` (refused when it holds a run, unless
+/// `--force`), or a new `reports/<timestamp>-<target>[-N]`.
+fn claim_run_dir(config: &RecordConfig) -> Result<runlog::RunDir, Error> {
+    let path = config.run_dir(&runlog::local_timestamp());
+    let claimed = if config.out.is_some() {
+        runlog::RunDir::claim(&path, config.force, &report::OUTPUT_FILES)
+    } else {
+        runlog::RunDir::claim_new(&path)
+    };
+    Ok(claimed?)
+}
+
+/// `record` once its directory is claimed: start or take the target, sample it, report.
+fn record_into(
+    config: &RecordConfig,
+    mut companion: Option<&mut (dyn Companion + '_)>,
+    backend: &mut dyn sample::ProcessBackend,
+    resolved: Option<Vec<ProcInfo>>,
+    run_dir: PathBuf,
+) -> Result<RecordOutcome, Error> {
     let mut log = RunLogWriter::create(&run_dir)?;
     let (infos, mut child) = match resolved {
         Some(infos) => (infos, None),
-        None => acquire_target(config, backend.as_mut(), &run_dir)?,
+        None => acquire_target(config, backend, &run_dir)?,
     };
     record::install_interrupt_handler();
-    let header = run_header(config, backend.as_mut(), &infos);
+    let header = run_header(config, backend, &infos);
     let load_watch = companion
         .as_ref()
         .and_then(|c| c.live())
@@ -213,7 +248,7 @@ pub fn record(
     };
     let roots = infos.iter().map(|p| p.id).collect();
     let mut recorder = Recorder {
-        sampler: backend.as_mut(),
+        sampler: backend,
         clock: &clock,
         stop: &INTERRUPT,
         log: &mut log,
@@ -239,8 +274,18 @@ pub fn record(
     })?;
     log.sync()?;
     drop(log);
-    // The header holds the thresholds and limits in force: nothing to override.
-    let verdict = analyze_dir(&run_dir, &JudgeOverrides::default())?;
+    // The header holds the thresholds and limits in force: nothing to override. The log
+    // was just written, so a failure to read it back is a runtime error.
+    let verdict = analyze_dir(&run_dir, &JudgeOverrides::default()).map_err(|e| {
+        if e.is_bad_input() {
+            Error::Reread {
+                dir: run_dir.clone(),
+                source: Box::new(e),
+            }
+        } else {
+            e
+        }
+    })?;
     Ok(RecordOutcome { run_dir, verdict })
 }
 
@@ -270,6 +315,17 @@ fn stop_started_target(
 /// Read a run directory, analyse it with the thresholds and limits it was recorded with
 /// (as `overrides` change them), and write verdict.json, the charts and report.html.
 pub fn analyze_dir(dir: &Path, overrides: &JudgeOverrides) -> Result<RunVerdict, Error> {
+    let (verdict, written) = analyze_and_report(dir, overrides)?;
+    written?;
+    Ok(verdict)
+}
+
+/// `analyze_dir`, with the verdict kept when the report cannot be written (a read-only
+/// directory, a full disk): the verdict, and how writing the report went.
+pub fn analyze_and_report(
+    dir: &Path,
+    overrides: &JudgeOverrides,
+) -> Result<(RunVerdict, Result<(), Error>), Error> {
     let run = runlog::read_run(dir)?;
     if run.skipped_lines > 0 {
         eprintln!(
@@ -283,9 +339,10 @@ pub fn analyze_dir(dir: &Path, overrides: &JudgeOverrides) -> Result<RunVerdict,
         limits: overrides.limits.over(&run.header.limits),
     };
     let verdict = analysis::analyse(&run, &analysis_config);
-    report::write_all(dir, &run, &verdict)
-        .map_err(|e| Error::context(format!("writing the report in {}", dir.display()), e))?;
-    Ok(verdict)
+    let written = report::write_all(dir, &run, &verdict)
+        .map(drop)
+        .map_err(|e| Error::context(format!("writing the report in {}", dir.display()), e));
+    Ok((verdict, written))
 }
 
 /// Exit code of a verdict: 1 on fail, 0 on pass or warn.

@@ -61,6 +61,8 @@ pub struct RecordConfig {
     pub pss_interval: PssInterval,
     /// `None`: the default, `reports/<timestamp>-<target>`.
     pub out: Option<PathBuf>,
+    /// `--force`: replace the run `out` holds (never a live one).
+    pub force: bool,
     /// The thresholds the run is judged by: the options over the defaults, checked.
     pub thresholds: Thresholds,
     /// Limits given as options; a limit not given is looked for in the target's cgroup.
@@ -232,6 +234,7 @@ impl RecordConfig {
             pss_interval: args.pss_interval,
             duration: args.duration,
             out: args.out,
+            force: args.force,
             thresholds,
             limit_options: overrides.limits,
             quiet: args.quiet,
@@ -241,7 +244,8 @@ impl RecordConfig {
         })
     }
 
-    /// The run directory: `--out`, or `reports/<YYYYmmdd-HHMMSS>-<target>`.
+    /// The run directory: `--out`, or `reports/<YYYYmmdd-HHMMSS>-<target>` (to which a
+    /// `-2`, `-3`, … is added when a run of the same second has the name).
     pub fn run_dir(&self, timestamp: &str) -> PathBuf {
         if let Some(out) = &self.out {
             return out.clone();

@@ -82,14 +82,8 @@ pub fn run(args: DemoArgs) -> Result<u8, Error> {
         doing: "finding the soakprof executable".into(),
         source,
     })?;
-    // Start from a clean directory, so nothing from an earlier demo is left in it.
-    if args.out.join(crate::runlog::SAMPLES_FILE).exists() {
-        std::fs::remove_dir_all(&args.out).map_err(|source| Error::Io {
-            doing: format!("clearing {}", args.out.display()),
-            source,
-        })?;
-    }
-    crate::runlog::create_run_dir(&args.out)?;
+    // An earlier demo's run in the directory is replaced (`force` below): its logs and
+    // report, and here its port file; nothing else in the directory is touched.
     let port_file = args.out.join("fixture.port");
     let _ = std::fs::remove_file(&port_file);
     let command = vec![
@@ -109,6 +103,7 @@ pub fn run(args: DemoArgs) -> Result<u8, Error> {
         pss_interval: PssInterval::Auto,
         duration: Some(args.duration),
         out: Some(args.out.clone()),
+        force: true,
         thresholds: crate::runlog::Thresholds::default(),
         limit_options: LimitOptions::default(),
         quiet: args.quiet,

@@ -49,6 +49,14 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// `record` could not read back the log it had just written (removed or replaced at
+    /// the last moment): a runtime failure, whatever `source` says of the directory.
+    #[error("reading back the run just recorded in {}", dir.display())]
+    Reread {
+        dir: std::path::PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
     /// Writing soakprof's own output (a summary, a JSON verdict) failed: the run directory
     /// is complete, the terminal or pipe is not.
     #[error("writing to {what}: {source}")]
@@ -95,7 +103,11 @@ impl Error {
             Error::Scenario(e) => e.is_bad_input(),
             Error::Report(e) => e.is_bad_input(),
             Error::Context { source, .. } => source.is_bad_input(),
-            Error::Output { .. } | Error::Io { .. } | Error::Failed(_) | Error::Fixture(_) => false,
+            Error::Reread { .. }
+            | Error::Output { .. }
+            | Error::Io { .. }
+            | Error::Failed(_)
+            | Error::Fixture(_) => false,
         }
     }
 
@@ -291,6 +303,24 @@ mod tests {
                 .into(),
                 BAD,
             ),
+            (RunLogError::HoldsRun { path: path() }.into(), BAD),
+            (
+                RunLogError::InUse {
+                    path: path(),
+                    pid: Some(7),
+                }
+                .into(),
+                BAD,
+            ),
+            (
+                RunLogError::Lost {
+                    path: path(),
+                    what: "was removed during the run".into(),
+                }
+                .into(),
+                RT,
+            ),
+            (RunLogError::NotRegular { path: path() }.into(), BAD),
             (RunLogError::NoHeader { path: path() }.into(), BAD),
             (
                 RunLogError::Version {
@@ -393,6 +423,13 @@ mod tests {
                 BAD,
             ),
             (Error::context("writing the report", run_log_write()), RT),
+            (
+                Error::Reread {
+                    dir: path(),
+                    source: Box::new(RunLogError::NoHeader { path: path() }.into()),
+                },
+                RT,
+            ),
             (
                 Error::Output {
                     what: "stdout",

@@ -43,7 +43,15 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Analyze(args) => {
             let config = config::AnalyzeConfig::from_args(args);
-            let verdict = commands::analyze_dir(&config.run_dir, &config.overrides)?;
+            let (verdict, written) =
+                commands::analyze_and_report(&config.run_dir, &config.overrides)?;
+            // The JSON verdict is printed even when the report could not be written (a
+            // read-only directory), that failure then being the exit status; the text
+            // summary names the report, so it needs it written.
+            let written = match config.format {
+                cli::OutputFormat::Text => Ok(written?),
+                cli::OutputFormat::Json => written,
+            };
             let text = match config.format {
                 cli::OutputFormat::Text => report::summary_text(&verdict, &config.run_dir),
                 cli::OutputFormat::Json => {
@@ -54,6 +62,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
                 }
             };
             write_stdout(&text)?;
+            written?;
             Ok(commands::verdict_exit_code(verdict.verdict))
         }
         Command::Demo(args) => demo::run(args),

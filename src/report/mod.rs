@@ -20,6 +20,17 @@ use crate::units::{
 pub const VERDICT_FILE: &str = "verdict.json";
 pub use html::REPORT_FILE;
 
+/// Every file the report of a run may write (`record --force` removes those of the run it
+/// replaces).
+pub const OUTPUT_FILES: [&str; 6] = [
+    VERDICT_FILE,
+    REPORT_FILE,
+    charts::CHART_FILES[0],
+    charts::CHART_FILES[1],
+    charts::CHART_FILES[2],
+    charts::CHART_FILES[3],
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("cannot write {path}: {source}")]
@@ -55,19 +66,32 @@ pub fn verdict_json(verdict: &RunVerdict) -> Result<String, serde_json::Error> {
     Ok(text)
 }
 
-/// Write `text` to `dir/name` atomically (temp file, then rename), so a reader never sees
-/// half a file.
+/// Write `bytes` to `path` atomically: into a temporary file beside it (named for this
+/// process, so two writers never share one), then renamed over `path`. A reader never sees
+/// half a file, and a write that fails (a full disk) leaves whatever `path` held before;
+/// the temporary file is removed.
+pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map_or_else(
+        || std::borrow::Cow::Borrowed("output"),
+        |n| n.to_string_lossy(),
+    );
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Write `text` to `dir/name` atomically (see [`write_file_atomic`]).
 fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ReportError> {
     let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let wrap = |source| ReportError::Write {
+    write_file_atomic(&path, text.as_bytes()).map_err(|source| ReportError::Write {
         path: path.clone(),
         source,
-    };
-    fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(wrap)?;
-    fs::rename(&tmp, &path).map_err(wrap)?;
+    })?;
     Ok(path)
 }
 
@@ -478,5 +502,29 @@ mod tests {
         )
         .unwrap();
         assert!(!files.iter().any(|f| f == charts::LOAD_CHART_FILE));
+    }
+
+    #[test]
+    fn a_failed_atomic_write_leaves_the_old_file_and_no_temporary_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.svg");
+        write_file_atomic(&path, b"first").unwrap();
+        write_file_atomic(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        // The rename fails (a non-empty directory is in the way): what was there stays.
+        let blocked = dir.path().join("blocked.svg");
+        fs::create_dir_all(blocked.join("inside")).unwrap();
+        let err = write_file_atomic(&blocked, b"third").unwrap_err();
+        assert!(blocked.join("inside").is_dir(), "{err}");
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["blocked.svg", "out.svg"],
+            "a temporary file is left"
+        );
     }
 }

@@ -6,8 +6,7 @@
 //! intervals and a crash loses at most the interval being written.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::Path;
 
 use base64::Engine;
@@ -16,9 +15,11 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use super::{JsonLinesWriter, RunLogError, for_each_record};
+use super::{JsonLinesWriter, RunLogError, for_each_record, open_log};
 
 pub const LOAD_FILE: &str = "load.jsonl";
+/// `load.jsonl` is read through the default 8 KiB buffer.
+const LOAD_BUFFER: usize = 8 * 1024;
 /// Output of an external load command (`--load-cmd`).
 pub const LOAD_CMD_LOG_FILE: &str = "load.log";
 
@@ -295,12 +296,14 @@ pub struct LoadRun {
 /// Read `load.jsonl` if the run has one.
 pub fn read_load(dir: &Path) -> Result<Option<LoadRun>, RunLogError> {
     let path = dir.join(LOAD_FILE);
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(RunLogError::Open { path, source }),
+    let reader = match open_log(&path, LOAD_BUFFER) {
+        Ok((reader, _)) => reader,
+        Err(RunLogError::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
     };
-    read_load_records(BufReader::new(file), &path).map(Some)
+    read_load_records(reader, &path).map(Some)
 }
 
 /// Parse load records from any reader, tolerating torn and malformed lines.

@@ -13,15 +13,17 @@ use serde::{Deserialize, Serialize};
 pub use crate::sample::HostInfo;
 use crate::sample::{Backend, ProcId, Sample};
 
+mod dir;
 pub mod load;
 mod reader;
 mod writer;
 
+pub use dir::{LOCK_FILE, RunDir};
 pub use load::{LOAD_CMD_LOG_FILE, LOAD_FILE, LoadRun};
-pub(crate) use reader::for_each_record;
 pub use reader::{RunData, read_records, read_run, read_samples};
+pub(crate) use reader::{for_each_record, open_log};
 pub(crate) use writer::JsonLinesWriter;
-pub use writer::{RunLogWriter, create_run_dir, local_timestamp};
+pub use writer::{RunLogWriter, local_timestamp};
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const SAMPLES_FILE: &str = "samples.jsonl";
@@ -34,16 +36,30 @@ pub enum RunLogError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} already holds a run; give a new --out, or --force to replace it")]
+    HoldsRun { path: PathBuf },
+    #[error(
+        "{path} is in use by a running soakprof record{}; give another --out",
+        pid.map_or(String::new(), |p| format!(" (pid {p})"))
+    )]
+    InUse { path: PathBuf, pid: Option<u32> },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The log was removed, moved or truncated under a live run: what it recorded is gone.
+    #[error("{path} {what}")]
+    Lost { path: PathBuf, what: String },
     #[error("cannot read {path}: {source} (is it a soakprof run directory?)")]
     Open {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{path} is not a regular file (a FIFO, a device, a directory); soakprof reads run logs only from regular files"
+    )]
+    NotRegular { path: PathBuf },
     #[error("{path} has no valid header line; it is not a soakprof run log")]
     NoHeader { path: PathBuf },
     #[error("{path} has schema version {found}; this soakprof reads version {SCHEMA_VERSION}")]
@@ -55,10 +71,13 @@ impl RunLogError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             RunLogError::Create { .. }
+            | RunLogError::HoldsRun { .. }
+            | RunLogError::InUse { .. }
             | RunLogError::Open { .. }
+            | RunLogError::NotRegular { .. }
             | RunLogError::NoHeader { .. }
             | RunLogError::Version { .. } => true,
-            RunLogError::Write { .. } => false,
+            RunLogError::Write { .. } | RunLogError::Lost { .. } => false,
         }
     }
 }

@@ -46,28 +46,35 @@ pub fn local_timestamp() -> String {
         .to_string()
 }
 
-/// Create the run directory (and parents). Fails when it cannot be written.
-pub fn create_run_dir(dir: &Path) -> Result<(), RunLogError> {
-    let create = |source| RunLogError::Create {
-        path: dir.to_path_buf(),
-        source,
-    };
-    fs::create_dir_all(dir).map_err(create)?;
-    // Prove it is writable now rather than after the target has been started.
-    let probe = dir.join(".soakprof-write-test");
-    File::create(&probe).map_err(create)?;
-    let _ = fs::remove_file(&probe);
-    Ok(())
-}
-
 /// A JSON-lines file written through a buffer flushed after every line (or, for lines
 /// written with `write_soon`, within `SOON`), so a crash of the profiler loses at most the
 /// line being written (or the last `SOON` of them). Both logs of a run use it.
+///
+/// The file is opened for appending: a log truncated under a live run is written on at its
+/// new end, never at the old offset behind a hole of NULs.
 pub(crate) struct JsonLinesWriter {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: BufWriter<Counted>,
     /// When the buffer was last handed to the OS.
     flushed_at: Instant,
+}
+
+/// The log file, and how many bytes were handed to the OS.
+struct Counted {
+    file: File,
+    written: u64,
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// How long a `write_soon` line may wait in the buffer. At sampling intervals of this or
@@ -77,18 +84,20 @@ pub(crate) const SOON: Duration = Duration::from_millis(200);
 
 impl JsonLinesWriter {
     pub(crate) fn create(path: PathBuf) -> Result<JsonLinesWriter, RunLogError> {
+        let create_error = |source| RunLogError::Create {
+            path: path.clone(),
+            source,
+        };
         let file = OpenOptions::new()
-            .write(true)
+            .append(true)
             .create(true)
-            .truncate(true)
             .open(&path)
-            .map_err(|source| RunLogError::Create {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(create_error)?;
+        // A log starts empty (append and truncate cannot be asked for together).
+        file.set_len(0).map_err(create_error)?;
         Ok(JsonLinesWriter {
             path,
-            out: BufWriter::with_capacity(16 * 1024, file),
+            out: BufWriter::with_capacity(16 * 1024, Counted { file, written: 0 }),
             flushed_at: Instant::now(),
         })
     }
@@ -125,18 +134,65 @@ impl JsonLinesWriter {
         self.flushed_at = Instant::now();
         Ok(())
     }
+
+    /// Check that what was written is still there: the file not removed (with its
+    /// directory, typically), moved or replaced, nor truncated. Each is `Lost`.
+    pub(crate) fn check_intact(&self) -> Result<(), RunLogError> {
+        let counted = self.out.get_ref();
+        let lost = |what: String| RunLogError::Lost {
+            path: self.path.clone(),
+            what,
+        };
+        let meta = counted
+            .file
+            .metadata()
+            .map_err(|source| RunLogError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if meta.nlink() == 0 {
+                return Err(lost(
+                    "was removed during the run (with its directory?); what it recorded is lost"
+                        .into(),
+                ));
+            }
+            let here = fs::metadata(&self.path);
+            if !here.is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino()) {
+                return Err(lost(
+                    "was moved or replaced during the run; soakprof cannot go on writing it".into(),
+                ));
+            }
+        }
+        if meta.len() < counted.written {
+            return Err(lost(format!(
+                "was truncated during the run ({} of the {} bytes written are left); what it recorded is lost",
+                meta.len(),
+                counted.written
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Streams records to `samples.jsonl`: the header and events are flushed at once, samples
-/// within `SOON`.
+/// within `SOON`. About once a second (and at `sync`) it checks that the log is still
+/// there and whole, so a run whose log was removed or truncated stops with `Lost`.
 pub struct RunLogWriter {
     log: JsonLinesWriter,
+    checked_at: Instant,
 }
+
+/// How often the log is checked for removal or truncation (a `stat` and an `fstat`).
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 impl RunLogWriter {
     pub fn create(dir: &Path) -> Result<RunLogWriter, RunLogError> {
         Ok(RunLogWriter {
             log: JsonLinesWriter::create(dir.join(SAMPLES_FILE))?,
+            checked_at: Instant::now(),
         })
     }
 
@@ -144,16 +200,22 @@ impl RunLogWriter {
         &self.log.path
     }
 
-    fn write(&mut self, record: &RecordRef) -> Result<(), RunLogError> {
-        self.log.write(record)
+    /// Check the log when the last check is `CHECK_EVERY` old.
+    fn check_soon(&mut self) -> Result<(), RunLogError> {
+        if self.checked_at.elapsed() >= CHECK_EVERY {
+            self.checked_at = Instant::now();
+            self.log.check_intact()?;
+        }
+        Ok(())
     }
 
     pub fn header(&mut self, header: &Header) -> Result<(), RunLogError> {
-        self.write(&RecordRef::Header(header))
+        self.log.write(&RecordRef::Header(header))
     }
 
     pub fn sample(&mut self, sample: &Sample) -> Result<(), RunLogError> {
-        self.log.write_soon(&RecordRef::Sample(sample))
+        self.log.write_soon(&RecordRef::Sample(sample))?;
+        self.check_soon()
     }
 
     /// Hand any buffered samples to the OS.
@@ -162,19 +224,73 @@ impl RunLogWriter {
     }
 
     pub fn event(&mut self, event: &Event) -> Result<(), RunLogError> {
-        self.write(&RecordRef::Event(event))
+        self.log.write(&RecordRef::Event(event))?;
+        self.check_soon()
     }
 
-    /// Ask the OS to put the log on disk (power loss, not just a crash of the profiler).
+    /// Ask the OS to put the log on disk (power loss, not just a crash of the profiler),
+    /// after checking that it is still there and whole.
     pub fn sync(&mut self) -> Result<(), RunLogError> {
         self.log.flush()?;
+        self.log.check_intact()?;
         self.log
             .out
             .get_ref()
+            .file
             .sync_data()
             .map_err(|source| RunLogError::Write {
                 path: self.log.path.clone(),
                 source,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runlog::tests_support::header;
+
+    #[test]
+    fn a_truncated_log_is_appended_to_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = RunLogWriter::create(dir.path()).unwrap();
+        log.header(&header()).unwrap();
+        log.sync().unwrap();
+        let path = dir.path().join(SAMPLES_FILE);
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        log.sample(&Sample::default()).unwrap();
+        log.flush().unwrap();
+        let bytes = fs::read(&path).unwrap();
+        assert!(
+            bytes.starts_with(br#"{"type":"sample""#),
+            "a hole before the line"
+        );
+        let err = log.sync().unwrap_err();
+        assert!(
+            err.to_string().contains("was truncated during the run"),
+            "{err}"
+        );
+        assert!(!err.is_bad_input());
+    }
+
+    #[test]
+    fn a_removed_or_replaced_log_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = RunLogWriter::create(dir.path()).unwrap();
+        log.header(&header()).unwrap();
+        let path = dir.path().join(SAMPLES_FILE);
+        fs::rename(&path, dir.path().join("moved.jsonl")).unwrap();
+        fs::write(&path, "").unwrap();
+        let err = log.sync().unwrap_err();
+        assert!(err.to_string().contains("moved or replaced"), "{err}");
+        fs::remove_file(&path).unwrap();
+        fs::remove_file(dir.path().join("moved.jsonl")).unwrap();
+        let err = log.sync().unwrap_err();
+        assert!(err.to_string().contains("was removed"), "{err}");
     }
 }

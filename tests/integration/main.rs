@@ -4,6 +4,7 @@ mod detection;
 mod honest;
 mod load;
 mod report;
+mod run_dir;
 mod schema;
 mod util;
 

@@ -1,5 +1,6 @@
 //! Drawing a [`ChartSpec`] into an SVG file with plotters: the title, each panel (axes,
-//! warm-up shading, event markers, traces, reference lines, labels) and the legend.
+//! warm-up shading, event markers, traces, reference lines, labels) and the legend. The
+//! file is written atomically.
 
 use std::path::Path;
 
@@ -374,8 +375,18 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-/// Draw a chart into an SVG file.
+/// Draw a chart into an SVG file, written atomically: a chart that cannot be written in
+/// full (a full disk) leaves no part of itself.
 pub(super) fn render(path: &Path, axis: &TimeAxis, chart: &ChartSpec) -> Result<(), ChartError> {
+    let svg = draw_svg(path, axis, chart)?;
+    crate::report::write_file_atomic(path, svg.as_bytes()).map_err(|e| ChartError {
+        file: file_name(path),
+        reason: e.to_string(),
+    })
+}
+
+/// Draw a chart into SVG text (`path` names it in errors).
+fn draw_svg(path: &Path, axis: &TimeAxis, chart: &ChartSpec) -> Result<String, ChartError> {
     let fail = |e: &dyn std::fmt::Display| ChartError {
         file: file_name(path),
         reason: e.to_string(),
@@ -384,25 +395,28 @@ pub(super) fn render(path: &Path, axis: &TimeAxis, chart: &ChartSpec) -> Result<
     let title_px = 36;
     let panels = chart.panels.len().max(1) as u32;
     let height = title_px + panels * chart.panel_px + legend_px;
-    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let (top, legend) = root.split_vertically(height - legend_px);
-    let (title, body) = top.split_vertically(title_px);
-    title
-        .draw(&Text::new(
-            chart.title.clone(),
-            ((WIDTH / 2) as i32, (title_px / 2) as i32),
-            ("sans-serif", TITLE_FONT)
-                .into_font()
-                .color(&BLACK)
-                .pos(Pos::new(HPos::Center, VPos::Center)),
-        ))
-        .map_err(|e| fail(&e))?;
-    let areas = body.split_evenly((chart.panels.len().max(1), 1));
-    for (area, panel) in areas.iter().zip(&chart.panels) {
-        draw_panel(area, axis, &chart.marks, panel).map_err(|e| fail(&e))?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(&e))?;
+        let (top, legend) = root.split_vertically(height - legend_px);
+        let (title, body) = top.split_vertically(title_px);
+        title
+            .draw(&Text::new(
+                chart.title.clone(),
+                ((WIDTH / 2) as i32, (title_px / 2) as i32),
+                ("sans-serif", TITLE_FONT)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+            ))
+            .map_err(|e| fail(&e))?;
+        let areas = body.split_evenly((chart.panels.len().max(1), 1));
+        for (area, panel) in areas.iter().zip(&chart.panels) {
+            draw_panel(area, axis, &chart.marks, panel).map_err(|e| fail(&e))?;
+        }
+        draw_legend(&legend, &chart.legend, &legend_at).map_err(|e| fail(&e))?;
+        root.present().map_err(|e| fail(&e))?;
     }
-    draw_legend(&legend, &chart.legend, &legend_at).map_err(|e| fail(&e))?;
-    root.present().map_err(|e| fail(&e))?;
-    Ok(())
+    Ok(svg)
 }
