@@ -15,6 +15,7 @@ pub mod error;
 #[path = "../fixtures/fixture.rs"]
 pub mod fixture;
 pub mod load;
+pub mod output_log;
 pub mod process;
 pub mod record;
 pub mod report;

@@ -11,6 +11,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::output_log::{self, OUTPUT_LOG_CAP_BYTES};
+
 /// Time a stopped process group gets to exit after SIGTERM before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -134,25 +136,43 @@ pub fn signal_name(signal: i32) -> &'static str {
     }
 }
 
-/// Start `command` in its own process group, stdin from /dev/null, stdout and stderr to
-/// `log_path` (created, or truncated). `shown` names the command in errors.
+/// Start `command` in its own process group, stdin from /dev/null, stdout and stderr
+/// through one pipe to `log_path` (created, or truncated), capped and rotated by a thread
+/// ([`output_log`]). `shown` names the command in errors.
 pub fn spawn(command: &mut Command, shown: &str, log_path: &Path) -> Result<Child, ProcessError> {
     let log_error = |source| ProcessError::Log {
         path: log_path.to_path_buf(),
         source,
     };
     let log = File::create(log_path).map_err(log_error)?;
-    let log_err = log.try_clone().map_err(log_error)?;
-    command.stdin(Stdio::null()).stdout(log).stderr(log_err);
+    let (reader, writer) = std::io::pipe().map_err(log_error)?;
+    let writer_err = writer.try_clone().map_err(log_error)?;
+    command
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(writer_err);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
         command.process_group(0);
     }
-    command.spawn().map_err(|source| ProcessError::Start {
+    let path = log_path.to_path_buf();
+    // Started before the command, so a command that starts never lacks its reader. Not
+    // joined: what it has read is already written, and a process that outlives its
+    // group's stop must not hold up the end of the run.
+    std::thread::Builder::new()
+        .name("soakprof-output".into())
+        .spawn(move || output_log::copy_capped(reader, log, &path, OUTPUT_LOG_CAP_BYTES))
+        .map_err(log_error)?;
+    let spawned = command.spawn();
+    // The command holds this process's ends of the pipe: close them, so the copier sees
+    // the end of the output when the last process that holds it exits.
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let child = spawned.map_err(|source| ProcessError::Start {
         command: shown.to_string(),
         source,
-    })
+    })?;
+    Ok(child)
 }
 
 /// The leader of a process group that [`stop_group`] stops: how to learn its exit.

@@ -9,13 +9,23 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{LOAD_CMD_LOG_FILE, LOAD_FILE, RunLogError, SAMPLES_FILE, TARGET_LOG_FILE};
+use super::{
+    LOAD_CMD_LOG_FILE, LOAD_CMD_LOG_ROTATED_FILE, LOAD_FILE, RunLogError, SAMPLES_FILE,
+    TARGET_LOG_FILE, TARGET_LOG_ROTATED_FILE,
+};
 
 /// The lock file a live run holds.
 pub const LOCK_FILE: &str = ".soakprof.lock";
 
 /// The logs a run writes; `--force` removes those of the run it replaces.
-const RUN_LOGS: [&str; 4] = [SAMPLES_FILE, LOAD_FILE, TARGET_LOG_FILE, LOAD_CMD_LOG_FILE];
+const RUN_LOGS: [&str; 6] = [
+    SAMPLES_FILE,
+    LOAD_FILE,
+    TARGET_LOG_FILE,
+    TARGET_LOG_ROTATED_FILE,
+    LOAD_CMD_LOG_FILE,
+    LOAD_CMD_LOG_ROTATED_FILE,
+];
 
 /// Names tried for a new directory: `base`, then `base-2` … `base-999`.
 const MAX_SUFFIX: u32 = 999;

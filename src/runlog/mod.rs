@@ -28,6 +28,9 @@ pub use writer::{RunLogWriter, local_timestamp};
 pub const SCHEMA_VERSION: u32 = 1;
 pub const SAMPLES_FILE: &str = "samples.jsonl";
 pub const TARGET_LOG_FILE: &str = "target.log";
+/// Where the earlier part of a capped output log goes ([`crate::output_log`]).
+pub const TARGET_LOG_ROTATED_FILE: &str = "target.log.1";
+pub const LOAD_CMD_LOG_ROTATED_FILE: &str = "load.log.1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunLogError {
