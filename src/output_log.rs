@@ -79,10 +79,10 @@ impl CappedLog {
     fn write_to_file(&mut self, bytes: &[u8]) {
         self.total_bytes += bytes.len() as u64;
         self.in_file_bytes += bytes.len() as u64;
-        if let Some(file) = &mut self.file {
-            if file.write_all(bytes).is_err() {
-                self.file = None;
-            }
+        if let Some(file) = &mut self.file
+            && file.write_all(bytes).is_err()
+        {
+            self.file = None;
         }
     }
 
