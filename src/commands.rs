@@ -10,6 +10,7 @@ use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
 use crate::config::{JudgeOverrides, RecordConfig};
 use crate::error::Error;
 use crate::load::{LoadDriver, LoadLive};
+use crate::output::diag;
 use crate::process;
 use crate::record::{self, Clock, EarlyStop, INTERRUPT, LoopSettings, Recorder, SystemClock};
 use crate::report;
@@ -142,7 +143,7 @@ fn announce(config: &RecordConfig, header: &Header, infos: &[ProcInfo], run_dir:
     let duration = config.duration.map_or(String::new(), |d| {
         format!(" for {}", humantime::format_duration(d))
     });
-    eprintln!(
+    diag!(
         "soakprof: recording {} ({}) every {}{duration} into {}; Ctrl-C to stop and report",
         header.target.name,
         pids.join(", "),
@@ -328,7 +329,7 @@ pub fn analyze_and_report(
 ) -> Result<(RunVerdict, Result<(), Error>), Error> {
     let run = runlog::read_run(dir)?;
     if run.skipped_lines > 0 {
-        eprintln!(
+        diag!(
             "soakprof: notice: skipped {} unreadable line(s) in {} (a torn last line is what a killed profiler leaves)",
             run.skipped_lines,
             dir.join(runlog::SAMPLES_FILE).display()

@@ -200,6 +200,9 @@ impl Recorder<'_> {
         if let Some(header) = state.header.take() {
             self.log.header(&header)?;
         }
+        // Everything sampled is handed to the OS before anything that can take time (the
+        // load driver's and the target's stop), so quitting at once loses none of it.
+        self.log.flush()?;
         Ok(state.outcome)
     }
 

@@ -6,6 +6,7 @@ mod load;
 mod report;
 mod run_dir;
 mod schema;
+mod terminal;
 mod util;
 
 use util::*;
