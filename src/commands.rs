@@ -163,6 +163,8 @@ pub fn record(
         .map(|plan| LoadDriver::new(plan, config.duration));
     let companion: Option<&mut dyn Companion> =
         companion.or(own_driver.as_mut().map(|d| d as &mut dyn Companion));
+    // What a started target leaves behind becomes ours to stop at the end (see there).
+    process::adopt_orphans();
     let mut backend = sample::open_backend(config.backend);
     // Resolve an existing target before creating anything, so a typo leaves no directory.
     let resolved = match &config.target {
@@ -233,6 +235,7 @@ fn record_into(
         if let Some(child) = child.as_mut() {
             process::stop(child, process::STOP_GRACE);
         }
+        stop_left_behind(config.quiet);
         return Err(Error::context("starting the load driver", e));
     }
     let mut fail_fast = config.fail_fast.then(|| FailFastCheck {
@@ -266,6 +269,7 @@ fn record_into(
     if let Some(child) = child.as_mut() {
         stop_started_target(child, &mut log, &clock)?;
     }
+    stop_left_behind(config.quiet);
     let outcome = outcome?;
     log.event(&Event {
         t: clock.now_s(),
@@ -311,6 +315,20 @@ fn stop_started_target(
         })?;
     }
     Ok(())
+}
+
+/// Stop what the started processes left behind (a daemon in a session of its own, a child
+/// that outlived its group): they were adopted by soakprof, see `process::adopt_orphans`.
+fn stop_left_behind(quiet: bool) {
+    let left = process::stop_adopted(process::STOP_GRACE);
+    if !left.is_empty() && !quiet {
+        let pids: Vec<String> = left.iter().map(u32::to_string).collect();
+        diag!(
+            "soakprof: stopped {} process(es) the target or load command left behind (pid {})",
+            left.len(),
+            pids.join(", ")
+        );
+    }
 }
 
 /// Read a run directory, analyse it with the thresholds and limits it was recorded with

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::output::{self, diag};
@@ -68,7 +68,7 @@ static INTERRUPT_COUNT: AtomicU32 = AtomicU32::new(0);
 pub fn install_interrupt_handler() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        let started = Signals::new([SIGINT, SIGTERM, SIGHUP]).and_then(|mut signals| {
+        let started = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD]).and_then(|mut signals| {
             std::thread::Builder::new()
                 .name("soakprof-signals".into())
                 .spawn(move || {
@@ -93,7 +93,13 @@ pub fn install_interrupt_handler() {
 /// leader and to the foreground group, and a shell passes it on to its jobs), and marks
 /// the terminal as gone, so the live status stops drawing. The stop is requested before
 /// anything is written, so a message that cannot be written changes nothing.
+///
+/// SIGCHLD reaps the orphans soakprof adopted ([`process::adopt_orphans`]).
 fn on_signal(signal: i32) {
+    if signal == SIGCHLD {
+        process::reap_adopted();
+        return;
+    }
     let name = process::signal_name(signal);
     if signal == SIGHUP {
         output::note_hang_up();
@@ -110,6 +116,7 @@ fn on_signal(signal: i32) {
         }
     } else {
         process::terminate_spawned_group();
+        process::terminate_adopted();
         diag!("\nsoakprof: {name}: quit; the run log is valid, run `soakprof analyze` on it");
         std::process::exit(130);
     }
