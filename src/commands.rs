@@ -259,6 +259,7 @@ fn record_into(
         status: status.as_mut(),
         spawned: child.as_mut(),
         early_stop: fail_fast.as_mut().map(|f| f as &mut dyn EarlyStop),
+        cpu: &record::ThreadCpu,
     };
     let outcome = recorder.run(&settings, header, roots);
     status.finish();

@@ -323,14 +323,18 @@ fn signal_orphan(pid: u32, signal: Signal) {
 }
 
 /// Stop the orphans soakprof adopted ([`adopt_orphans`]): SIGTERM, up to `grace` for them
-/// to exit, then SIGKILL; each is reaped. Returns their PIDs.
+/// to exit, then SIGKILL; each is reaped. Returns the PIDs of those that were still running.
 pub fn stop_adopted(grace: Duration) -> Vec<u32> {
     let mut stopped = Vec::new();
     if !ADOPTING.load(Ordering::SeqCst) {
         return stopped;
     }
     for _ in 0..ADOPTED_ROUNDS {
-        let orphans = adopted(&STARTED.lock().unwrap_or_else(|e| e.into_inner()));
+        // Those that have exited already are only reaped; the others are stopped.
+        let orphans: Vec<u32> = adopted(&STARTED.lock().unwrap_or_else(|e| e.into_inner()))
+            .into_iter()
+            .filter(|&pid| !reaped(pid))
+            .collect();
         if orphans.is_empty() {
             break;
         }
