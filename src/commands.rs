@@ -10,6 +10,7 @@ use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
 use crate::config::{JudgeOverrides, RecordConfig};
 use crate::error::Error;
 use crate::load::{LoadDriver, LoadLive};
+use crate::output::diag;
 use crate::process;
 use crate::record::{self, Clock, EarlyStop, INTERRUPT, LoopSettings, Recorder, SystemClock};
 use crate::report;
@@ -142,7 +143,7 @@ fn announce(config: &RecordConfig, header: &Header, infos: &[ProcInfo], run_dir:
     let duration = config.duration.map_or(String::new(), |d| {
         format!(" for {}", humantime::format_duration(d))
     });
-    eprintln!(
+    diag!(
         "soakprof: recording {} ({}) every {}{duration} into {}; Ctrl-C to stop and report",
         header.target.name,
         pids.join(", "),
@@ -162,6 +163,8 @@ pub fn record(
         .map(|plan| LoadDriver::new(plan, config.duration));
     let companion: Option<&mut dyn Companion> =
         companion.or(own_driver.as_mut().map(|d| d as &mut dyn Companion));
+    // What a started target leaves behind becomes ours to stop at the end (see there).
+    process::adopt_orphans();
     let mut backend = sample::open_backend(config.backend);
     // Resolve an existing target before creating anything, so a typo leaves no directory.
     let resolved = match &config.target {
@@ -232,6 +235,7 @@ fn record_into(
         if let Some(child) = child.as_mut() {
             process::stop(child, process::STOP_GRACE);
         }
+        stop_left_behind(config.quiet);
         return Err(Error::context("starting the load driver", e));
     }
     let mut fail_fast = config.fail_fast.then(|| FailFastCheck {
@@ -255,6 +259,7 @@ fn record_into(
         status: status.as_mut(),
         spawned: child.as_mut(),
         early_stop: fail_fast.as_mut().map(|f| f as &mut dyn EarlyStop),
+        cpu: &record::ThreadCpu,
     };
     let outcome = recorder.run(&settings, header, roots);
     status.finish();
@@ -265,6 +270,7 @@ fn record_into(
     if let Some(child) = child.as_mut() {
         stop_started_target(child, &mut log, &clock)?;
     }
+    stop_left_behind(config.quiet);
     let outcome = outcome?;
     log.event(&Event {
         t: clock.now_s(),
@@ -312,6 +318,20 @@ fn stop_started_target(
     Ok(())
 }
 
+/// Stop what the started processes left behind (a daemon in a session of its own, a child
+/// that outlived its group): they were adopted by soakprof, see `process::adopt_orphans`.
+fn stop_left_behind(quiet: bool) {
+    let left = process::stop_adopted(process::STOP_GRACE);
+    if !left.is_empty() && !quiet {
+        let pids: Vec<String> = left.iter().map(u32::to_string).collect();
+        diag!(
+            "soakprof: stopped {} process(es) the target or load command left behind (pid {})",
+            left.len(),
+            pids.join(", ")
+        );
+    }
+}
+
 /// Read a run directory, analyse it with the thresholds and limits it was recorded with
 /// (as `overrides` change them), and write verdict.json, the charts and report.html.
 pub fn analyze_dir(dir: &Path, overrides: &JudgeOverrides) -> Result<RunVerdict, Error> {
@@ -328,7 +348,7 @@ pub fn analyze_and_report(
 ) -> Result<(RunVerdict, Result<(), Error>), Error> {
     let run = runlog::read_run(dir)?;
     if run.skipped_lines > 0 {
-        eprintln!(
+        diag!(
             "soakprof: notice: skipped {} unreadable line(s) in {} (a torn last line is what a killed profiler leaves)",
             run.skipped_lines,
             dir.join(runlog::SAMPLES_FILE).display()

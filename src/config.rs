@@ -32,6 +32,10 @@ pub enum ConfigError {
         "--load-cmd: `{program}` is not an executable file or a program on PATH (in `{command}`); install it or give its full path"
     )]
     LoadProgramNotFound { program: String, command: String },
+    #[error(
+        "--interval {interval} is longer than --duration {duration}: the run would end before its second sample; give a shorter --interval or a longer --duration"
+    )]
+    IntervalOverDuration { interval: String, duration: String },
 }
 
 impl ConfigError {
@@ -45,7 +49,8 @@ impl ConfigError {
             | ConfigError::EmptyName
             | ConfigError::PickWithoutSearch
             | ConfigError::EmptyLoadCommand
-            | ConfigError::LoadProgramNotFound { .. } => true,
+            | ConfigError::LoadProgramNotFound { .. }
+            | ConfigError::IntervalOverDuration { .. } => true,
         }
     }
 }
@@ -222,6 +227,14 @@ impl RecordConfig {
         };
         if args.pick.is_some() && !matches!(target, TargetSpec::Name(_) | TargetSpec::Match(_)) {
             return Err(ConfigError::PickWithoutSearch);
+        }
+        if let Some(duration) = args.duration
+            && args.interval > duration
+        {
+            return Err(ConfigError::IntervalOverDuration {
+                interval: humantime::format_duration(args.interval).to_string(),
+                duration: humantime::format_duration(duration).to_string(),
+            });
         }
         let overrides = JudgeOverrides::from_args(&args.judge);
         let thresholds = overrides.resolve(&Thresholds::default())?;

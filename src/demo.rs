@@ -111,7 +111,7 @@ pub fn run(args: DemoArgs) -> Result<u8, Error> {
         backend: Backend::default_for_os(),
         load: None,
     };
-    eprintln!(
+    crate::output::diag!(
         "soakprof demo: a fixture HTTP server leaking {DEMO_LEAK_KB} kB per request, {DEMO_RPS:.0} requests/s from 127.0.0.1, recorded for {}",
         humantime::format_duration(args.duration)
     );
@@ -122,15 +122,13 @@ pub fn run(args: DemoArgs) -> Result<u8, Error> {
         live: Arc::default(),
     };
     let outcome = commands::record(&config, Some(&mut load))?;
-    print!(
-        "{}",
-        crate::report::summary_text(&outcome.verdict, &outcome.run_dir)
-    );
-    println!(
-        "demo: verdict {} (the fixture leaks on purpose). Open {}/report.html for the charts and tables; the verdict is in {}/verdict.json",
+    let mut text = crate::report::summary_text(&outcome.verdict, &outcome.run_dir);
+    text.push_str(&format!(
+        "demo: verdict {} (the fixture leaks on purpose). Open {}/report.html for the charts and tables; the verdict is in {}/verdict.json\n",
         outcome.verdict.verdict.as_str(),
         outcome.run_dir.display(),
         outcome.run_dir.display()
-    );
+    ));
+    crate::output::product(&text)?;
     Ok(0)
 }

@@ -197,6 +197,14 @@ mod tests {
             (ConfigError::PickWithoutSearch.into(), BAD),
             (ConfigError::EmptyLoadCommand.into(), BAD),
             (
+                ConfigError::IntervalOverDuration {
+                    interval: "2s".into(),
+                    duration: "1s".into(),
+                }
+                .into(),
+                BAD,
+            ),
+            (
                 ConfigError::LoadProgramNotFound {
                     program: "k6".into(),
                     command: "k6 run".into(),

@@ -15,6 +15,7 @@ pub mod error;
 #[path = "../fixtures/fixture.rs"]
 pub mod fixture;
 pub mod load;
+pub mod output;
 pub mod output_log;
 pub mod process;
 pub mod record;
@@ -39,7 +40,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Record(args) => {
             let config = config::RecordConfig::from_args(args)?;
             let outcome = commands::record(&config, None)?;
-            write_stdout(&report::summary_text(&outcome.verdict, &outcome.run_dir))?;
+            output::product(&report::summary_text(&outcome.verdict, &outcome.run_dir))?;
             Ok(commands::verdict_exit_code(outcome.verdict.verdict))
         }
         Command::Analyze(args) => {
@@ -62,7 +63,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
                     })?
                 }
             };
-            write_stdout(&text)?;
+            output::product(&text)?;
             written?;
             Ok(commands::verdict_exit_code(verdict.verdict))
         }
@@ -70,20 +71,5 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Fixture(args) => fixture::run(args)
             .map(|code| u8::try_from(code).unwrap_or(1))
             .map_err(Error::Fixture),
-    }
-}
-
-/// Print a command's result. A reader that stops early (`| head`) is no error of ours;
-/// any other failure is, after the run directory is complete.
-fn write_stdout(text: &str) -> Result<(), Error> {
-    let mut stdout = std::io::stdout().lock();
-    match std::io::Write::write_all(&mut stdout, text.as_bytes())
-        .and_then(|()| std::io::Write::flush(&mut stdout))
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output {
-            what: "stdout",
-            source: e,
-        }),
-        _ => Ok(()),
     }
 }

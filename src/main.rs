@@ -30,14 +30,17 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) => {
-            eprintln!("soakprof: {}", one_line(&err));
+            soakprof::output::diag_line(format_args!("soakprof: {}", one_line(&err)));
             return ExitCode::from(soakprof::EXIT_BAD_INPUT);
         }
     };
     match soakprof::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("soakprof: error: {}", soakprof::error_line(&err));
+            soakprof::output::diag_line(format_args!(
+                "soakprof: error: {}",
+                soakprof::error_line(&err)
+            ));
             ExitCode::from(err.exit_code())
         }
     }

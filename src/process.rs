@@ -8,7 +8,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::output_log::{self, OUTPUT_LOG_CAP_BYTES};
@@ -18,6 +19,10 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// How often a wait with a timeout looks at the leader.
 const POLL: Duration = Duration::from_millis(2);
+
+/// How long an adopted orphan may take to be reaped after SIGKILL (one stuck in the
+/// kernel is given up on, not waited for).
+const KILLED_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -139,6 +144,11 @@ pub fn signal_name(signal: i32) -> &'static str {
 /// Start `command` in its own process group, stdin from /dev/null, stdout and stderr
 /// through one pipe to `log_path` (created, or truncated), capped and rotated by a thread
 /// ([`output_log`]). `shown` names the command in errors.
+///
+/// On Linux it gets SIGKILL when soakprof dies (PR_SET_PDEATHSIG), however soakprof dies
+/// (`kill -9` included), so it never outlives its profiler. The kernel sends that signal
+/// when the *thread* that started it ends: call this from a thread that lives as long as
+/// the process (soakprof starts both its target and `--load-cmd` from the main thread).
 pub fn spawn(command: &mut Command, shown: &str, log_path: &Path) -> Result<Child, ProcessError> {
     let log_error = |source| ProcessError::Log {
         path: log_path.to_path_buf(),
@@ -164,6 +174,11 @@ pub fn spawn(command: &mut Command, shown: &str, log_path: &Path) -> Result<Chil
         .name("soakprof-output".into())
         .spawn(move || output_log::copy_capped(reader, log, &path, OUTPUT_LOG_CAP_BYTES))
         .map_err(log_error)?;
+    #[cfg(target_os = "linux")]
+    die_with_parent(command);
+    // Registered before the lock is let go, so a process that exits at once is never taken
+    // for an adopted orphan and reaped before its `Child` learns how it ended.
+    let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
     let spawned = command.spawn();
     // The command holds this process's ends of the pipe: close them, so the copier sees
     // the end of the output when the last process that holds it exits.
@@ -172,7 +187,208 @@ pub fn spawn(command: &mut Command, shown: &str, log_path: &Path) -> Result<Chil
         command: shown.to_string(),
         source,
     })?;
+    started.push(child.id());
     Ok(child)
+}
+
+/// SIGKILL for the started process when soakprof dies. Between setting it and exec, the
+/// parent may already have died (then the signal never comes): the child checks that its
+/// parent is still the one that started it, and fails to start otherwise.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
+    // SAFETY: runs in the forked child before exec, and only calls async-signal-safe
+    // functions (prctl, getppid); it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            let kill = libc::SIGKILL as libc::c_ulong;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, kill, 0, 0, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// PIDs of the processes [`spawn`] started: how each ended belongs to its `Child`, so the
+/// reaping of adopted orphans leaves them alone.
+static STARTED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Whether soakprof is the reaper of its orphaned descendants ([`adopt_orphans`]).
+static ADOPTING: AtomicBool = AtomicBool::new(false);
+
+/// How many rounds [`stop_adopted`] makes: stopping an orphan orphans its own children,
+/// who are adopted in turn.
+const ADOPTED_ROUNDS: usize = 4;
+
+/// Make soakprof the reaper of its orphaned descendants (Linux's PR_SET_CHILD_SUBREAPER):
+/// a process that a started target leaves behind, even in a session of its own (a
+/// daemon), then becomes soakprof's child, which [`stop_adopted`] stops at the end of the
+/// run and [`reap_adopted`] reaps when it exits. For the `record` command only: everything
+/// this process has as children afterwards is taken for its own to stop.
+pub fn adopt_orphans() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl(2) with an integer argument; no memory involved.
+        let set = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
+        if set == 0 {
+            ADOPTING.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Adopted orphans: children of this process that [`spawn`] did not start.
+fn adopted(started: &[u32]) -> Vec<u32> {
+    own_children()
+        .into_iter()
+        .filter(|pid| !started.contains(pid))
+        .collect()
+}
+
+/// This process's children: from /proc/self/task/*/children, else (a kernel without that
+/// file) from the parent PID of every process.
+fn own_children() -> Vec<u32> {
+    let parse = |text: &str| -> Vec<u32> {
+        text.split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    let mut children = Vec::new();
+    let mut found = false;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+                found = true;
+                children.extend(parse(&text));
+            }
+        }
+    }
+    if !found {
+        let me = std::process::id();
+        let procs = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+        children.extend(procs.filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == me).then_some(pid)
+        }));
+    }
+    children.sort_unstable();
+    children.dedup();
+    children
+}
+
+/// Reap `pid` if it has exited; true when it is gone (reaped now, or no child of ours).
+fn reaped(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return true;
+        };
+        let mut status = 0;
+        // SAFETY: waitpid(2) on one PID, with WNOHANG, into a status we own.
+        let got = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        got != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// Reap the adopted orphans that have exited (on SIGCHLD), so none is left a zombie.
+pub fn reap_adopted() {
+    if !ADOPTING.load(Ordering::SeqCst) {
+        return;
+    }
+    let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    for pid in adopted(&started) {
+        reaped(pid);
+    }
+}
+
+/// Signal an adopted orphan: its whole group when it leads one (a daemon's session),
+/// else itself.
+fn signal_orphan(pid: u32, signal: Signal) {
+    #[cfg(unix)]
+    if let Ok(id) = libc::pid_t::try_from(pid) {
+        // SAFETY: getpgid(2) and kill(2) on a PID; no memory involved.
+        let leads = unsafe { libc::getpgid(id) } == id;
+        if leads {
+            signal_group(pid, signal);
+        } else {
+            let signal = match signal {
+                Signal::Term => libc::SIGTERM,
+                Signal::Kill => libc::SIGKILL,
+            };
+            unsafe {
+                libc::kill(id, signal);
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (pid, signal);
+}
+
+/// Stop the orphans soakprof adopted ([`adopt_orphans`]): SIGTERM, up to `grace` for them
+/// to exit, then SIGKILL; each is reaped. Returns the PIDs of those that were still running.
+pub fn stop_adopted(grace: Duration) -> Vec<u32> {
+    let mut stopped = Vec::new();
+    if !ADOPTING.load(Ordering::SeqCst) {
+        return stopped;
+    }
+    for _ in 0..ADOPTED_ROUNDS {
+        // Those that have exited already are only reaped; the others are stopped.
+        let orphans: Vec<u32> = adopted(&STARTED.lock().unwrap_or_else(|e| e.into_inner()))
+            .into_iter()
+            .filter(|&pid| !reaped(pid))
+            .collect();
+        if orphans.is_empty() {
+            break;
+        }
+        for &pid in &orphans {
+            signal_orphan(pid, Signal::Term);
+        }
+        let mut left = orphans.clone();
+        let start = Instant::now();
+        let mut killed = false;
+        while !left.is_empty() {
+            left.retain(|&pid| !reaped(pid));
+            if !killed && start.elapsed() >= grace {
+                left.iter()
+                    .for_each(|&pid| signal_orphan(pid, Signal::Kill));
+                killed = true;
+            } else if killed && start.elapsed() >= grace + KILLED_WAIT {
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+        stopped.extend(orphans);
+    }
+    stopped.sort_unstable();
+    stopped.dedup();
+    stopped
+}
+
+/// SIGTERM to every adopted orphan, for a soakprof about to exit at once.
+pub fn terminate_adopted() {
+    if ADOPTING.load(Ordering::SeqCst) {
+        let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+        for pid in adopted(&started) {
+            signal_orphan(pid, Signal::Term);
+        }
+    }
 }
 
 /// The leader of a process group that [`stop_group`] stops: how to learn its exit.

@@ -1,13 +1,16 @@
 //! The live status: one factory decides between a TTY line (indicatif), plain lines every
 //! minute (stderr not a terminal), or nothing (`--quiet`). Nothing else touches indicatif.
+//! Output goes through [`crate::output`]: a write that fails never stops sampling, and the
+//! TTY line stops drawing for good once its terminal is gone.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use crate::load::LoadLive;
+use crate::output::{self, diag};
 use crate::sample::Sample;
 use crate::units::{format_byte_rate, format_bytes, format_duration_s};
 
@@ -96,11 +99,19 @@ struct TtyStatus {
     bar: ProgressBar,
     last_draw: Option<Instant>,
     load: Option<LoadWatch>,
+    /// Diagnostic write failures before the status started drawing.
+    failures_at_start: u64,
+    /// The terminal went away (a write failed, a hang-up, stderr no longer a terminal):
+    /// nothing is drawn any more.
+    gone: bool,
 }
 
 impl TtyStatus {
     fn new(load: Option<LoadWatch>) -> TtyStatus {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(
+            None,
+            ProgressDrawTarget::term_like(Box::new(StderrTerm::default())),
+        );
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
             bar.set_style(style);
         }
@@ -108,7 +119,22 @@ impl TtyStatus {
             bar,
             last_draw: None,
             load,
+            failures_at_start: output::stderr_failures(),
+            gone: false,
         }
+    }
+
+    /// Is the terminal still there? Once it is not, the bar draws nowhere for good.
+    fn terminal_here(&mut self) -> bool {
+        if !self.gone
+            && (output::hung_up()
+                || output::stderr_failures() > self.failures_at_start
+                || !std::io::stderr().is_terminal())
+        {
+            self.gone = true;
+            self.bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        !self.gone
     }
 }
 
@@ -118,6 +144,7 @@ impl StatusSink for TtyStatus {
         if self
             .last_draw
             .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
+            || !self.terminal_here()
         {
             return;
         }
@@ -135,11 +162,95 @@ impl StatusSink for TtyStatus {
         self.bar.tick();
     }
     fn note(&mut self, message: &str) {
-        self.bar.println(message);
+        if self.terminal_here() {
+            self.bar.println(message);
+        }
     }
     fn finish(&mut self) {
-        self.bar.finish_and_clear();
+        if self.terminal_here() {
+            self.bar.finish_and_clear();
+        }
     }
+}
+
+/// indicatif's terminal: stderr through [`output`], one write per redraw, and a buffer
+/// that is emptied whatever the write did (console's buffered terminal keeps what it could
+/// not write, and re-sends a growing buffer to a terminal that is gone).
+#[derive(Debug, Default)]
+struct StderrTerm {
+    pending: Mutex<Vec<u8>>,
+}
+
+impl StderrTerm {
+    fn add(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        // A redraw is a line or two; a bound keeps a terminal that never takes them cheap.
+        if pending.len() < 64 * 1024 {
+            pending.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+}
+
+impl TermLike for StderrTerm {
+    fn width(&self) -> u16 {
+        terminal_width().unwrap_or(80)
+    }
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        if n > 0 {
+            self.add(format!("\x1b[{n}A").as_bytes())?;
+        }
+        Ok(())
+    }
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        if n > 0 {
+            self.add(format!("\x1b[{n}B").as_bytes())?;
+        }
+        Ok(())
+    }
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        if n > 0 {
+            self.add(format!("\x1b[{n}C").as_bytes())?;
+        }
+        Ok(())
+    }
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        if n > 0 {
+            self.add(format!("\x1b[{n}D").as_bytes())?;
+        }
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.add(s.as_bytes())?;
+        self.add(b"\n")
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.add(s.as_bytes())
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.add(b"\r\x1b[2K")
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        let bytes = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        output::write_stderr(&bytes)
+    }
+}
+
+/// The width of the terminal on stderr, when it is one.
+fn terminal_width() -> Option<u16> {
+    #[cfg(unix)]
+    {
+        // SAFETY: TIOCGWINSZ fills the winsize struct we own; a failure leaves it unused.
+        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+        if ok && size.ws_col > 0 {
+            return Some(size.ws_col);
+        }
+    }
+    None
 }
 
 struct PlainStatus {
@@ -153,7 +264,7 @@ impl StatusSink for PlainStatus {
         if let Some(load) = &self.load
             && let Some(warning) = load.live.error_warning(load.warn_error_rate)
         {
-            eprintln!("soakprof: {warning}");
+            diag!("soakprof: {warning}");
         }
         if self.last_line.is_none_or(|t| t.elapsed() >= self.every) {
             self.last_line = Some(Instant::now());
@@ -162,11 +273,11 @@ impl StatusSink for PlainStatus {
                 line.push_str(" | ");
                 line.push_str(&load.live.status_text());
             }
-            eprintln!("soakprof: {line}");
+            diag!("soakprof: {line}");
         }
     }
     fn note(&mut self, message: &str) {
-        eprintln!("soakprof: {message}");
+        diag!("soakprof: {message}");
     }
     fn finish(&mut self) {}
 }

@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod exits;
 pub mod load;
 pub mod prepare;
+pub mod profiler;
 pub mod regression;
 pub mod robust;
 pub mod sequential;
@@ -127,6 +128,10 @@ fn judge_log(run: &RunData, metrics: &Metrics, th: &Thresholds) -> Vec<Finding> 
         ));
     }
     findings.extend(judge_data(run, metrics, th));
+    findings.extend(profiler::judge_profiler_cpu(
+        run.header.interval_s,
+        profiler_cpu(run),
+    ));
     findings
 }
 
@@ -304,7 +309,16 @@ fn run_summary(run: &RunData) -> RunSummary {
             .and_then(|p| u32::try_from(p).ok()),
         rejected_samples: run.columns.rejected_samples(),
         impossible_values: run.columns.impossible_values(),
+        profiler_cpu: profiler_cpu(run).copied(),
     }
+}
+
+/// The profiler's own CPU: the last figures the log holds.
+fn profiler_cpu(run: &RunData) -> Option<&profiler::ProfilerCpu> {
+    run.events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::ProfilerCpu(cpu) => Some(cpu),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -132,6 +132,10 @@ pub struct RunSummary {
     /// Values read as missing because no metric can take them (an RSS of 2^64 − 1 B).
     #[serde(default)]
     pub impossible_values: usize,
+    /// What sampling cost soakprof itself; null when the log does not say (a log of an
+    /// older soakprof, or of one killed before its first figures).
+    #[serde(default)]
+    pub profiler_cpu: Option<super::profiler::ProfilerCpu>,
 }
 
 /// The verdict document (`verdict.json`, schema version 1).

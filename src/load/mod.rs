@@ -190,7 +190,7 @@ impl LoadDriver {
             None => Ok(()),
         };
         if let Err(e) = result {
-            eprintln!("soakprof: load driver: {e}");
+            crate::output::diag!("soakprof: load driver: {e}");
         }
     }
 }

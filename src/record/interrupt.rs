@@ -1,10 +1,15 @@
-//! Ctrl-C and SIGTERM: the first asks the loop to finish cleanly (the report is still
-//! written), the second quits at once, stopping a target soakprof started.
+//! Ctrl-C, SIGTERM and a hang-up: the first asks the loop to finish cleanly (the report is
+//! still written); a second Ctrl-C or SIGTERM quits at once, stopping a target soakprof
+//! started.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::output::{self, diag};
 use crate::process;
 
 /// A stop request that a sleeping loop wakes up for.
@@ -52,31 +57,69 @@ impl StopFlag {
     }
 }
 
-/// The process-wide stop flag that Ctrl-C sets.
+/// The process-wide stop flag that SIGINT, SIGTERM and SIGHUP set.
 pub static INTERRUPT: StopFlag = StopFlag::new();
+/// SIGINT and SIGTERM received so far (a hang-up is not counted: see [`on_signal`]).
 static INTERRUPT_COUNT: AtomicU32 = AtomicU32::new(0);
 
-/// Install the Ctrl-C / SIGTERM handler (once per process): the first one asks the loop to
-/// finish cleanly; the second exits at once (the log is flushed line by line, so it stays
-/// valid), stopping a target soakprof started (the group given to
-/// [`process::set_spawned_group`]).
+/// Install the handler of SIGINT, SIGTERM and SIGHUP (once per process). The signals are
+/// taken on a thread of their own (the handler itself only wakes it), so nothing the
+/// sampling thread does can delay them. See [`on_signal`] for what each does.
 pub fn install_interrupt_handler() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        let result = ctrlc::set_handler(|| {
-            if INTERRUPT_COUNT.fetch_add(1, Ordering::SeqCst) == 0 {
-                eprintln!("\nsoakprof: stopping; writing the report (Ctrl-C again to quit at once)");
-                INTERRUPT.request();
-            } else {
-                process::terminate_spawned_group();
-                eprintln!("\nsoakprof: quit; the run log is valid, run `soakprof analyze` on it");
-                std::process::exit(130);
-            }
+        let started = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD]).and_then(|mut signals| {
+            std::thread::Builder::new()
+                .name("soakprof-signals".into())
+                .spawn(move || {
+                    for signal in signals.forever() {
+                        on_signal(signal);
+                    }
+                })
+                .map(drop)
         });
-        if let Err(e) = result {
-            eprintln!("soakprof: warning: cannot catch Ctrl-C ({e}); Ctrl-C will end the run without a report");
+        if let Err(e) = started {
+            diag!(
+                "soakprof: warning: cannot catch Ctrl-C, SIGTERM or SIGHUP ({e}); they will end the run without a report"
+            );
         }
     });
+}
+
+/// What a signal does: the first one asks the loop to finish cleanly (the report is still
+/// written); a second SIGINT or SIGTERM quits at once, stopping a target soakprof started
+/// (the group given to [`process::set_spawned_group`]). A hang-up (SIGHUP) only ever asks
+/// for the clean stop, however often it comes (a closing terminal sends it to the session
+/// leader and to the foreground group, and a shell passes it on to its jobs), and marks
+/// the terminal as gone, so the live status stops drawing. The stop is requested before
+/// anything is written, so a message that cannot be written changes nothing.
+///
+/// SIGCHLD reaps the orphans soakprof adopted ([`process::adopt_orphans`]).
+fn on_signal(signal: i32) {
+    if signal == SIGCHLD {
+        process::reap_adopted();
+        return;
+    }
+    let name = process::signal_name(signal);
+    if signal == SIGHUP {
+        output::note_hang_up();
+        INTERRUPT.request();
+        return;
+    }
+    if INTERRUPT_COUNT.fetch_add(1, Ordering::SeqCst) == 0 {
+        let first = !INTERRUPT.is_requested();
+        INTERRUPT.request();
+        if first {
+            diag!(
+                "\nsoakprof: {name}: stopping; writing the report (Ctrl-C again to quit at once)"
+            );
+        }
+    } else {
+        process::terminate_spawned_group();
+        process::terminate_adopted();
+        diag!("\nsoakprof: {name}: quit; the run log is valid, run `soakprof analyze` on it");
+        std::process::exit(130);
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 mod clock;
 mod interrupt;
 mod schedule;
+mod self_cost;
 
 use std::process::Child;
 use std::time::Duration;
@@ -15,8 +16,10 @@ use std::time::Duration;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use interrupt::{INTERRUPT, StopFlag, install_interrupt_handler};
 pub use schedule::{DETAIL_PERIOD, PSS_AUTO_PERIOD_S, PssInterval, ReadSchedule, SMAPS_BUDGET};
+pub use self_cost::{CpuMeter, ThreadCpu};
 
 use crate::analysis::OnlineSlope;
+use crate::analysis::profiler::{busy_text, too_busy};
 use crate::process::{self, Exit};
 use crate::runlog::{Event, EventKind, Header, RunLogError, RunLogWriter, StopReason};
 use crate::sample::{Gone, ProcId, Reading, Reads, Sample, Sampler};
@@ -75,6 +78,8 @@ pub struct Recorder<'a> {
     pub spawned: Option<&'a mut Child>,
     /// `--fail-fast`: asked after each sample whether a fail is already certain.
     pub early_stop: Option<&'a mut dyn EarlyStop>,
+    /// What the loop's own thread has used: the profiler's cost ([`ThreadCpu`]).
+    pub cpu: &'a dyn CpuMeter,
 }
 
 /// Decides, from what the log holds so far, whether the run can stop early.
@@ -92,6 +97,7 @@ struct LoopState {
     tick: u64,
     /// The header until it is written, before the first sample.
     header: Option<Header>,
+    cost: self_cost::SelfCost,
 }
 
 impl LoopState {
@@ -112,6 +118,7 @@ impl LoopState {
             },
             tick: 0,
             header: Some(header),
+            cost: self_cost::SelfCost::new(),
         }
     }
 
@@ -200,6 +207,10 @@ impl Recorder<'_> {
         if let Some(header) = state.header.take() {
             self.log.header(&header)?;
         }
+        self.final_cost(&mut state, settings.interval_s)?;
+        // Everything sampled is handed to the OS before anything that can take time (the
+        // load driver's and the target's stop), so quitting at once loses none of it.
+        self.log.flush()?;
         Ok(state.outcome)
     }
 
@@ -254,11 +265,30 @@ impl Recorder<'_> {
         if self.fail_fast(now_s, state.outcome.samples)? {
             return Ok(Some(StopReason::FailFast));
         }
+        if let self_cost::Observed::FirstTooBusy(cpu) = state.cost.observe(self.cpu, now_s) {
+            self.status
+                .note(&format!("warning: {}", busy_text(interval_s, &cpu)));
+            self.event(now_s, EventKind::ProfilerCpu(cpu))?;
+        }
         let remaining = settings.duration_s.map(|d| (d - now_s).max(0.0));
         let slope_per_min = state.slope.slope_per_s().map(|s| s * 60.0);
         self.status.update(&sample, slope_per_min, remaining);
         state.tick += 1;
         Ok(None)
+    }
+
+    /// The profiler's cost over the whole run, logged (and said, when it is too high and
+    /// was not said yet).
+    fn final_cost(&mut self, state: &mut LoopState, interval_s: f64) -> Result<(), RecordError> {
+        let now_s = self.clock.now_s();
+        let Some(cpu) = state.cost.finish(self.cpu, now_s) else {
+            return Ok(());
+        };
+        if too_busy(cpu.max_cores) && !state.cost.warned() {
+            self.status
+                .note(&format!("warning: {}", busy_text(interval_s, &cpu)));
+        }
+        self.event(now_s, EventKind::ProfilerCpu(cpu))
     }
 
     /// Adapt the smaps schedule to what a read cost: in the header before the first sample,
@@ -357,10 +387,38 @@ mod tests {
         fn finish(&mut self) {}
     }
 
+    /// A meter that cannot read: no cost is logged.
+    struct NoCpu;
+    impl CpuMeter for NoCpu {
+        fn cpu_s(&self) -> Option<f64> {
+            None
+        }
+    }
+
+    /// The loop's thread busy for `share` of the (fake) time.
+    struct BusyCpu<'a> {
+        clock: &'a FakeClock,
+        share: f64,
+    }
+    impl CpuMeter for BusyCpu<'_> {
+        fn cpu_s(&self) -> Option<f64> {
+            Some(self.clock.now_s() * self.share)
+        }
+    }
+
     fn run(
         clock: &FakeClock,
         sampler: &mut ReplaySampler,
         settings: LoopSettings,
+    ) -> (LoopOutcome, Recorded) {
+        run_metered(clock, sampler, settings, &NoCpu)
+    }
+
+    fn run_metered(
+        clock: &FakeClock,
+        sampler: &mut ReplaySampler,
+        settings: LoopSettings,
+        cpu: &dyn CpuMeter,
     ) -> (LoopOutcome, Recorded) {
         let dir = tempfile::tempdir().unwrap();
         let mut log = RunLogWriter::create(dir.path()).unwrap();
@@ -374,6 +432,7 @@ mod tests {
             status: &mut status,
             spawned: None,
             early_stop: None,
+            cpu,
         };
         let outcome = rec
             .run(&settings, header(), vec![ProcId { pid: 7, start: 1 }])
@@ -414,6 +473,48 @@ mod tests {
         assert_eq!(outcome.gaps, 0);
         // Absolute deadlines: the last sample sits exactly on its schedule.
         assert_eq!(run.samples.last().unwrap().t, 86_400.0);
+    }
+
+    #[test]
+    fn a_busy_profiler_is_logged_once_it_passes_the_bound_and_at_the_end() {
+        let settings = LoopSettings {
+            interval_s: 0.01,
+            duration_s: Some(12.0),
+            children: false,
+            pss: PssInterval::Auto,
+        };
+        let costs = |share: f64| {
+            let clock = FakeClock::new();
+            let mut sampler = ReplaySampler {
+                exit_at_s: None,
+                smaps_cost_s: 0.0,
+            };
+            let meter = BusyCpu {
+                clock: &clock,
+                share,
+            };
+            let (_, run) = run_metered(&clock, &mut sampler, settings.clone(), &meter);
+            run.events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::ProfilerCpu(cpu) => Some((e.t, *cpu)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let busy = costs(0.8);
+        assert_eq!(
+            busy.len(),
+            2,
+            "the first busy window, and the end: {busy:?}"
+        );
+        assert!((busy[0].0 - 5.0).abs() < 0.02, "{busy:?}");
+        for (_, cpu) in &busy {
+            assert!((cpu.mean_cores - 0.8).abs() < 1e-6 && (cpu.max_cores - 0.8).abs() < 1e-6);
+        }
+        let calm = costs(0.1);
+        assert_eq!(calm.len(), 1, "only the end: {calm:?}");
+        assert!((calm[0].1.max_cores - 0.1).abs() < 1e-6);
     }
 
     #[test]

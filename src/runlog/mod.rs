@@ -271,6 +271,9 @@ pub enum EventKind {
     SmapsEvery { every: u32, read_ms: f64 },
     /// `--fail-fast` stopped the run: a fail verdict is certain, for `reason`.
     FailFast { reason: String },
+    /// What sampling has cost soakprof itself so far (its sampling thread's CPU): written
+    /// when a window first passes the warning level and at the end; the last one counts.
+    ProfilerCpu(crate::analysis::profiler::ProfilerCpu),
     /// The run ended; always the last line of a run that was not killed.
     Stop { reason: StopReason },
 }

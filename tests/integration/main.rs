@@ -7,6 +7,7 @@ mod output_logs;
 mod report;
 mod run_dir;
 mod schema;
+mod terminal;
 mod util;
 
 use util::*;

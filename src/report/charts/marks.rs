@@ -116,7 +116,9 @@ pub(super) fn run_marks(run: &RunData, axis: &TimeAxis) -> Vec<Mark> {
                 gaps.push((event.t, *late_s));
                 continue;
             }
-            EventKind::SmapsEvery { .. } | EventKind::Stop { .. } => continue,
+            EventKind::SmapsEvery { .. } | EventKind::ProfilerCpu(_) | EventKind::Stop { .. } => {
+                continue;
+            }
         };
         marks.push(Mark {
             t: event.t,
