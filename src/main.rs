@@ -1,4 +1,5 @@
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -17,7 +18,16 @@ fn one_line(err: &clap::Error) -> String {
     kept.join(" ")
 }
 
+/// How long the last diagnostics get to reach a stderr that blocks before soakprof exits.
+const STDERR_DRAIN: Duration = Duration::from_secs(1);
+
 fn main() -> ExitCode {
+    let code = parse_and_run();
+    soakprof::output::drain_stderr(STDERR_DRAIN);
+    code
+}
+
+fn parse_and_run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err)

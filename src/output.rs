@@ -8,29 +8,112 @@
 //! after the run directory is complete — except when its reader is gone (a closed pipe, a
 //! terminal after a hang-up), which is no error of ours.
 //!
+//! Diagnostics are written by a thread of their own, so a stderr that blocks (a terminal
+//! paused with Ctrl-S, a pipe nobody reads) drops lines instead of stalling sampling or
+//! the signal handling; [`drain_stderr`] gives them a moment to be written at the end.
+//!
 //! No `print!`-family macro is used anywhere else: they panic when the write fails.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
-/// Diagnostic writes that failed since the start.
+/// Diagnostic writes that failed (or were dropped) since the start.
 static STDERR_FAILURES: AtomicU64 = AtomicU64::new(0);
 /// A hang-up (SIGHUP) was received: the controlling terminal is gone.
 static HUNG_UP: AtomicBool = AtomicBool::new(false);
 
-/// Write one diagnostic line to stderr; a failure is counted, never returned.
-pub fn diag_line(line: fmt::Arguments<'_>) {
-    let mut err = io::stderr().lock();
-    if writeln!(err, "{line}").and_then(|()| err.flush()).is_err() {
-        STDERR_FAILURES.fetch_add(1, Ordering::Relaxed);
+/// Writes waiting for the stderr thread; when that many wait (stderr blocks: a terminal
+/// paused with Ctrl-S, a pipe nobody reads), more are dropped rather than waited for.
+const STDERR_QUEUE_WRITES: usize = 256;
+
+/// The thread that writes stderr, so that a stderr that blocks never blocks sampling or
+/// the signal handling: the queue, and counts of writes queued and finished.
+struct StderrWriter {
+    queue: SyncSender<Vec<u8>>,
+    queued: AtomicU64,
+    finished: Arc<AtomicU64>,
+}
+
+fn stderr_writer() -> Option<&'static StderrWriter> {
+    static WRITER: OnceLock<Option<StderrWriter>> = OnceLock::new();
+    WRITER
+        .get_or_init(|| {
+            let (queue, pending) = sync_channel::<Vec<u8>>(STDERR_QUEUE_WRITES);
+            let finished = Arc::new(AtomicU64::new(0));
+            let done = Arc::clone(&finished);
+            std::thread::Builder::new()
+                .name("soakprof-stderr".into())
+                .spawn(move || {
+                    for bytes in pending {
+                        let mut err = io::stderr().lock();
+                        if err.write_all(&bytes).and_then(|()| err.flush()).is_err() {
+                            STDERR_FAILURES.fetch_add(1, Ordering::Relaxed);
+                        }
+                        done.fetch_add(1, Ordering::Release);
+                    }
+                })
+                .ok()
+                .map(|_| StderrWriter {
+                    queue,
+                    queued: AtomicU64::new(0),
+                    finished,
+                })
+        })
+        .as_ref()
+}
+
+/// Hand `bytes` to the stderr thread (or, when it could not be started, write them here).
+/// A write that cannot be queued is dropped and counted.
+fn send_stderr(bytes: Vec<u8>) -> io::Result<()> {
+    let Some(writer) = stderr_writer() else {
+        let mut err = io::stderr().lock();
+        let result = err.write_all(&bytes).and_then(|()| err.flush());
+        if result.is_err() {
+            STDERR_FAILURES.fetch_add(1, Ordering::Relaxed);
+        }
+        return result;
+    };
+    writer.queued.fetch_add(1, Ordering::AcqRel);
+    match writer.queue.try_send(bytes) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            writer.queued.fetch_sub(1, Ordering::AcqRel);
+            STDERR_FAILURES.fetch_add(1, Ordering::Relaxed);
+            Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "stderr is not being read",
+            ))
+        }
     }
 }
 
+/// Wait up to `timeout` for the queued diagnostics to be written (before the process
+/// exits); a stderr that blocks is given up on.
+pub fn drain_stderr(timeout: Duration) {
+    let Some(writer) = stderr_writer() else {
+        return;
+    };
+    let deadline = Instant::now() + timeout;
+    while writer.finished.load(Ordering::Acquire) < writer.queued.load(Ordering::Acquire)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Write one diagnostic line to stderr; a failure is counted, never returned.
+pub fn diag_line(line: fmt::Arguments<'_>) {
+    let _ = send_stderr(format!("{line}\n").into_bytes());
+}
+
 /// `diag!("soakprof: …")`: one line on stderr, as `eprintln!` writes it but never
-/// panicking (see [`diag_line`]).
+/// panicking or blocking (see [`diag_line`]).
 macro_rules! diag {
     ($($arg:tt)*) => {
         $crate::output::diag_line(format_args!($($arg)*))
@@ -38,15 +121,10 @@ macro_rules! diag {
 }
 pub(crate) use diag;
 
-/// Write `bytes` to stderr as they are (the live status's drawing); a failure is counted
-/// and returned.
+/// Write `bytes` to stderr as they are (the live status's drawing); a failure to queue
+/// them is counted and returned (a failure of the write itself is counted).
 pub fn write_stderr(bytes: &[u8]) -> io::Result<()> {
-    let mut err = io::stderr().lock();
-    let result = err.write_all(bytes).and_then(|()| err.flush());
-    if result.is_err() {
-        STDERR_FAILURES.fetch_add(1, Ordering::Relaxed);
-    }
-    result
+    send_stderr(bytes.to_vec())
 }
 
 /// How many diagnostic writes have failed.

@@ -118,6 +118,7 @@ fn on_signal(signal: i32) {
         process::terminate_spawned_group();
         process::terminate_adopted();
         diag!("\nsoakprof: {name}: quit; the run log is valid, run `soakprof analyze` on it");
+        output::drain_stderr(std::time::Duration::from_millis(500));
         std::process::exit(130);
     }
 }

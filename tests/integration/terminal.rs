@@ -103,6 +103,22 @@ fn closed_pipe() -> Stdio {
     Stdio::from(write)
 }
 
+/// The write end of a pipe that is full and that nobody reads (a terminal paused with
+/// Ctrl-S behaves alike): every write blocks. The read end is returned, to be held open.
+fn full_pipe() -> (Stdio, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills the two descriptors; each is then owned exactly once.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // Fill it without blocking, then make writes block again (the flag is the open file's,
+    // so soakprof would inherit it).
+    unsafe { libc::fcntl(fds[1], libc::F_SETFL, libc::O_NONBLOCK) };
+    let chunk = [b'x'; 4096];
+    while unsafe { libc::write(fds[1], chunk.as_ptr().cast(), chunk.len()) } > 0 {}
+    unsafe { libc::fcntl(fds[1], libc::F_SETFL, 0) };
+    (Stdio::from(write), read)
+}
+
 /// Start `soakprof ARGS...` with the given stdout and stderr.
 fn start(args: &[&str], stdout: Stdio, stderr: Stdio) -> Child {
     Command::new(soakprof_bin())
@@ -274,6 +290,30 @@ fn closed_pipes_never_stop_sampling() {
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_complete_run(&dir);
     assert!(samples_in(&dir) >= 30, "{} samples", samples_in(&dir));
+    assert!(gone_soon(target), "target {target} still runs");
+}
+
+/// stderr a pipe that is full and never read: writes would block, so they are dropped;
+/// sampling goes on and the run ends on time.
+#[test]
+fn a_stderr_that_blocks_never_stops_sampling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let pid_file = tmp.path().join("target.pid");
+    let mut reap = Reap::default();
+    let (stderr, _unread) = full_pipe();
+    let args = record_args(&dir, &pid_file, &["--duration", "2s"]);
+    let started = Instant::now();
+    let mut child = start(&strs(&args), Stdio::null(), stderr);
+    reap.add(child.id());
+    let target = reap.add(pid_from(&pid_file));
+    let status = finish(&mut child);
+    let took = started.elapsed();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_complete_run(&dir);
+    assert!(samples_in(&dir) >= 30, "{} samples", samples_in(&dir));
+    // Within the duration plus the stop grace (a correctness bound, not a speed target).
+    assert!(took < Duration::from_secs(7), "took {took:?}");
     assert!(gone_soon(target), "target {target} still runs");
 }
 
