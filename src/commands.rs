@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::analysis::sequential::{self, LookSchedule};
 use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
@@ -232,10 +232,7 @@ fn record_into(
         && let Err(e) = c.start(&run_dir, clock.start())
     {
         // Leave nothing running: a target soakprof started goes with the failed run.
-        if let Some(child) = child.as_mut() {
-            process::stop(child, process::STOP_GRACE);
-        }
-        stop_left_behind(config.quiet);
+        stop_all(None, child.as_mut(), config.quiet);
         return Err(Error::context("starting the load driver", e));
     }
     let mut fail_fast = config.fail_fast.then(|| FailFastCheck {
@@ -263,14 +260,10 @@ fn record_into(
     };
     let outcome = recorder.run(&settings, header, roots);
     status.finish();
-    if let Some(c) = &mut companion {
-        c.stop();
-    }
     // Stop a target we started even when the loop failed, then report the loop's error.
-    if let Some(child) = child.as_mut() {
-        stop_started_target(child, &mut log, &clock)?;
+    if let Some((pid, stopped)) = stop_all(companion, child.as_mut(), config.quiet) {
+        log_stopped_target(pid, stopped, &mut log, &clock)?;
     }
-    stop_left_behind(config.quiet);
     let outcome = outcome?;
     log.event(&Event {
         t: clock.now_s(),
@@ -295,15 +288,39 @@ fn record_into(
     Ok(RecordOutcome { run_dir, verdict })
 }
 
-/// Stop a target soakprof started, and log its exit when it was still running (an exit
-/// before the stop was recorded by the loop).
-fn stop_started_target(
-    child: &mut std::process::Child,
+/// The end of a run: the load driver, a started target and what they left behind are
+/// told to stop at the same time and share one [`process::STOP_GRACE`], so a run ends within
+/// its duration plus that grace however many of them ignore SIGTERM. Returns the started
+/// target's PID and how it was stopped.
+fn stop_all(
+    companion: Option<&mut (dyn Companion + '_)>,
+    child: Option<&mut std::process::Child>,
+    quiet: bool,
+) -> Option<(u32, process::Stopped)> {
+    let deadline = Instant::now() + process::STOP_GRACE;
+    // Daemons in sessions of their own get SIGTERM with the rest.
+    process::terminate_adopted();
+    let target = std::thread::scope(|scope| {
+        let target = child.map(|child| {
+            scope.spawn(move || (child.id(), process::stop(child, process::STOP_GRACE)))
+        });
+        if let Some(c) = companion {
+            c.stop();
+        }
+        target.and_then(|t| t.join().ok())
+    });
+    stop_left_behind(quiet, deadline.saturating_duration_since(Instant::now()));
+    target
+}
+
+/// Log a started target's exit when the stop ended it (an exit before the stop was
+/// recorded by the loop).
+fn log_stopped_target(
+    pid: u32,
+    stopped: process::Stopped,
     log: &mut RunLogWriter,
     clock: &SystemClock,
 ) -> Result<(), Error> {
-    let pid = child.id();
-    let stopped = process::stop(child, process::STOP_GRACE);
     if stopped.was_running() {
         log.event(&Event {
             t: clock.now_s(),
@@ -319,9 +336,10 @@ fn stop_started_target(
 }
 
 /// Stop what the started processes left behind (a daemon in a session of its own, a child
-/// that outlived its group): they were adopted by soakprof, see `process::adopt_orphans`.
-fn stop_left_behind(quiet: bool) {
-    let left = process::stop_adopted(process::STOP_GRACE);
+/// that outlived its group), in what is left of the grace: they were adopted by soakprof,
+/// see `process::adopt_orphans`.
+fn stop_left_behind(quiet: bool, grace: Duration) {
+    let left = process::stop_adopted(grace);
     if !left.is_empty() && !quiet {
         let pids: Vec<String> = left.iter().map(u32::to_string).collect();
         diag!(

@@ -342,13 +342,16 @@ fn signal_orphan(pid: u32, signal: Signal) {
 }
 
 /// Stop the orphans soakprof adopted ([`adopt_orphans`]): SIGTERM, up to `grace` for them
-/// to exit, then SIGKILL; each is reaped. Returns the PIDs of those that were still running.
+/// to exit, then SIGKILL; each is reaped. Orphans that appear as those die are killed at
+/// once. Returns the PIDs of those that were still running.
 pub fn stop_adopted(grace: Duration) -> Vec<u32> {
     let mut stopped = Vec::new();
     if !ADOPTING.load(Ordering::SeqCst) {
         return stopped;
     }
-    for _ in 0..ADOPTED_ROUNDS {
+    for round in 0..ADOPTED_ROUNDS {
+        // Those found later were orphaned by this stop, after the grace: no second one.
+        let grace = if round == 0 { grace } else { Duration::ZERO };
         // Those that have exited already are only reaped; the others are stopped.
         let orphans: Vec<u32> = adopted(&STARTED.lock().unwrap_or_else(|e| e.into_inner()))
             .into_iter()

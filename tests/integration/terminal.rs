@@ -463,3 +463,62 @@ fn profiler_cpu_is_in_the_verdict_and_reanalysed() {
     let reanalysed: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(reanalysed, recorded);
 }
+
+/// Everything soakprof started ignores SIGTERM: the target, its daemonised child and a
+/// `--load-cmd`. They are signalled together and share one stop grace, so the run still
+/// ends within its duration plus that grace, with every one of them gone.
+#[test]
+fn processes_that_ignore_sigterm_share_one_stop_grace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let pids = tmp.path().join("pids");
+    let mut reap = Reap::default();
+    // Each ignores SIGTERM and writes its PID; the daemon is in a session of its own.
+    let file = pids.display();
+    let target = format!(
+        "trap '' TERM; setsid sh -c \"trap '' TERM; echo \\$\\$ >> '{file}'; sleep 60\" & \
+         echo $$ >> '{file}'; sleep 60"
+    );
+    let load_cmd = format!("trap '' TERM; echo $$ >> '{file}'; sleep 60");
+    let started = Instant::now();
+    let mut child = start(
+        &[
+            "record",
+            "--interval",
+            "100ms",
+            "--duration",
+            "2s",
+            "--quiet",
+            "--out",
+            dir.to_str().unwrap(),
+            "--load-cmd",
+            &load_cmd,
+            "--",
+            "sh",
+            "-c",
+            &target,
+        ],
+        Stdio::null(),
+        Stdio::piped(),
+    );
+    reap.add(child.id());
+    let status = finish(&mut child);
+    let took = started.elapsed();
+    let started_pids: Vec<u32> = std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    for &pid in &started_pids {
+        reap.add(pid);
+    }
+    assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
+    assert_complete_run(&dir);
+    assert_eq!(started_pids.len(), 3, "{started_pids:?}");
+    for pid in started_pids {
+        assert!(gone_soon(pid), "{pid} outlived the run");
+    }
+    // 2 s of run, one 5 s grace, a kill and the report: a correctness bound, not a speed
+    // target (each stopped in turn took 2 + 3 × 5 s).
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
