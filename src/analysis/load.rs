@@ -4,16 +4,26 @@
 
 use std::collections::BTreeMap;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::exits::{Who, judge_exit};
 use super::verdict::{Finding, Subject, Verdict};
 use crate::process::Exit;
 use crate::runlog::Thresholds;
-use crate::runlog::load::{ErrorCounts, LatencyMs, LoadRun, LoadTotals};
+use crate::runlog::load::{ErrorCounts, LatencyMs, LoadRun, LoadTotals, new_latency_histogram};
 
 /// Share of failed requests above which the run warns when no `--max-error-rate` was given.
 pub const UNGATED_ERROR_RATE_WARN: f64 = 0.05;
+
+/// A request still unanswered when the run ended counts as an `unfinished` error once it
+/// has waited longer than this, or than the smallest latency gate (`--max-p95`,
+/// `--max-p99`) when one is lower: past the gate it has missed that latency whatever
+/// happens next, so it also enters the percentiles, at its age (a lower bound on its
+/// latency). Younger ones are the normal tail of a run that stopped, counted nowhere but
+/// in `abandoned_in_flight`. Five seconds: no interactive request is still fine by then,
+/// and a run's last seconds of normal requests stay out.
+pub const UNFINISHED_AFTER_MS: f64 = 5000.0;
 
 /// The load section of verdict.json.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,9 +51,13 @@ pub struct LoadSummary {
     pub latency_ms: LatencyMs,
     pub by_name: BTreeMap<String, NameSummary>,
     pub stages: Vec<StageMark>,
-    /// Requests still in flight when the driver stopped (counted nowhere else); null when
-    /// the driver wrote no end line (the profiler was killed).
+    /// Requests still in flight when the driver stopped; null when the driver wrote no end
+    /// line (the profiler was killed). Those older than `unfinished_after_ms` are also in
+    /// `requests`, `errors` (kind `unfinished`) and the latency percentiles.
     pub abandoned_in_flight: Option<u64>,
+    /// The age past which a request in flight at the end counts as `unfinished`, ms.
+    #[serde(default = "default_unfinished_after_ms")]
+    pub unfinished_after_ms: f64,
     /// The external load command (`--load-cmd`), when one ran.
     pub external: Option<ExternalSummary>,
     pub gates: Vec<Gate>,
@@ -215,6 +229,8 @@ pub fn format_error_kinds(errors: &ErrorCounts) -> String {
         ("connect", errors.connect),
         ("check", errors.check),
         ("dropped", errors.dropped),
+        ("body_too_large", errors.body_too_large),
+        ("unfinished", errors.unfinished),
         ("other", errors.other),
     ]
     .iter()
@@ -333,12 +349,51 @@ fn judge_gate(
     (gate, finding)
 }
 
-/// Summarise a load run and judge it against the load gates. Failed gates and a failed
-/// external load command fail the run; a high error rate without `--max-error-rate` warns.
-pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<Finding>) {
+fn default_unfinished_after_ms() -> f64 {
+    UNFINISHED_AFTER_MS
+}
+
+/// The age past which a request in flight at the end is `unfinished`, ms.
+pub fn unfinished_after_ms(thresholds: &Thresholds) -> f64 {
+    [thresholds.max_p95_ms, thresholds.max_p99_ms]
+        .into_iter()
+        .flatten()
+        .fold(UNFINISHED_AFTER_MS, f64::min)
+}
+
+/// The ages (µs) of the requests in flight at the end that waited longer than `bound_ms`.
+fn unfinished_ages(load: &LoadRun, bound_ms: f64) -> Option<Histogram<u64>> {
+    let ages = load.end_in_flight_ages.as_ref()?;
+    let bound_us = (bound_ms * 1000.0).max(0.0) as u64;
+    let mut over = new_latency_histogram().ok()?;
+    for value in ages.iter_recorded() {
+        if value.value_iterated_to() > bound_us {
+            over.saturating_record_n(value.value_iterated_to(), value.count_at_value());
+        }
+    }
+    (!over.is_empty()).then_some(over)
+}
+
+/// Everything but the gates: totals, with the unfinished requests among them.
+fn summarise(load: &LoadRun, thresholds: &Thresholds) -> LoadSummary {
     let duration_s = intervals_span_s(load);
-    let (responses, latency_ms) = latency_of(&load.total);
-    let errors = load.total.errors.total();
+    let unfinished_after_ms = unfinished_after_ms(thresholds);
+    let unfinished = unfinished_ages(load, unfinished_after_ms);
+    let unfinished_count = unfinished.as_ref().map_or(0, Histogram::len);
+    let mut errors_by_kind = load.total.errors;
+    errors_by_kind.unfinished += unfinished_count;
+    let requests = load.total.requests + unfinished_count;
+    let responses = load.total.latency.as_ref().map_or(0, Histogram::len);
+    let latency = match (&load.total.latency, &unfinished) {
+        (Some(total), Some(over)) => {
+            let mut merged = total.clone();
+            // Same bounds on both sides.
+            let _ = merged.add(over);
+            Some(merged)
+        }
+        (total, over) => total.clone().or_else(|| over.clone()),
+    };
+    let errors = errors_by_kind.total();
     let driver = match (&load.start, &load.external) {
         (Some(start), _) => start.driver.clone(),
         (None, Some(_)) => "external".to_string(),
@@ -353,18 +408,18 @@ pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<
         stopped_by_profiler: ext.exit.as_ref().is_some_and(|e| e.by_profiler),
         exited_at_s: ext.exit.as_ref().map(|e| e.t),
     });
-    let mut summary = LoadSummary {
+    LoadSummary {
         driver,
         model: load.start.as_ref().and_then(|s| s.model.clone()),
         source: load.start.as_ref().map(|s| s.source.clone()),
         duration_s,
-        requests: load.total.requests,
+        requests,
         responses,
         errors,
-        errors_by_kind: load.total.errors,
-        error_rate: ratio(errors, load.total.requests),
+        errors_by_kind,
+        error_rate: ratio(errors, requests),
         rps: per_second(load.total.requests, duration_s),
-        latency_ms,
+        latency_ms: latency.as_ref().map(LatencyMs::of).unwrap_or_default(),
         by_name: load
             .by_name
             .iter()
@@ -380,12 +435,19 @@ pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<
             })
             .collect(),
         abandoned_in_flight: load.end_in_flight,
+        unfinished_after_ms,
         external,
         gates: Vec::new(),
         skipped_lines: load.skipped_lines,
         verdict: Verdict::Pass,
-    };
+    }
+}
 
+/// Summarise a load run and judge it against the load gates. Failed gates and a failed
+/// external load command fail the run; a high error rate without `--max-error-rate` warns,
+/// and so do unfinished requests and a load that completed no request at all.
+pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<Finding>) {
+    let mut summary = summarise(load, thresholds);
     let mut findings = Vec::new();
     let gates: Vec<Gate> = [
         (GateKind::P95, thresholds.max_p95_ms, summary.latency_ms.p95),
@@ -429,13 +491,7 @@ pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<
         ));
     }
 
-    if summary.driver == "builtin" && load.intervals.is_empty() {
-        findings.push(Finding::new(
-            Verdict::Warn,
-            Subject::Load,
-            "load: the load driver recorded no intervals",
-        ));
-    }
+    findings.extend(completion_findings(load, &summary));
     if load.skipped_lines > 0 {
         findings.push(Finding::new(
             Verdict::Pass,
@@ -452,6 +508,47 @@ pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<
         .max()
         .unwrap_or(Verdict::Pass);
     (summary, findings)
+}
+
+/// Requests that never finished, or a load that finished none.
+fn completion_findings(load: &LoadRun, summary: &LoadSummary) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let unfinished = summary.errors_by_kind.unfinished;
+    if unfinished > 0 {
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Load,
+            format!(
+                "load: {unfinished} request(s) were still unanswered at the end after more than {} ms; \
+                 they count as `unfinished` errors and at least that slow",
+                format_ms(summary.unfinished_after_ms)
+            ),
+        ));
+    }
+    if summary.driver != "builtin" {
+        return findings;
+    }
+    if load.intervals.is_empty() {
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Load,
+            "load: the load driver recorded no intervals",
+        ));
+    } else if load.total.requests == 0 {
+        let in_flight = match load.end_in_flight {
+            Some(n) if n > 0 => format!("; {n} still in flight at the end"),
+            _ => String::new(),
+        };
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Load,
+            format!(
+                "load: no request completed in {:.0} s{in_flight}; is the target answering?",
+                summary.duration_s
+            ),
+        ));
+    }
+    findings
 }
 
 #[cfg(test)]
@@ -523,6 +620,7 @@ mod tests {
             }],
             external: None,
             end_in_flight: Some(3),
+            end_in_flight_ages: None,
             total: totals(requests, errors, Some(h.clone())),
             by_name: BTreeMap::from([
                 ("get".to_string(), totals(4000, errors, Some(h.clone()))),
@@ -692,6 +790,7 @@ mod tests {
                 exit,
             }),
             end_in_flight: None,
+            end_in_flight_ages: None,
             total: totals(0, ErrorCounts::default(), None),
             by_name: BTreeMap::new(),
             skipped_lines: 0,

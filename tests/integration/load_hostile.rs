@@ -166,8 +166,11 @@ fn scenario_with_100k_requests_is_refused_and_1000_runs_bounded() {
     };
     let big = scenario(dir.path(), "big.toml", port, &requests(100_000));
     let out = record_bad(server.pid, dir.path(), &["--load", big.to_str().unwrap()]);
-    // requests[1000] starts on line 3 + 3 × 1000.
-    assert_bad_input(&out, "line 3003: field `requests[1000]`: at most 1000");
+    // requests[1000]'s `name` is on line 4 + 3 × 1000.
+    assert_bad_input(
+        &out,
+        "line 3004: field `requests[1000]`: a scenario has at most 1000",
+    );
 
     let most = scenario(dir.path(), "most.toml", port, &requests(1000));
     let out = tempfile::tempdir().unwrap();
