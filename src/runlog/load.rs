@@ -484,4 +484,40 @@ mod tests {
         assert_eq!(run.by_name["a"].requests, 201);
         assert_eq!(run.end_in_flight, None);
     }
+
+    #[test]
+    fn older_logs_and_new_records_read() {
+        // Written before `body_too_large`, `unfinished` and `in_flight_ages` existed.
+        let old = concat!(
+            r#"{"type":"interval","t":1.0,"dt_s":1.0,"level":1.0,"active":0,"requests":2,"#,
+            r#""errors":{"status":1,"timeout":0,"connect":0,"check":0,"dropped":0,"other":0},"#,
+            r#""rps":2.0,"latency_ms":{"p50":null,"p90":null,"p95":null,"p99":null,"max":null}}"#,
+            "\n",
+            r#"{"type":"end","t":1.0,"in_flight":4}"#,
+            "\n"
+        );
+        let run = read_load_records(old.as_bytes(), Path::new("load.jsonl")).unwrap();
+        assert_eq!(run.skipped_lines, 0);
+        assert_eq!(run.total.errors.status, 1);
+        assert_eq!(run.total.errors.body_too_large, 0);
+        assert_eq!(run.end_in_flight, Some(4));
+        assert!(run.end_in_flight_ages.is_none());
+
+        let mut serializer = V2DeflateSerializer::new();
+        let mut scratch = Vec::new();
+        let ages = histogram_of(&[2_000_000, 3_000_000]);
+        let hist = encode_histogram(&ages, &mut serializer, &mut scratch).unwrap();
+        let text = format!(
+            "{}\n{}\n",
+            serde_json::to_string(&LoadRecord::InFlightAges { t: 1.0, hist }).unwrap(),
+            serde_json::to_string(&LoadRecord::End {
+                t: 1.0,
+                in_flight: 2
+            })
+            .unwrap()
+        );
+        let run = read_load_records(text.as_bytes(), Path::new("load.jsonl")).unwrap();
+        assert_eq!(run.end_in_flight_ages.unwrap().len(), 2);
+        assert_eq!(run.end_in_flight, Some(2));
+    }
 }

@@ -494,6 +494,46 @@ mod tests {
             "{message}"
         );
         assert!(error(&with_request("method = \"\"\n")).contains("`requests[0].method`"));
+        // Control characters are shown escaped: the message stays one line.
+        assert_eq!(
+            error(&with_request("method = \"GET\\r\\nX: \\u0007\"\n")),
+            "scenario.toml: line 7: field `requests[0].method`: `GET\\r\\nX: \\u{7}` is not an HTTP \
+             method (examples: GET, POST, PUT, DELETE)"
+        );
+    }
+
+    #[test]
+    fn paths_stay_on_base_url_and_sizes_and_levels_are_bounded() {
+        let message =
+            error(&with_request("").replace("path = \"/\"", "path = \"http://10.1.2.3/x\""));
+        assert!(
+            message.starts_with("scenario.toml: line 6: field `requests[0].path`: must be a path"),
+            "{message}"
+        );
+        let scenario = parse(&with_request("max_body = \"1MiB\"\n")).unwrap();
+        assert_eq!(scenario.requests[0].max_body, 1 << 20);
+        let scenario = parse(&format!("max_body = \"2kB\"\n{}", with_request(""))).unwrap();
+        assert_eq!(scenario.requests[0].max_body, 2000);
+        assert_eq!(
+            parse(&with_request("")).unwrap().requests[0].max_body,
+            10 << 20
+        );
+        let cli = LoadOverrides {
+            max_body: Some(5),
+            ..LoadOverrides::default()
+        };
+        let scenario = parse_with(&with_request("max_body = \"1MiB\"\n"), &cli).unwrap();
+        assert_eq!(scenario.requests[0].max_body, 5);
+        let message = error(&with_request("max_body = \"lots\"\n"));
+        assert!(
+            message.contains("line 7: field `requests[0].max_body`"),
+            "{message}"
+        );
+        let message = error(&with_request("").replace("users = 10", "users = 10001"));
+        assert!(
+            message.contains("line 2: field `users`: must be at most 10000 (got 10001)"),
+            "{message}"
+        );
     }
 
     #[test]
