@@ -138,7 +138,7 @@ pub struct LoadOverrides {
 /// and the field where known.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {}: {source}", path.display())]
+    #[error("cannot read scenario file {}: {source}", one_line(&path.display().to_string()))]
     Read {
         path: PathBuf,
         source: std::io::Error,
