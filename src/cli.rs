@@ -102,12 +102,13 @@ pub struct LoadArgs {
     /// Drive HTTP GETs at this URL (with --users or --rps).
     #[arg(long, value_name = "URL", help_heading = "Load")]
     pub load_url: Option<String>,
-    /// Closed model: this many users, each sending its next request when the previous one
-    /// finished (plus --think).
+    /// Closed model: this many users (at most 10000), each sending its next request when
+    /// the previous one finished (plus --think).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "rps", requires = "builtin_load", help_heading = "Load")]
     pub users: Option<u32>,
     /// Open model: start this many requests per second on a fixed schedule, however slow
-    /// the server (latency counts from the intended start).
+    /// the server (latency counts from the intended start); at most 1000 in flight, what is
+    /// due beyond that is counted as `dropped`.
     #[arg(long, value_name = "N", value_parser = parse_positive_number, requires = "builtin_load", help_heading = "Load")]
     pub rps: Option<f64>,
     /// Think time between a user's requests: a duration or a random range MIN..MAX.
@@ -125,6 +126,10 @@ pub struct LoadArgs {
     /// Per-request timeout [default: 30s, or the scenario's].
     #[arg(long, value_name = "DURATION", value_parser = units::parse_positive_duration, requires = "builtin_load", help_heading = "Load")]
     pub load_timeout: Option<Duration>,
+    /// Longest response body read (e.g. 10MiB); a longer one is a `body_too_large` error and
+    /// its connection is closed [default: 10MiB, or the scenario's `max_body`].
+    #[arg(long, value_name = "SIZE", value_parser = units::parse_positive_size, requires = "builtin_load", help_heading = "Load")]
+    pub max_body: Option<u64>,
     /// An external load driver (locust, k6, wrk, a script) run with `sh -c` in its own
     /// process group for the run; output to load.log; stopped at the end.
     #[arg(long, value_name = "SHELL COMMAND", help_heading = "Load")]

@@ -298,6 +298,7 @@ pub fn load_plan(
         think: args.think.map(|(min, max)| ThinkTime { min, max }),
         profile: args.load_profile,
         timeout: args.load_timeout,
+        max_body: args.max_body,
     };
     if let Some(path) = &args.load {
         let scenario = scenario::parse_scenario_file(path, &overrides, run_duration)?;

@@ -348,6 +348,7 @@ mod tests {
                 BAD,
             ),
             (LoadError::Start("no runtime".into()).into(), RT),
+            (LoadError::StopTimeout { grace_s: 3 }.into(), RT),
             (
                 LoadError::Command {
                     command: "k6".into(),

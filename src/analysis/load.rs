@@ -4,16 +4,26 @@
 
 use std::collections::BTreeMap;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::exits::{Who, judge_exit};
 use super::verdict::{Finding, Subject, Verdict};
 use crate::process::Exit;
 use crate::runlog::Thresholds;
-use crate::runlog::load::{ErrorCounts, LatencyMs, LoadRun, LoadTotals};
+use crate::runlog::load::{ErrorCounts, LatencyMs, LoadRun, LoadTotals, new_latency_histogram};
 
 /// Share of failed requests above which the run warns when no `--max-error-rate` was given.
 pub const UNGATED_ERROR_RATE_WARN: f64 = 0.05;
+
+/// A request still unanswered when the run ended counts as an `unfinished` error once it
+/// has waited longer than this, or than the smallest latency gate (`--max-p95`,
+/// `--max-p99`) when one is lower: past the gate it has missed that latency whatever
+/// happens next, so it also enters the percentiles, at its age (a lower bound on its
+/// latency). Younger ones are the normal tail of a run that stopped, counted nowhere but
+/// in `abandoned_in_flight`. Five seconds: no interactive request is still fine by then,
+/// and a run's last seconds of normal requests stay out.
+pub const UNFINISHED_AFTER_MS: f64 = 5000.0;
 
 /// The load section of verdict.json.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,9 +51,13 @@ pub struct LoadSummary {
     pub latency_ms: LatencyMs,
     pub by_name: BTreeMap<String, NameSummary>,
     pub stages: Vec<StageMark>,
-    /// Requests still in flight when the driver stopped (counted nowhere else); null when
-    /// the driver wrote no end line (the profiler was killed).
+    /// Requests still in flight when the driver stopped; null when the driver wrote no end
+    /// line (the profiler was killed). Those older than `unfinished_after_ms` are also in
+    /// `requests`, `errors` (kind `unfinished`) and the latency percentiles.
     pub abandoned_in_flight: Option<u64>,
+    /// The age past which a request in flight at the end counts as `unfinished`, ms.
+    #[serde(default = "default_unfinished_after_ms")]
+    pub unfinished_after_ms: f64,
     /// The external load command (`--load-cmd`), when one ran.
     pub external: Option<ExternalSummary>,
     pub gates: Vec<Gate>,
@@ -215,6 +229,8 @@ pub fn format_error_kinds(errors: &ErrorCounts) -> String {
         ("connect", errors.connect),
         ("check", errors.check),
         ("dropped", errors.dropped),
+        ("body_too_large", errors.body_too_large),
+        ("unfinished", errors.unfinished),
         ("other", errors.other),
     ]
     .iter()
@@ -333,12 +349,51 @@ fn judge_gate(
     (gate, finding)
 }
 
-/// Summarise a load run and judge it against the load gates. Failed gates and a failed
-/// external load command fail the run; a high error rate without `--max-error-rate` warns.
-pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<Finding>) {
+fn default_unfinished_after_ms() -> f64 {
+    UNFINISHED_AFTER_MS
+}
+
+/// The age past which a request in flight at the end is `unfinished`, ms.
+pub fn unfinished_after_ms(thresholds: &Thresholds) -> f64 {
+    [thresholds.max_p95_ms, thresholds.max_p99_ms]
+        .into_iter()
+        .flatten()
+        .fold(UNFINISHED_AFTER_MS, f64::min)
+}
+
+/// The ages (µs) of the requests in flight at the end that waited longer than `bound_ms`.
+fn unfinished_ages(load: &LoadRun, bound_ms: f64) -> Option<Histogram<u64>> {
+    let ages = load.end_in_flight_ages.as_ref()?;
+    let bound_us = (bound_ms * 1000.0).max(0.0) as u64;
+    let mut over = new_latency_histogram().ok()?;
+    for value in ages.iter_recorded() {
+        if value.value_iterated_to() > bound_us {
+            over.saturating_record_n(value.value_iterated_to(), value.count_at_value());
+        }
+    }
+    (!over.is_empty()).then_some(over)
+}
+
+/// Everything but the gates: totals, with the unfinished requests among them.
+fn summarise(load: &LoadRun, thresholds: &Thresholds) -> LoadSummary {
     let duration_s = intervals_span_s(load);
-    let (responses, latency_ms) = latency_of(&load.total);
-    let errors = load.total.errors.total();
+    let unfinished_after_ms = unfinished_after_ms(thresholds);
+    let unfinished = unfinished_ages(load, unfinished_after_ms);
+    let unfinished_count = unfinished.as_ref().map_or(0, Histogram::len);
+    let mut errors_by_kind = load.total.errors;
+    errors_by_kind.unfinished += unfinished_count;
+    let requests = load.total.requests + unfinished_count;
+    let responses = load.total.latency.as_ref().map_or(0, Histogram::len);
+    let latency = match (&load.total.latency, &unfinished) {
+        (Some(total), Some(over)) => {
+            let mut merged = total.clone();
+            // Same bounds on both sides.
+            let _ = merged.add(over);
+            Some(merged)
+        }
+        (total, over) => total.clone().or_else(|| over.clone()),
+    };
+    let errors = errors_by_kind.total();
     let driver = match (&load.start, &load.external) {
         (Some(start), _) => start.driver.clone(),
         (None, Some(_)) => "external".to_string(),
@@ -353,18 +408,18 @@ pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<
         stopped_by_profiler: ext.exit.as_ref().is_some_and(|e| e.by_profiler),
         exited_at_s: ext.exit.as_ref().map(|e| e.t),
     });
-    let mut summary = LoadSummary {
+    LoadSummary {
         driver,
         model: load.start.as_ref().and_then(|s| s.model.clone()),
         source: load.start.as_ref().map(|s| s.source.clone()),
         duration_s,
-        requests: load.total.requests,
+        requests,
         responses,
         errors,
-        errors_by_kind: load.total.errors,
-        error_rate: ratio(errors, load.total.requests),
+        errors_by_kind,
+        error_rate: ratio(errors, requests),
         rps: per_second(load.total.requests, duration_s),
-        latency_ms,
+        latency_ms: latency.as_ref().map(LatencyMs::of).unwrap_or_default(),
         by_name: load
             .by_name
             .iter()
@@ -380,12 +435,19 @@ pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<
             })
             .collect(),
         abandoned_in_flight: load.end_in_flight,
+        unfinished_after_ms,
         external,
         gates: Vec::new(),
         skipped_lines: load.skipped_lines,
         verdict: Verdict::Pass,
-    };
+    }
+}
 
+/// Summarise a load run and judge it against the load gates. Failed gates and a failed
+/// external load command fail the run; a high error rate without `--max-error-rate` warns,
+/// and so do unfinished requests and a load that completed no request at all.
+pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<Finding>) {
+    let mut summary = summarise(load, thresholds);
     let mut findings = Vec::new();
     let gates: Vec<Gate> = [
         (GateKind::P95, thresholds.max_p95_ms, summary.latency_ms.p95),
@@ -429,13 +491,7 @@ pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<
         ));
     }
 
-    if summary.driver == "builtin" && load.intervals.is_empty() {
-        findings.push(Finding::new(
-            Verdict::Warn,
-            Subject::Load,
-            "load: the load driver recorded no intervals",
-        ));
-    }
+    findings.extend(completion_findings(load, &summary));
     if load.skipped_lines > 0 {
         findings.push(Finding::new(
             Verdict::Pass,
@@ -454,331 +510,47 @@ pub fn judge_load(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<
     (summary, findings)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runlog::load::{
-        ExternalExit, ExternalRun, LoadInterval, LoadStart, StageEvent, new_latency_histogram,
-    };
-    use hdrhistogram::Histogram;
-
-    /// The summary and the reason lines of `judge_load`.
-    fn judged(load: &LoadRun, thresholds: &Thresholds) -> (LoadSummary, Vec<String>) {
-        let (summary, findings) = judge_load(load, thresholds);
-        (summary, findings.iter().map(Finding::reason).collect())
+/// Requests that never finished, or a load that finished none.
+fn completion_findings(load: &LoadRun, summary: &LoadSummary) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let unfinished = summary.errors_by_kind.unfinished;
+    if unfinished > 0 {
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Load,
+            format!(
+                "load: {unfinished} request(s) were still unanswered at the end after more than {} ms; \
+                 they count as `unfinished` errors and at least that slow",
+                format_ms(summary.unfinished_after_ms)
+            ),
+        ));
     }
-
-    fn histogram(values_us: &[(u64, u64)]) -> Histogram<u64> {
-        let mut h = new_latency_histogram().unwrap();
-        for &(value, count) in values_us {
-            h.record_n(value, count).unwrap();
-        }
-        h
+    if summary.driver != "builtin" {
+        return findings;
     }
-
-    fn totals(requests: u64, errors: ErrorCounts, latency: Option<Histogram<u64>>) -> LoadTotals {
-        LoadTotals {
-            requests,
-            errors,
-            latency,
-        }
-    }
-
-    /// A 30 s built-in run at 200 req/s: 30 one-second intervals, 6000 requests, latency
-    /// 1 ms for 90%, 3 ms up to p99, 8 ms for the last 1%.
-    fn run(errors: ErrorCounts) -> LoadRun {
-        let requests = 6000;
-        let answered = requests - errors.total() + errors.status + errors.check;
-        let slow = answered / 100;
-        let mid = answered / 10 - slow;
-        let h = histogram(&[(1_000, answered - mid - slow), (3_000, mid), (8_000, slow)]);
-        let intervals = (1..=30)
-            .map(|i| LoadInterval {
-                t: i as f64 + 0.5,
-                dt_s: 1.0,
-                level: 200.0,
-                active: 10,
-                requests: 200,
-                rps: 200.0,
-                ..LoadInterval::default()
-            })
-            .collect();
-        LoadRun {
-            start: Some(LoadStart {
-                t: 0.5,
-                driver: "builtin".into(),
-                model: Some("open".into()),
-                source: "soak.toml".into(),
-                interval_s: 1.0,
-                requests: vec![],
-                stages: vec![],
-                max_in_flight: Some(1000),
-            }),
-            intervals,
-            stages: vec![StageEvent {
-                t: 0.5,
-                index: 0,
-                name: "steady".into(),
-                target: 200.0,
-            }],
-            external: None,
-            end_in_flight: Some(3),
-            total: totals(requests, errors, Some(h.clone())),
-            by_name: BTreeMap::from([
-                ("get".to_string(), totals(4000, errors, Some(h.clone()))),
-                (
-                    "post".to_string(),
-                    totals(2000, ErrorCounts::default(), Some(h)),
-                ),
-            ]),
-            skipped_lines: 0,
-        }
-    }
-
-    fn gated(f: impl FnOnce(&mut Thresholds)) -> Thresholds {
-        let mut th = Thresholds::default();
-        f(&mut th);
-        th
-    }
-
-    #[test]
-    fn clean_run_is_summarised_and_passes_its_gates() {
-        let th = gated(|t| {
-            t.max_p95_ms = Some(500.0);
-            t.max_p99_ms = Some(50.0);
-            t.max_error_rate = Some(0.01);
-            t.min_rps = Some(100.0);
-        });
-        let (s, reasons) = judged(&run(ErrorCounts::default()), &th);
-        assert_eq!(s.verdict, Verdict::Pass, "{reasons:?}");
-        assert!(reasons.is_empty(), "{reasons:?}");
-        assert_eq!(s.driver, "builtin");
-        assert_eq!(s.model.as_deref(), Some("open"));
-        assert_eq!(s.duration_s, 30.0);
-        assert_eq!(s.requests, 6000);
-        assert_eq!(s.responses, 6000);
-        assert_eq!(s.errors, 0);
-        assert_eq!(s.error_rate, Some(0.0));
-        assert_eq!(s.rps, Some(200.0));
-        let lat = s.latency_ms;
-        assert!((lat.p50.unwrap() - 1.0).abs() < 0.01, "{lat:?}");
-        assert!((lat.p95.unwrap() - 3.0).abs() < 0.01, "{lat:?}");
-        assert!((lat.max.unwrap() - 8.0).abs() < 0.01, "{lat:?}");
-        assert_eq!(s.by_name["post"].requests, 2000);
-        assert_eq!(s.by_name["post"].rps, Some(2000.0 / 30.0));
-        assert_eq!(s.stages.len(), 1);
-        assert_eq!(s.abandoned_in_flight, Some(3));
-        assert_eq!(s.gates.len(), 4);
-        assert!(s.gates.iter().all(|g| g.passed));
-        assert_eq!(s.gates[0].value, lat.p95);
-
-        let json = serde_json::to_value(&s).unwrap();
-        assert_eq!(json["gates"][0]["gate"], "p95");
-        assert_eq!(json["gates"][0]["unit"], "ms");
-        assert_eq!(json["gates"][2]["gate"], "error_rate");
-        assert_eq!(json["gates"][2]["unit"], "fraction");
-        assert_eq!(json["gates"][3]["gate"], "min_rps");
-        assert_eq!(json["errors_by_kind"]["connect"], 0);
-        assert!(json["external"].is_null());
-        let back: LoadSummary = serde_json::from_value(json).unwrap();
-        assert_eq!(back, s);
-    }
-
-    #[test]
-    fn failed_gates_fail_with_reasons() {
-        let errors = ErrorCounts {
-            connect: 160,
-            ..ErrorCounts::default()
+    if load.intervals.is_empty() {
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Load,
+            "load: the load driver recorded no intervals",
+        ));
+    } else if load.total.requests == 0 {
+        let in_flight = match load.end_in_flight {
+            Some(n) if n > 0 => format!("; {n} still in flight at the end"),
+            _ => String::new(),
         };
-        let th = gated(|t| {
-            t.max_p95_ms = Some(2.0);
-            t.max_error_rate = Some(0.01);
-            t.min_rps = Some(250.0);
-        });
-        let (s, reasons) = judged(&run(errors), &th);
-        assert_eq!(s.verdict, Verdict::Fail);
-        assert_eq!(
-            reasons,
-            vec![
-                "load gate: p95 latency 3.0 ms is above --max-p95 2.0 ms".to_string(),
-                "load gate: error rate 2.67% (160 of 6000 requests: connect 160) is above --max-error-rate 1%".to_string(),
-                "load gate: throughput 200.0 req/s is below --min-rps 250".to_string(),
-            ]
-        );
-        assert_eq!(s.errors, 160);
-        assert_eq!(s.responses, 6000 - 160);
-        assert!(s.gates.iter().all(|g| !g.passed));
-        assert_eq!(s.gates[1].value, Some(160.0 / 6000.0));
+        findings.push(Finding::new(
+            Verdict::Warn,
+            Subject::Load,
+            format!(
+                "load: no request completed in {:.0} s{in_flight}; is the target answering?",
+                summary.duration_s
+            ),
+        ));
     }
-
-    #[test]
-    fn unmeasurable_gates_fail() {
-        // Every request refused: no latency at all.
-        let mut load = run(ErrorCounts::default());
-        load.total = totals(
-            6000,
-            ErrorCounts {
-                connect: 6000,
-                ..ErrorCounts::default()
-            },
-            None,
-        );
-        let th = gated(|t| {
-            t.max_p95_ms = Some(500.0);
-            t.max_error_rate = Some(1.0);
-        });
-        let (s, reasons) = judged(&load, &th);
-        assert_eq!(s.verdict, Verdict::Fail);
-        assert_eq!(s.latency_ms, LatencyMs::default());
-        assert_eq!(s.gates[0].value, None);
-        assert!(!s.gates[0].passed);
-        assert!(s.gates[1].passed, "100% errors is within a 100% limit");
-        assert_eq!(
-            reasons,
-            vec![
-                "load gate: p95 latency cannot be measured (none of the 6000 requests got a response), so --max-p95 500 ms is not met"
-            ]
-        );
-
-        // No intervals at all: nothing measurable, and a warning on its own.
-        let mut empty = run(ErrorCounts::default());
-        empty.intervals.clear();
-        empty.total = totals(0, ErrorCounts::default(), None);
-        empty.by_name.clear();
-        let (s, reasons) = judged(&empty, &gated(|t| t.min_rps = Some(1.0)));
-        assert_eq!(s.rps, None);
-        assert_eq!(s.error_rate, None);
-        assert_eq!(s.verdict, Verdict::Fail);
-        assert!(reasons[0].contains("no intervals"), "{reasons:?}");
-        let json = serde_json::to_value(&s).unwrap();
-        assert!(json["rps"].is_null() && json["error_rate"].is_null());
-        assert!(json["latency_ms"]["p95"].is_null());
-    }
-
-    #[test]
-    fn errors_without_a_gate_warn_above_five_percent() {
-        let errors = ErrorCounts {
-            connect: 600,
-            timeout: 120,
-            ..ErrorCounts::default()
-        };
-        let (s, reasons) = judged(&run(errors), &Thresholds::default());
-        assert_eq!(s.verdict, Verdict::Warn);
-        assert_eq!(
-            reasons,
-            vec![
-                "load: 12% of requests failed (timeout 120, connect 600); set --max-error-rate to gate on it"
-            ]
-        );
-        assert!(s.gates.is_empty());
-        // 2%: said nowhere, not a warning.
-        let few = ErrorCounts {
-            status: 120,
-            ..ErrorCounts::default()
-        };
-        let (s, reasons) = judged(&run(few), &Thresholds::default());
-        assert_eq!(s.verdict, Verdict::Pass, "{reasons:?}");
-        assert!(reasons.is_empty());
-    }
-
-    fn external(exit: Option<ExternalExit>) -> LoadRun {
-        LoadRun {
-            start: None,
-            intervals: vec![],
-            stages: vec![],
-            external: Some(ExternalRun {
-                command: "k6 run soak.js".into(),
-                pid: 4242,
-                exit,
-            }),
-            end_in_flight: None,
-            total: totals(0, ErrorCounts::default(), None),
-            by_name: BTreeMap::new(),
-            skipped_lines: 0,
-        }
-    }
-
-    #[test]
-    fn external_command_exits() {
-        let exit = |code, signal, by_profiler| {
-            Some(ExternalExit {
-                t: 12.0,
-                code,
-                signal,
-                by_profiler,
-            })
-        };
-        let th = Thresholds::default();
-        let (s, reasons) = judged(&external(exit(Some(99), None, false)), &th);
-        assert_eq!(s.verdict, Verdict::Fail);
-        assert_eq!(s.driver, "external");
-        assert_eq!(
-            reasons,
-            vec!["the load command exited with status 99 after 12 s"]
-        );
-        let ext = s.external.unwrap();
-        assert_eq!(
-            (ext.exit_code, ext.signal, ext.stopped_by_profiler),
-            (Some(99), None, false)
-        );
-
-        let (s, reasons) = judged(&external(exit(None, Some(9), false)), &th);
-        assert_eq!(s.verdict, Verdict::Fail);
-        assert_eq!(
-            reasons,
-            vec!["the load command was killed by signal 9 (SIGKILL) after 12 s"]
-        );
-
-        // Stopped by soakprof at the end of the run (SIGTERM): fine.
-        let (s, reasons) = judged(&external(exit(None, Some(15), true)), &th);
-        assert_eq!(s.verdict, Verdict::Pass, "{reasons:?}");
-        assert!(reasons.is_empty());
-        assert!(s.external.unwrap().stopped_by_profiler);
-
-        // Exited 0 on its own: said, not judged. Still running when the log ends: nothing.
-        let (s, reasons) = judged(&external(exit(Some(0), None, false)), &th);
-        assert_eq!(s.verdict, Verdict::Pass);
-        assert_eq!(reasons.len(), 1, "{reasons:?}");
-        // Gates on an external driver cannot be measured: they fail, saying why.
-        let gated = Thresholds {
-            max_p95_ms: Some(500.0),
-            ..Thresholds::default()
-        };
-        let (s, reasons) = judged(&external(exit(None, Some(15), true)), &gated);
-        assert_eq!(s.verdict, Verdict::Fail);
-        assert_eq!(
-            reasons,
-            vec![
-                "load gate: p95 latency cannot be measured (an external load command reports no request statistics to soakprof), so --max-p95 500 ms is not met"
-            ]
-        );
-        let (s, reasons) = judged(&external(None), &th);
-        assert_eq!(s.verdict, Verdict::Pass);
-        assert!(reasons.is_empty());
-        assert_eq!(s.external.unwrap().exited_at_s, None);
-    }
-
-    #[test]
-    fn number_formats() {
-        assert_eq!(format_percent(0.01), "1%");
-        assert_eq!(format_percent(0.032), "3.2%");
-        assert_eq!(format_percent(0.12), "12%");
-        assert_eq!(format_percent(0.0025), "0.25%");
-        assert_eq!(format_percent(0.0), "0%");
-        assert_eq!(format_percent(1.0), "100%");
-        assert_eq!(format_ms(812.4), "812");
-        assert_eq!(format_ms(3.41), "3.4");
-        assert_eq!(format_ms(0.853), "0.85");
-        assert_eq!(format_rps(85.12), "85.1");
-        assert_eq!(GateKind::MinRps.format_limit(100.0), "100");
-        assert_eq!(GateKind::MinRps.format_limit(12.5), "12.5");
-        assert_eq!(
-            format_error_kinds(&ErrorCounts {
-                connect: 2,
-                other: 1,
-                ..ErrorCounts::default()
-            }),
-            "connect 2, other 1"
-        );
-    }
+    findings
 }
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

@@ -347,6 +347,7 @@ mod tests {
             stages: vec![],
             external: None,
             end_in_flight: Some(0),
+            end_in_flight_ages: None,
             total: LoadTotals {
                 requests: 5000,
                 errors: ErrorCounts::default(),

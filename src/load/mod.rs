@@ -20,6 +20,10 @@ pub enum LoadError {
     Scenario(#[from] scenario::ScenarioError),
     #[error("cannot start the load driver: {0}")]
     Start(String),
+    #[error(
+        "the load driver did not stop within {grace_s} s; load.jsonl may lack its last interval"
+    )]
+    StopTimeout { grace_s: u64 },
     #[error("cannot start the load command `{command}`: {source}")]
     Command {
         command: String,
@@ -36,7 +40,7 @@ impl LoadError {
             LoadError::Scenario(e) => e.is_bad_input(),
             LoadError::Log(e) => e.is_bad_input(),
             LoadError::Command { .. } => true,
-            LoadError::Start(_) => false,
+            LoadError::Start(_) | LoadError::StopTimeout { .. } => false,
         }
     }
 }

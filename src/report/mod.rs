@@ -398,6 +398,7 @@ mod tests {
                 stages: vec![],
                 external: None,
                 end_in_flight: Some(2),
+                end_in_flight_ages: None,
                 total: totals(
                     6000,
                     connect,

@@ -67,11 +67,27 @@ pub struct ErrorCounts {
     pub dropped: u64,
     /// Anything else (a reset connection, a malformed response, a body read error).
     pub other: u64,
+    /// A response body longer than `--max-body` (or the scenario's `max_body`); the rest
+    /// was not read and the connection was closed. Absent from logs before it existed.
+    #[serde(default)]
+    pub body_too_large: u64,
+    /// Still unanswered when the run ended, after waiting longer than the bound the
+    /// analysis uses (see `analysis::load`). Never in interval lines: the analysis adds
+    /// them from the end line.
+    #[serde(default)]
+    pub unfinished: u64,
 }
 
 impl ErrorCounts {
     pub fn total(&self) -> u64 {
-        self.status + self.timeout + self.connect + self.check + self.dropped + self.other
+        self.status
+            + self.timeout
+            + self.connect
+            + self.check
+            + self.dropped
+            + self.other
+            + self.body_too_large
+            + self.unfinished
     }
 
     pub fn add(&mut self, other: &ErrorCounts) {
@@ -81,6 +97,8 @@ impl ErrorCounts {
         self.check += other.check;
         self.dropped += other.dropped;
         self.other += other.other;
+        self.body_too_large += other.body_too_large;
+        self.unfinished += other.unfinished;
     }
 }
 
@@ -214,6 +232,13 @@ pub enum LoadRecord {
         t: f64,
         in_flight: u64,
     },
+    /// Written by the built-in driver just before `end` when requests were in flight: how
+    /// long each had waited, µs (an encoded histogram, see [`encode_histogram`]). Older logs
+    /// do not have it.
+    InFlightAges {
+        t: f64,
+        hist: String,
+    },
 }
 
 /// Writes `load.jsonl`, one flushed line per record.
@@ -288,6 +313,9 @@ pub struct LoadRun {
     pub external: Option<ExternalRun>,
     /// `None` when the driver did not write its end line (the profiler was killed).
     pub end_in_flight: Option<u64>,
+    /// How long the requests in flight at the end had waited, µs; `None` when none was,
+    /// or the log does not say (an older log, no end line).
+    pub end_in_flight_ages: Option<Histogram<u64>>,
     pub total: LoadTotals,
     pub by_name: BTreeMap<String, LoadTotals>,
     pub skipped_lines: usize,
@@ -314,13 +342,23 @@ pub fn read_load_records(reader: impl BufRead, path: &Path) -> Result<LoadRun, R
         stages: Vec::new(),
         external: None,
         end_in_flight: None,
+        end_in_flight_ages: None,
         total: LoadTotals::empty(),
         by_name: BTreeMap::new(),
         skipped_lines: 0,
     };
     for_each_record(reader, path, |record| {
         match record {
-            Ok(LoadRecord::Start(start)) => run.start = Some(start),
+            Ok(LoadRecord::Start(start)) => {
+                // Every request name shows in the totals, even one never sent (interval
+                // lines only carry the names that had requests in them).
+                for request in &start.requests {
+                    run.by_name
+                        .entry(request.name.clone())
+                        .or_insert_with(LoadTotals::empty);
+                }
+                run.start = Some(start);
+            }
             Ok(LoadRecord::Interval(mut interval)) => {
                 run.total.add(
                     interval.requests,
@@ -349,6 +387,9 @@ pub fn read_load_records(reader: impl BufRead, path: &Path) -> Result<LoadRun, R
                 }
             }
             Ok(LoadRecord::End { in_flight, .. }) => run.end_in_flight = Some(in_flight),
+            Ok(LoadRecord::InFlightAges { hist, .. }) => {
+                run.end_in_flight_ages = decode_histogram(&hist);
+            }
             Err(_) => run.skipped_lines += 1,
         }
         Ok(())
@@ -442,5 +483,41 @@ mod tests {
         assert!(latency.value_at_quantile(0.99) > 9_900);
         assert_eq!(run.by_name["a"].requests, 201);
         assert_eq!(run.end_in_flight, None);
+    }
+
+    #[test]
+    fn older_logs_and_new_records_read() {
+        // Written before `body_too_large`, `unfinished` and `in_flight_ages` existed.
+        let old = concat!(
+            r#"{"type":"interval","t":1.0,"dt_s":1.0,"level":1.0,"active":0,"requests":2,"#,
+            r#""errors":{"status":1,"timeout":0,"connect":0,"check":0,"dropped":0,"other":0},"#,
+            r#""rps":2.0,"latency_ms":{"p50":null,"p90":null,"p95":null,"p99":null,"max":null}}"#,
+            "\n",
+            r#"{"type":"end","t":1.0,"in_flight":4}"#,
+            "\n"
+        );
+        let run = read_load_records(old.as_bytes(), Path::new("load.jsonl")).unwrap();
+        assert_eq!(run.skipped_lines, 0);
+        assert_eq!(run.total.errors.status, 1);
+        assert_eq!(run.total.errors.body_too_large, 0);
+        assert_eq!(run.end_in_flight, Some(4));
+        assert!(run.end_in_flight_ages.is_none());
+
+        let mut serializer = V2DeflateSerializer::new();
+        let mut scratch = Vec::new();
+        let ages = histogram_of(&[2_000_000, 3_000_000]);
+        let hist = encode_histogram(&ages, &mut serializer, &mut scratch).unwrap();
+        let text = format!(
+            "{}\n{}\n",
+            serde_json::to_string(&LoadRecord::InFlightAges { t: 1.0, hist }).unwrap(),
+            serde_json::to_string(&LoadRecord::End {
+                t: 1.0,
+                in_flight: 2
+            })
+            .unwrap()
+        );
+        let run = read_load_records(text.as_bytes(), Path::new("load.jsonl")).unwrap();
+        assert_eq!(run.end_in_flight_ages.unwrap().len(), 2);
+        assert_eq!(run.end_in_flight, Some(2));
     }
 }

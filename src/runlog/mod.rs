@@ -204,7 +204,10 @@ impl Header {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
             host: start.host,
-            command_line: std::env::args().collect(),
+            // Credentials in a URL (`--load-url http://user:pass@host/`) are never written.
+            command_line: std::env::args()
+                .map(|arg| crate::load::scenario::redact_userinfo(&arg))
+                .collect(),
             target: start.target,
             interval_s: start.interval_s,
             duration_s: start.duration_s,

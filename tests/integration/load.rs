@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::util::*;
 
 /// The fixture as an HTTP server; returns it, its port, and the directory of its port file.
-fn start_server(extra: &[&str]) -> (Fixture, u16, tempfile::TempDir) {
+pub(crate) fn start_server(extra: &[&str]) -> (Fixture, u16, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let port_file = dir.path().join("port");
     let mut args = vec!["--serve", "--port-file", port_file.to_str().unwrap()];
@@ -25,7 +25,12 @@ fn start_server(extra: &[&str]) -> (Fixture, u16, tempfile::TempDir) {
 }
 
 /// `record --pid` the server with the given extra options; returns the verdict.
-fn record_server(pid: u32, duration: &str, extra: &[&str], out: &Path) -> serde_json::Value {
+pub(crate) fn record_server(
+    pid: u32,
+    duration: &str,
+    extra: &[&str],
+    out: &Path,
+) -> serde_json::Value {
     let mut args = vec![
         "record".to_string(),
         "--pid".into(),

@@ -3,6 +3,7 @@
 mod detection;
 mod honest;
 mod load;
+mod load_hostile;
 mod output_logs;
 mod report;
 mod run_dir;

@@ -27,10 +27,10 @@ impl Source<'_> {
         message: impl Into<String>,
     ) -> ScenarioError {
         ScenarioError::Field {
-            file: self.file.to_string(),
+            file: one_line(self.file),
             line: Some(self.line(span.start)),
-            field: field.into(),
-            message: message.into(),
+            field: one_line(&field.into()),
+            message: one_line(&message.into()),
         }
     }
 
@@ -69,11 +69,28 @@ impl Source<'_> {
             (Some(_), None) => text,
         };
         ScenarioError::Toml {
-            file: self.file.to_string(),
+            file: one_line(self.file),
             line: span.map(|span| self.line(span.start)),
-            message,
+            message: one_line(&message),
         }
     }
+}
+
+/// `text` with control characters escaped (`\r`, `\n`, `\u{7}`), so that a value quoted
+/// from a scenario keeps its error message on one line.
+pub(crate) fn one_line(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 pub(super) fn line_of(bytes: &[u8], offset: usize) -> usize {

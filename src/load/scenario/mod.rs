@@ -13,6 +13,7 @@
 
 mod locate;
 mod profiles;
+mod urls;
 mod validate;
 
 use std::io::ErrorKind;
@@ -26,12 +27,16 @@ use toml::de::DeTable;
 use crate::units::{parse_duration_range, parse_positive_duration};
 
 pub use profiles::{level_at, profile_stages, stage_at};
+pub use urls::redact_userinfo;
+pub(crate) use urls::{basic_auth, redact_url, same_origin, without_userinfo};
 
+pub(crate) use locate::one_line;
 use locate::{Source, line_of};
 use profiles::schedule;
+use urls::{check_base_url, check_http_url};
 use validate::{
-    RawScenario, check_base_url, check_headers, check_http_url, check_requests, check_rps,
-    check_stages, check_users,
+    RawScenario, check_headers, check_max_body, check_requests, check_rps, check_stages,
+    check_users,
 };
 
 /// How users arrive.
@@ -99,6 +104,8 @@ pub struct RequestSpec {
     pub expect_status: Vec<u16>,
     /// Top-level keys the JSON response must have (a `check` error otherwise).
     pub expect_json_keys: Vec<String>,
+    /// Longest response body read, bytes; a longer one is a `body_too_large` error.
+    pub max_body: u64,
 }
 
 /// A complete, validated scenario.
@@ -123,13 +130,15 @@ pub struct LoadOverrides {
     pub think: Option<ThinkTime>,
     pub profile: Option<Profile>,
     pub timeout: Option<Duration>,
+    /// `--max-body`: replaces the scenario's `max_body` (top level and per request).
+    pub max_body: Option<u64>,
 }
 
 /// A scenario that cannot be used. Every message is one line naming the file, the line
 /// and the field where known.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {}: {source}", path.display())]
+    #[error("cannot read scenario file {}: {source}", one_line(&path.display().to_string()))]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -175,7 +184,7 @@ impl ScenarioError {
 
     fn usage(message: impl Into<String>) -> Self {
         ScenarioError::Usage {
-            message: message.into(),
+            message: locate::one_line(&message.into()),
         }
     }
 }
@@ -185,6 +194,13 @@ fn line_prefix(line: Option<usize>) -> String {
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest response body read by default (`--max-body`, `max_body`).
+pub const DEFAULT_MAX_BODY: u64 = 10 << 20;
+/// Most users the built-in driver runs (`--users`, `users`, a stage's `users`): each is a
+/// task with its own connection on the driver's one thread.
+pub const MAX_USERS: u32 = 10_000;
+/// Most `[[requests]]` in a scenario; each name has its own counts in every interval.
+pub const MAX_REQUESTS: usize = 1000;
 
 /// A load level: how many users, or how many requests per second.
 #[derive(Clone, Copy, Debug)]
@@ -204,7 +220,7 @@ pub fn parse_scenario_file(
         path: path.to_path_buf(),
         source,
     })?;
-    let file = path.display().to_string();
+    let file = one_line(&path.display().to_string());
     let text = String::from_utf8(bytes).map_err(|err| {
         let valid_bytes = err.utf8_error().valid_up_to();
         ScenarioError::Toml {
@@ -242,7 +258,7 @@ pub fn parse_scenario_str(
         .map_err(|err| src.toml_error(&err, Some(doc.get_ref())))?;
     let cli = cli_level(overrides)?;
 
-    let base_url = check_base_url(&raw.base_url)
+    let base_url = check_base_url(raw.base_url.get_ref())
         .map_err(|message| src.field_error(raw.base_url.span(), "base_url", message))?;
     let timeout = match &raw.timeout {
         Some(timeout) => parse_positive_duration(timeout.get_ref())
@@ -326,7 +342,16 @@ pub fn parse_scenario_str(
         run_duration,
     )?;
     let think = think_for(model, overrides.think, file_think)?;
-    let requests = check_requests(&src, &raw.requests, &base_url, &default_headers)?;
+    let max_body = match &raw.max_body {
+        Some(max_body) => check_max_body(&src, max_body, "max_body")?,
+        None => DEFAULT_MAX_BODY,
+    };
+    let mut requests = check_requests(&src, &raw.requests, &base_url, &default_headers, max_body)?;
+    if let Some(max_body) = overrides.max_body {
+        for request in &mut requests {
+            request.max_body = max_body;
+        }
+    }
     Ok(Scenario {
         source: source.to_string(),
         base_url,
@@ -351,7 +376,9 @@ pub fn quick_scenario(
     let parsed = url::Url::parse(url)
         .map_err(|err| format!("not a URL: {err} (example: http://127.0.0.1:8080/health)"))
         .and_then(check_http_url)
-        .map_err(|message| ScenarioError::usage(format!("--load-url {url}: {message}")))?;
+        .map_err(|message| {
+            ScenarioError::usage(format!("--load-url {}: {message}", redact_userinfo(url)))
+        })?;
     let (model, stages) = schedule(
         "--load-url",
         None,
@@ -371,6 +398,7 @@ pub fn quick_scenario(
         bodies: Vec::new(),
         expect_status: Vec::new(),
         expect_json_keys: Vec::new(),
+        max_body: overrides.max_body.unwrap_or(DEFAULT_MAX_BODY),
     };
     Ok(Scenario {
         source: "--load-url".to_string(),
@@ -390,6 +418,9 @@ fn cli_level(overrides: &LoadOverrides) -> Result<Option<Level>, ScenarioError> 
             "give --users N (closed model) or --rps N (open model), not both",
         )),
         (Some(0), None) => Err(ScenarioError::usage("--users must be at least 1")),
+        (Some(users), None) if users > MAX_USERS => Err(ScenarioError::usage(format!(
+            "--users must be at most {MAX_USERS} (got {users}); the built-in driver runs every user on one thread"
+        ))),
         (Some(users), None) => Ok(Some(Level {
             model: Model::Closed,
             value: f64::from(users),
@@ -537,7 +568,7 @@ expect_status = [200, 201]
 
 [[requests]]
 name = "health"
-path = "https://other.example/health"
+path = "health"
 bodies = ["a", "b"]
 
 [[requests]]
@@ -599,7 +630,7 @@ json_bodies = [{ a = 1 }, { a = 2 }]
         assert_eq!(create.headers.len(), 2);
 
         assert_eq!(health.weight, 1.0);
-        assert_eq!(health.url.as_str(), "https://other.example/health");
+        assert_eq!(health.url.as_str(), "http://127.0.0.1:8080/api/health");
         assert_eq!(
             health.bodies,
             vec![Body::Text("a".into()), Body::Text("b".into())]

@@ -10,8 +10,11 @@ use toml::Spanned;
 
 use super::locate::{Source, key_text};
 use super::profiles::peak_target;
-use super::{Body, Model, Profile, RequestSpec, ScenarioError, Stage, level_key};
-use crate::units::parse_duration;
+use super::urls::request_url;
+use super::{
+    Body, MAX_REQUESTS, MAX_USERS, Model, Profile, RequestSpec, ScenarioError, Stage, level_key,
+};
+use crate::units::{parse_duration, parse_positive_size};
 
 // The file as written. Values checked after parsing are `Spanned` so their errors carry a
 // line.
@@ -28,6 +31,7 @@ pub(super) struct RawScenario {
     pub(super) rps: Option<Spanned<f64>>,
     pub(super) profile: Option<Spanned<Profile>>,
     pub(super) stages: Option<Spanned<Vec<Spanned<RawStage>>>>,
+    pub(super) max_body: Option<Spanned<String>>,
     pub(super) requests: Spanned<Vec<RawRequest>>,
 }
 
@@ -56,6 +60,7 @@ pub(super) struct RawRequest {
     expect_status: Option<Spanned<toml::Value>>,
     #[serde(default)]
     expect_json_keys: Vec<String>,
+    max_body: Option<Spanned<String>>,
 }
 
 pub(super) fn check_users(
@@ -72,13 +77,26 @@ pub(super) fn check_users(
             format!("must be at least {min} (got {value})"),
         ));
     }
-    u32::try_from(value).map(f64::from).map_err(|_| {
-        src.field_error(
+    if value > i64::from(MAX_USERS) {
+        return Err(src.field_error(
             users.span(),
             field,
-            format!("must be at most {} (got {value})", u32::MAX),
-        )
-    })
+            format!(
+                "must be at most {MAX_USERS} (got {value}); the built-in driver runs every user on one thread"
+            ),
+        ));
+    }
+    Ok(value as f64)
+}
+
+/// A `max_body` size (`10MiB`, `512kB`).
+pub(super) fn check_max_body(
+    src: &Source<'_>,
+    max_body: &Spanned<String>,
+    field: &str,
+) -> Result<u64, ScenarioError> {
+    parse_positive_size(max_body.get_ref())
+        .map_err(|err| src.field_error(max_body.span(), field, err.to_string()))
 }
 
 pub(super) fn check_rps(
@@ -179,46 +197,6 @@ pub(super) fn check_stages(
     }
 }
 
-/// An http(s) URL to send requests to.
-pub(super) fn check_http_url(url: url::Url) -> Result<url::Url, String> {
-    match url.scheme() {
-        "http" | "https" if url.host().is_some() => Ok(url),
-        "http" | "https" => Err("has no host".to_string()),
-        other => Err(format!(
-            "only http and https URLs are supported (got `{other}:`)"
-        )),
-    }
-}
-
-pub(super) fn check_base_url(base_url: &Spanned<String>) -> Result<url::Url, String> {
-    let url = url::Url::parse(base_url.get_ref())
-        .map_err(|err| format!("not a URL: {err} (example: http://127.0.0.1:8080)"))
-        .and_then(check_http_url)?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("must not have a query or fragment; put them in each request's `path`".into());
-    }
-    Ok(url)
-}
-
-/// A request's URL: `path` appended to the base URL's path (`http://h/api` + `/items` →
-/// `http://h/api/items`), or `path` itself when it is an absolute http(s) URL.
-fn request_url(base_url: &url::Url, path: &str) -> Result<url::Url, String> {
-    if path.is_empty() {
-        return Err("must not be empty (use \"/\" for the base URL itself)".to_string());
-    }
-    if path.contains("://") {
-        return url::Url::parse(path)
-            .map_err(|err| format!("not a URL: {err}"))
-            .and_then(check_http_url);
-    }
-    let joined = format!(
-        "{}/{}",
-        base_url.as_str().trim_end_matches('/'),
-        path.trim_start_matches('/')
-    );
-    url::Url::parse(&joined).map_err(|err| format!("cannot be joined to `base_url`: {err}"))
-}
-
 pub(super) fn check_headers(
     src: &Source<'_>,
     headers: &BTreeMap<Spanned<String>, Spanned<String>>,
@@ -248,6 +226,7 @@ pub(super) fn check_requests(
     requests: &Spanned<Vec<RawRequest>>,
     base_url: &url::Url,
     default_headers: &[(String, String)],
+    max_body: u64,
 ) -> Result<Vec<RequestSpec>, ScenarioError> {
     if requests.get_ref().is_empty() {
         return Err(src.field_error(
@@ -260,6 +239,13 @@ pub(super) fn check_requests(
     let mut checked = Vec::new();
     for (i, request) in requests.get_ref().iter().enumerate() {
         let name = &request.name;
+        if i >= MAX_REQUESTS {
+            return Err(src.field_error(
+                name.span(),
+                format!("requests[{i}]"),
+                format!("a scenario has at most {MAX_REQUESTS} `[[requests]]`"),
+            ));
+        }
         if name.get_ref().trim().is_empty() {
             return Err(src.field_error(
                 name.span(),
@@ -277,7 +263,14 @@ pub(super) fn check_requests(
                 ),
             ));
         }
-        checked.push(check_request(src, i, request, base_url, default_headers)?);
+        checked.push(check_request(
+            src,
+            i,
+            request,
+            base_url,
+            default_headers,
+            max_body,
+        )?);
     }
     Ok(checked)
 }
@@ -288,6 +281,7 @@ fn check_request(
     raw: &RawRequest,
     base_url: &url::Url,
     default_headers: &[(String, String)],
+    max_body: u64,
 ) -> Result<RequestSpec, ScenarioError> {
     let field = |name: &str| format!("requests[{i}].{name}");
     let weight = match &raw.weight {
@@ -345,6 +339,10 @@ fn check_request(
             None => Vec::new(),
         },
         expect_json_keys: raw.expect_json_keys.clone(),
+        max_body: match &raw.max_body {
+            Some(own) => check_max_body(src, own, &field("max_body"))?,
+            None => max_body,
+        },
     })
 }
 
@@ -496,6 +494,46 @@ mod tests {
             "{message}"
         );
         assert!(error(&with_request("method = \"\"\n")).contains("`requests[0].method`"));
+        // Control characters are shown escaped: the message stays one line.
+        assert_eq!(
+            error(&with_request("method = \"GET\\r\\nX: \\u0007\"\n")),
+            "scenario.toml: line 7: field `requests[0].method`: `GET\\r\\nX: \\u{7}` is not an HTTP \
+             method (examples: GET, POST, PUT, DELETE)"
+        );
+    }
+
+    #[test]
+    fn paths_stay_on_base_url_and_sizes_and_levels_are_bounded() {
+        let message =
+            error(&with_request("").replace("path = \"/\"", "path = \"http://10.1.2.3/x\""));
+        assert!(
+            message.starts_with("scenario.toml: line 6: field `requests[0].path`: must be a path"),
+            "{message}"
+        );
+        let scenario = parse(&with_request("max_body = \"1MiB\"\n")).unwrap();
+        assert_eq!(scenario.requests[0].max_body, 1 << 20);
+        let scenario = parse(&format!("max_body = \"2kB\"\n{}", with_request(""))).unwrap();
+        assert_eq!(scenario.requests[0].max_body, 2000);
+        assert_eq!(
+            parse(&with_request("")).unwrap().requests[0].max_body,
+            10 << 20
+        );
+        let cli = LoadOverrides {
+            max_body: Some(5),
+            ..LoadOverrides::default()
+        };
+        let scenario = parse_with(&with_request("max_body = \"1MiB\"\n"), &cli).unwrap();
+        assert_eq!(scenario.requests[0].max_body, 5);
+        let message = error(&with_request("max_body = \"lots\"\n"));
+        assert!(
+            message.contains("line 7: field `requests[0].max_body`"),
+            "{message}"
+        );
+        let message = error(&with_request("").replace("users = 10", "users = 10001"));
+        assert!(
+            message.contains("line 2: field `users`: must be at most 10000 (got 10001)"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub fn load_run() -> LoadRun {
         ],
         external: None,
         end_in_flight: Some(0),
+        end_in_flight_ages: None,
         total: LoadTotals {
             requests: 11200,
             errors: ErrorCounts {
@@ -211,6 +212,7 @@ fn synthetic_load(rng: &mut SplitMix64, n: usize) -> LoadRun {
         ],
         external: None,
         end_in_flight: Some(0),
+        end_in_flight_ages: None,
         total: LoadTotals {
             requests: 200 * n as u64 / 10 * 10,
             errors: ErrorCounts::default(),
