@@ -174,6 +174,9 @@ fn samples_in(dir: &Path) -> usize {
 /// a pseudo-terminal at once, with its report, and an exit code of the verdict.
 #[test]
 fn sighup_on_a_pty_ends_the_run_with_a_report() {
+    if !have_tool("python3", "sighup_on_a_pty_ends_the_run_with_a_report") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     let pid_file = tmp.path().join("target.pid");

@@ -256,3 +256,19 @@ pub fn soakprof_within(timeout: Duration, args: &[&str]) -> Output {
         stderr: stderr.join().unwrap(),
     }
 }
+
+/// Is `program` on PATH? A test that needs a tool the machine lacks says it skipped and
+/// passes, unless `SOAKPROF_REQUIRE_ALL` is set (`.ci/run` sets it after installing what
+/// the tests need), when a missing tool is a failure.
+pub fn have_tool(program: &str, test: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
+    if !found {
+        assert!(
+            std::env::var_os("SOAKPROF_REQUIRE_ALL").is_none(),
+            "{test}: `{program}` is not installed, and SOAKPROF_REQUIRE_ALL is set"
+        );
+        eprintln!("{test}: skipped: `{program}` is not installed");
+    }
+    found
+}
