@@ -102,7 +102,7 @@ pub struct LoadArgs {
     /// Drive HTTP GETs at this URL (with --users or --rps).
     #[arg(long, value_name = "URL", help_heading = "Load")]
     pub load_url: Option<String>,
-    /// Closed model: this many users (at most 10000), each sending its next request when
+    /// Closed model: this many users (at most 4000: each holds a connection and its buffers, up to 50 KiB), each sending its next request when
     /// the previous one finished (plus --think).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "rps", requires = "builtin_load", help_heading = "Load")]
     pub users: Option<u32>,

@@ -40,6 +40,41 @@ def start_server(work):
     sys.exit("the fixture server did not start")
 
 
+BULK_SERVER = r"""
+import asyncio, sys
+BODY = b'{"results": "' + b"x" * ((1 << 20) - 16) + b'"}'
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+async def handle(reader, writer):
+    try:
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(HEAD + BODY)
+            await writer.drain()
+    except Exception:
+        pass
+    finally:
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=8192)
+    open(sys.argv[1], "w").write(str(server.sockets[0].getsockname()[1]))
+    await asyncio.sleep(600)
+asyncio.run(main())
+"""
+
+
+def start_bulk_server(work):
+    """A server that answers every request on every connection with a 1 MiB JSON body, as
+    fast as it can, with no cap on connections (the fixture's is 256)."""
+    port_file = os.path.join(work, "bulk-port")
+    server = subprocess.Popen([sys.executable, "-c", BULK_SERVER, port_file])
+    for _ in range(500):
+        if os.path.exists(port_file) and open(port_file).read().strip():
+            return server, int(open(port_file).read().strip())
+        time.sleep(0.01)
+    server.kill()
+    sys.exit("the bulk server did not start")
+
+
 def run(label, server_pid, duration_s, load_args, work):
     out = tempfile.mkdtemp(dir=work)
     os.rmdir(out)
@@ -102,20 +137,31 @@ def main():
             ("never answered, 200 req/s (60 s timeout)",
              ["--load-url", f"{base}/never", "--rps", "200", "--load-timeout", "60s"], 256),
             ("--rps 1000000000", ["--load-url", f"{base}/", "--rps", "1000000000"], 256),
-            ("--users 10000 (the largest accepted)", ["--load-url", f"{base}/", "--users", "10000"], 256),
+            ("--users 4000 (the largest accepted)", ["--load-url", f"{base}/", "--users", "4000"], 256),
             ("1000 [[requests]] (the most accepted), 1000 req/s",
              ["--load", scenario(work, port, "many.toml", many)], 256),
+        ]
+        bulk, bulk_port = start_bulk_server(work)
+        bulk_base = f"http://127.0.0.1:{bulk_port}"
+        checked = ('users = 4000\n[[requests]]\nname = "big"\npath = "/"\nexpect_json_keys = ["results"]\n')
+        cases += [
+            ("--users 4000, 1 MiB bodies as fast as they go",
+             ["--load-url", f"{bulk_base}/", "--users", "4000"], 256),
+            ("--users 4000, 1 MiB JSON bodies, expect_json_keys",
+             ["--load", scenario(work, bulk_port, "checked.toml", checked)], 256),
         ]
         failures = 0
         try:
             for label, args, bound in cases:
-                peak, on_time = run(label, server.pid, duration, args, work)
+                pid = bulk.pid if "1 MiB" in label else server.pid
+                peak, on_time = run(label, pid, duration, args, work)
                 if peak >= bound or not on_time:
                     failures += 1
                     print(f"  ^ above {bound} MiB or late")
         finally:
-            server.kill()
-            server.wait()
+            for process in (server, bulk):
+                process.kill()
+                process.wait()
         print("all within bounds" if failures == 0 else f"{failures} case(s) out of bounds")
         return 1 if failures else 0
 

@@ -11,6 +11,7 @@
 //! are one fixed-size histogram per request name, reset at every interval.
 
 mod body;
+mod json_keys;
 mod request;
 mod schedule;
 mod stats;
@@ -52,7 +53,7 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 const STOP_GRACE: Duration = Duration::from_secs(3);
 /// The most of one connection's response hyper buffers (headers included): a body is
 /// handed over and dropped in pieces of at most this, however fast the server sends.
-const MAX_READ_BUFFER: usize = 64 * 1024;
+const MAX_READ_BUFFER: usize = 16 * 1024;
 
 /// A running built-in driver.
 pub struct BuiltinHandle {

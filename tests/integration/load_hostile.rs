@@ -143,7 +143,7 @@ fn a_million_users_are_refused_naming_the_bound() {
         &["--load-url", "http://127.0.0.1:1/", "--users", "1000000"],
     );
     assert_bad_input(&out, "--users");
-    assert_bad_input(&out, "10000");
+    assert_bad_input(&out, "4000");
     let file = scenario(
         dir.path(),
         "users.toml",
@@ -151,7 +151,7 @@ fn a_million_users_are_refused_naming_the_bound() {
         "users = 1000000\n[[requests]]\nname = \"a\"\npath = \"/\"\n",
     );
     let out = record_bad(fixture.pid, dir.path(), &["--load", file.to_str().unwrap()]);
-    assert_bad_input(&out, "line 2: field `users`: must be at most 10000");
+    assert_bad_input(&out, "line 2: field `users`: must be at most 4000");
 }
 
 #[test]

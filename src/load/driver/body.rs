@@ -1,7 +1,7 @@
 //! Reading a response body: frame by frame as it arrives, each frame dropped once counted,
 //! so the driver holds no more of a body than hyper's read buffer (bounded by the client's
-//! `http1_max_buf_size`) — except for a JSON check, which keeps at most
-//! [`JSON_CHECK_PREFIX`] bytes. A body longer than the request's `max_body` is not read
+//! `http1_max_buf_size`); a JSON check reads the frames as they pass
+//! ([`JsonKeyCheck`]). A body longer than the request's `max_body` is not read
 //! further: the caller drops it, which closes the connection instead of returning it to
 //! the pool with an unread body on it.
 
@@ -9,9 +9,7 @@ use http::header::CONTENT_LENGTH;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-/// A JSON check (`expect_json_keys`) parses at most this much of a body; a longer body
-/// fails its check (the rest is still read and dropped, up to `max_body`).
-pub(super) const JSON_CHECK_PREFIX: usize = 256 * 1024;
+use super::json_keys::JsonKeyCheck;
 
 /// How reading a body ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,36 +31,30 @@ pub(super) fn declared_too_large(headers: &http::HeaderMap, max_body: u64) -> bo
         .is_some_and(|len| len > max_body)
 }
 
-/// Read `body` to its end, at most `max_body` bytes; with `keep`, append the first
-/// [`JSON_CHECK_PREFIX`] bytes to it. Returns how it ended and whether `keep` holds the
-/// whole body.
+/// Read `body` to its end, at most `max_body` bytes, each frame shown to `check` when
+/// there is one.
 pub(super) async fn read_body(
     body: &mut Incoming,
     max_body: u64,
-    mut keep: Option<&mut Vec<u8>>,
-) -> (BodyEnd, bool) {
+    mut check: Option<&mut JsonKeyCheck<'_>>,
+) -> BodyEnd {
     let mut total: u64 = 0;
-    let mut kept_all = true;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return (BodyEnd::Failed, false);
+            return BodyEnd::Failed;
         };
         let Ok(data) = frame.into_data() else {
             continue; // trailers
         };
         total = total.saturating_add(data.len() as u64);
         if total > max_body {
-            return (BodyEnd::TooLarge, false);
+            return BodyEnd::TooLarge;
         }
-        if let Some(kept) = keep.as_deref_mut() {
-            let room = JSON_CHECK_PREFIX.saturating_sub(kept.len());
-            if data.len() > room {
-                kept_all = false;
-            }
-            kept.extend_from_slice(&data[..data.len().min(room)]);
+        if let Some(check) = check.as_deref_mut() {
+            check.feed(&data);
         }
     }
-    (BodyEnd::Complete, kept_all)
+    BodyEnd::Complete
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use http_body_util::Full;
 
 use super::Shared;
 use super::body::{BodyEnd, declared_too_large, read_body};
+use super::json_keys::JsonKeyCheck;
 use super::stats::Outcome;
 use crate::load::LoadError;
 use crate::load::scenario::{self, Body, one_line};
@@ -117,29 +118,23 @@ async fn exchange(
     }
     let mut body = response.into_body();
     let check_json = status_ok && !request.expect_json_keys.is_empty();
-    let mut kept = Vec::new();
-    let (end, kept_all) =
-        read_body(&mut body, request.max_body, check_json.then_some(&mut kept)).await;
-    match end {
+    let mut check = JsonKeyCheck::new(&request.expect_json_keys);
+    match read_body(
+        &mut body,
+        request.max_body,
+        check_json.then_some(&mut check),
+    )
+    .await
+    {
         BodyEnd::Complete => {}
         BodyEnd::TooLarge => return Outcome::BodyTooLarge,
         BodyEnd::Failed => return Outcome::Other,
     }
     if !status_ok {
-        return Outcome::Status;
-    }
-    if !check_json {
-        return Outcome::Ok;
-    }
-    if !kept_all {
-        return Outcome::Check;
-    }
-    match serde_json::from_slice::<serde_json::Value>(&kept) {
-        Ok(serde_json::Value::Object(map))
-            if request.expect_json_keys.iter().all(|k| map.contains_key(k)) =>
-        {
-            Outcome::Ok
-        }
-        _ => Outcome::Check,
+        Outcome::Status
+    } else if check_json && !check.passed() {
+        Outcome::Check
+    } else {
+        Outcome::Ok
     }
 }

@@ -198,7 +198,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BODY: u64 = 10 << 20;
 /// Most users the built-in driver runs (`--users`, `users`, a stage's `users`): each is a
 /// task with its own connection on the driver's one thread.
-pub const MAX_USERS: u32 = 10_000;
+pub const MAX_USERS: u32 = 4_000;
 /// Most `[[requests]]` in a scenario; each name has its own counts in every interval.
 pub const MAX_REQUESTS: usize = 1000;
 
@@ -419,7 +419,7 @@ fn cli_level(overrides: &LoadOverrides) -> Result<Option<Level>, ScenarioError> 
         )),
         (Some(0), None) => Err(ScenarioError::usage("--users must be at least 1")),
         (Some(users), None) if users > MAX_USERS => Err(ScenarioError::usage(format!(
-            "--users must be at most {MAX_USERS} (got {users}); the built-in driver runs every user on one thread"
+            "--users must be at most {MAX_USERS} (got {users}); each user holds a connection and its buffers; use --rps for more load"
         ))),
         (Some(users), None) => Ok(Some(Level {
             model: Model::Closed,

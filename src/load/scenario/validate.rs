@@ -82,7 +82,7 @@ pub(super) fn check_users(
             users.span(),
             field,
             format!(
-                "must be at most {MAX_USERS} (got {value}); the built-in driver runs every user on one thread"
+                "must be at most {MAX_USERS} (got {value}); each user holds a connection and its buffers; use --rps for more load"
             ),
         ));
     }
@@ -529,9 +529,9 @@ mod tests {
             message.contains("line 7: field `requests[0].max_body`"),
             "{message}"
         );
-        let message = error(&with_request("").replace("users = 10", "users = 10001"));
+        let message = error(&with_request("").replace("users = 10", "users = 4001"));
         assert!(
-            message.contains("line 2: field `users`: must be at most 10000 (got 10001)"),
+            message.contains("line 2: field `users`: must be at most 4000 (got 4001)"),
             "{message}"
         );
     }
