@@ -2,6 +2,7 @@
 //! memory (peak, steady level, headroom, sustained use near the limit, and when the fitted
 //! growth reaches the limit). Pure over a run's columns.
 
+use super::memory::MemoryBasis;
 use super::stats;
 use super::verdict::{Capacity, CpuSummary, Finding, MetricTrend, Note, Subject, Verdict};
 use crate::columns::{Columns, Metric};
@@ -90,11 +91,11 @@ fn cpu_over_span(columns: &Columns, limit: f64) -> Option<Span> {
     )
 }
 
-/// Longest span with RSS above `MEM_ALERT_FRACTION` of `limit` bytes.
-fn mem_over_span(columns: &Columns, limit: u64) -> Option<Span> {
+/// Longest span with the judged memory `metric` above `MEM_ALERT_FRACTION` of `limit` bytes.
+fn mem_over_span(columns: &Columns, metric: Metric, limit: u64) -> Option<Span> {
     let level = MEM_ALERT_FRACTION * limit as f64;
     longest_span(
-        columns.points(Metric::Rss).map(|(t, r)| (t, r > level)),
+        columns.points(metric).map(|(t, r)| (t, r > level)),
         span_break_s(columns.t()),
     )
 }
@@ -184,59 +185,69 @@ pub struct CapacityJudged {
     pub time_to_limit: Option<Note>,
 }
 
-/// Median RSS after the warm-up the RSS trend found (all samples without a trend).
-fn steady_rss(columns: &Columns, rss: Option<&MetricTrend>) -> Option<u64> {
-    let (first_t, _) = columns.points(Metric::Rss).next()?;
-    let from = first_t + rss.map_or(0.0, |r| r.warmup_s);
+/// Median of `metric` after the warm-up its trend found (all samples without a trend).
+fn steady(columns: &Columns, metric: Metric, trend: Option<&MetricTrend>) -> Option<u64> {
+    let (first_t, _) = columns.points(metric).next()?;
+    let from = first_t + trend.map_or(0.0, |r| r.warmup_s);
     let after = || {
         columns
-            .points(Metric::Rss)
+            .points(metric)
             .filter(move |(t, _)| *t >= from)
             .map(|(_, y)| y)
     };
     let median = match after().next() {
         Some(_) => stats::median_of(after),
-        None => stats::median_of(|| columns.points(Metric::Rss).map(|(_, y)| y)),
+        None => stats::median_of(|| columns.points(metric).map(|(_, y)| y)),
     };
     median.map(|m| m.round() as u64)
 }
 
-/// Memory and CPU against the limits; `rss` is the RSS trend, when one was fitted.
+/// Memory and CPU against the limits. Memory is the judged memory (`basis`: RSS for one
+/// process, PSS for several), `judged` its trend when one was fitted, and `rss` the RSS
+/// trend (for the summed-RSS figures, reported either way).
 pub fn judge_capacity(
     columns: &Columns,
+    basis: &MemoryBasis,
+    judged: Option<&MetricTrend>,
     rss: Option<&MetricTrend>,
     limits: &Limits,
 ) -> CapacityJudged {
-    let peak_rss_bytes = columns.max_int(Metric::Rss);
-    let steady_rss_bytes = steady_rss(columns, rss);
+    let metric = basis.metric.kind().column();
+    let label = basis.metric.kind().label();
+    let peak_bytes = columns.max_int(metric);
+    let steady_bytes = steady(columns, metric, judged);
     let mut capacity = Capacity {
         mem_limit_bytes: limits.mem_limit_bytes,
         mem_limit_source: limits.mem_limit_source.clone(),
-        peak_rss_bytes,
-        steady_rss_bytes,
+        peak_rss_bytes: columns.max_int(Metric::Rss),
+        steady_rss_bytes: steady(columns, Metric::Rss, rss),
+        judged_memory: basis.metric,
+        judged_memory_reason: basis.reason.clone(),
+        peak_bytes,
+        steady_bytes,
         cpu_limit_cores: limits.cpu_limit_cores,
         cpu_limit_source: limits.cpu_limit_source.clone(),
         ..Capacity::default()
     };
     let mut findings = Vec::new();
     let mut time_to_limit = None;
-    if let (Some(limit), Some(peak)) = (limits.mem_limit_bytes, peak_rss_bytes) {
+    if let (Some(limit), Some(peak)) = (limits.mem_limit_bytes, peak_bytes) {
         let limit_f = limit as f64;
         let headroom = |bytes: u64| (limit_f - bytes as f64) / limit_f * 100.0;
         capacity.headroom_pct = Some(headroom(peak));
-        capacity.steady_headroom_pct = steady_rss_bytes.map(headroom);
+        capacity.steady_headroom_pct = steady_bytes.map(headroom);
         if peak > limit {
             findings.push(Finding::new(
                 Verdict::Fail,
                 Subject::Memory,
                 format!(
-                    "peak RSS {} is above the memory limit {}",
+                    "peak {label} {} is above the memory limit {}",
                     format_bytes(peak as f64),
                     format_limit(limit)
                 ),
             ));
         }
-        let span = mem_over_span(columns, limit);
+        let span = mem_over_span(columns, metric, limit);
         capacity.mem_over_90pct_longest_s = Some(span.map_or(0.0, |s| s.length_s));
         capacity.mem_over_90pct_from_s = span.map(|s| s.from_s);
         if let Some(span) = span.filter(|s| s.length_s >= MEM_ALERT_FOR_S) {
@@ -245,7 +256,7 @@ pub fn judge_capacity(
                 Verdict::Fail,
                 Subject::Memory,
                 sustained_reason(
-                    "RSS",
+                    label,
                     MEM_ALERT_FRACTION,
                     &format_limit(limit),
                     span,
@@ -254,8 +265,8 @@ pub fn judge_capacity(
                 ),
             ));
         }
-        let last_rss_t = columns.points(Metric::Rss).last().map(|(t, _)| t);
-        if let (Some(trend), Some(last_t)) = (rss, last_rss_t)
+        let last_t = columns.points(metric).last().map(|(t, _)| t);
+        if let (Some(trend), Some(last_t)) = (judged, last_t)
             && let Some(ttl) = projected_time_to_limit(trend, last_t, limit_f)
         {
             capacity.time_to_limit_s = Some(ttl);
@@ -532,15 +543,19 @@ mod tests {
         let mut trend = rss.clone();
         let flat = synthetic::shaped(10, |t| (t as u64 + 1) * MIB, |_| 0.1); // 1..=10 MiB
         trend.warmup_s = 5.0; // samples at t = 5..9: 6..=10 MiB
-        let cap =
-            judge_capacity(&synthetic::columns(&flat), Some(&trend), &Limits::default()).capacity;
+        let cap = rss_capacity(&synthetic::columns(&flat), Some(&trend));
         assert_eq!(cap.steady_rss_bytes, Some(8 * MIB));
         trend.warmup_s = 0.0; // all ten: median of 1..=10 MiB
-        let cap =
-            judge_capacity(&synthetic::columns(&flat), Some(&trend), &Limits::default()).capacity;
+        let cap = rss_capacity(&synthetic::columns(&flat), Some(&trend));
         assert_eq!(cap.steady_rss_bytes, Some(11 * MIB / 2));
-        let cap = judge_capacity(&synthetic::columns(&flat), None, &Limits::default()).capacity;
+        let cap = rss_capacity(&synthetic::columns(&flat), None);
         assert_eq!(cap.steady_rss_bytes, Some(11 * MIB / 2));
+    }
+
+    /// Capacity of a one-process run without limits, judged on RSS.
+    fn rss_capacity(columns: &Columns, rss: Option<&MetricTrend>) -> Capacity {
+        let basis = crate::analysis::memory::memory_basis(columns);
+        judge_capacity(columns, &basis, rss, rss, &Limits::default()).capacity
     }
 
     #[test]

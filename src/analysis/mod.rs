@@ -5,6 +5,7 @@
 pub mod capacity;
 pub mod exits;
 pub mod load;
+pub mod memory;
 pub mod prepare;
 pub mod profiler;
 pub mod regression;
@@ -23,8 +24,8 @@ pub use load::LoadSummary;
 pub use prepare::Values;
 pub use regression::{LinearFit, OnlineSlope, fit_linear};
 pub use trend::{
-    Judged, MIN_ENVELOPE_POINTS, MIN_SAMPLES_FOR_TREND, MetricKind, Prepared, Warmup, judge_trend,
-    prepare_series,
+    Judged, JudgedMemory, MIN_ENVELOPE_POINTS, MIN_SAMPLES_FOR_TREND, MetricKind, Prepared, Warmup,
+    judge_trend, judge_trend_judging, prepare_series,
 };
 pub use verdict::{
     Capacity, CpuSummary, Finding, MetricTrend, Metrics, Note, RunSummary, RunVerdict, Subject,
@@ -74,13 +75,21 @@ pub fn judge_metric(
     judge_trend(&t, y, kind, thresholds, warmup)
 }
 
-/// The trend of every metric, and their findings in the metrics' order.
-fn judge_metrics(columns: &Columns, th: &Thresholds) -> (Metrics, Vec<Finding>) {
+/// The trend of every metric, and their findings in the metrics' order; memory is judged
+/// on `memory` (see [`memory::memory_basis`]).
+fn judge_metrics(
+    columns: &Columns,
+    th: &Thresholds,
+    memory: JudgedMemory,
+) -> (Metrics, Vec<Finding>) {
     let warmup = sequential::warmup_setting(th);
     let mut findings = Vec::new();
     let mut metrics = Metrics::default();
     for kind in MetricKind::ALL {
-        let Some(judged) = judge_metric(columns, kind, th, warmup) else {
+        let Some((t, y)) = metric_series(columns, kind.column()) else {
+            continue;
+        };
+        let Some(judged) = judge_trend_judging(&t, y, kind, th, warmup, memory) else {
             continue;
         };
         findings.extend(judged.finding);
@@ -204,23 +213,25 @@ fn judge_data(run: &RunData, metrics: &Metrics, th: &Thresholds) -> Vec<Finding>
 
 /// Why a run with no other finding passed, in the terms the RSS verdict used: no
 /// established growth, or growth below the warning level.
-fn pass_summary(rss: &MetricTrend, th: &Thresholds) -> Finding {
+fn pass_summary(kind: MetricKind, trend: &MetricTrend, th: &Thresholds) -> Finding {
+    let label = kind.label();
     let estimate = format!(
         "{} (95% CI {} to {}, robust {}, trend p = {:.2})",
-        format_byte_rate(rss.slope_per_min),
-        format_byte_rate(rss.slope_ci[0]),
-        format_byte_rate(rss.slope_ci[1]),
-        rss.robust_slope_per_min
+        format_byte_rate(trend.slope_per_min),
+        format_byte_rate(trend.slope_ci[0]),
+        format_byte_rate(trend.slope_ci[1]),
+        trend
+            .robust_slope_per_min
             .map_or_else(|| "n/a".to_string(), format_byte_rate),
-        rss.trend_p_value
+        trend.trend_p_value
     );
-    let text = if rss.slope_per_min <= th.warn_growth_bytes_per_min {
+    let text = if trend.slope_per_min <= th.warn_growth_bytes_per_min {
         format!(
-            "RSS trend {estimate} is within the warn threshold {}",
+            "{label} trend {estimate} is within the warn threshold {}",
             format_byte_rate(th.warn_growth_bytes_per_min)
         )
     } else {
-        format!("no established RSS growth: trend {estimate} is not significant")
+        format!("no established {label} growth: trend {estimate} is not significant")
     };
     Finding::new(Verdict::Pass, Subject::Summary, text)
 }
@@ -230,24 +241,36 @@ fn pass_summary(rss: &MetricTrend, th: &Thresholds) -> Finding {
 pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
     let columns = &run.columns;
     let th = &config.thresholds;
-    let (mut metrics, mut findings) = judge_metrics(columns, th);
+    let basis = memory::memory_basis(columns);
+    let memory_kind = basis.metric.kind();
+    let (mut metrics, mut findings) = judge_metrics(columns, th, basis.metric);
     if let Some((cpu, cpu_findings)) = capacity::judge_cpu(columns, &config.limits) {
         metrics.cpu = Some(cpu);
         findings.extend(cpu_findings);
     }
-    let judged = capacity::judge_capacity(columns, metrics.rss.as_ref(), &config.limits);
+    let judged_trend = match basis.metric {
+        JudgedMemory::Rss => metrics.rss.as_ref(),
+        JudgedMemory::Pss => metrics.pss.as_ref(),
+    };
+    let judged = capacity::judge_capacity(
+        columns,
+        &basis,
+        judged_trend,
+        metrics.rss.as_ref(),
+        &config.limits,
+    );
     findings.extend(judged.findings);
     if let Some(note) = judged.time_to_limit {
-        // Said on the RSS growth finding when there is one.
+        // Said on the judged memory's growth finding when there is one.
         match findings
             .iter_mut()
-            .find(|f| f.subject == Subject::Growth(MetricKind::Rss))
+            .find(|f| f.subject == Subject::Growth(memory_kind))
         {
             Some(growth) => growth.notes.push(note),
             None => findings.push(Finding::new(
                 Verdict::Pass,
                 Subject::Memory,
-                format!("RSS: {}", note.text()),
+                format!("{}: {}", memory_kind.label(), note.text()),
             )),
         }
     }
@@ -264,11 +287,15 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         .map(|f| f.verdict)
         .max()
         .unwrap_or(Verdict::Pass);
+    let judged_trend = match basis.metric {
+        JudgedMemory::Rss => metrics.rss.as_ref(),
+        JudgedMemory::Pss => metrics.pss.as_ref(),
+    };
     if verdict == Verdict::Pass
         && findings.is_empty()
-        && let Some(rss) = &metrics.rss
+        && let Some(trend) = judged_trend
     {
-        findings.push(pass_summary(rss, th));
+        findings.push(pass_summary(memory_kind, trend, th));
     }
     RunVerdict {
         schema_version: 1,

@@ -2,6 +2,8 @@
 //! and judged against its thresholds. Pure over `(t, y)` slices, so a run's columns, a
 //! baseline run and a Prometheus series are judged by the same code.
 
+use serde::{Deserialize, Serialize};
+
 use super::prepare::{self, Values};
 use super::verdict::{Finding, MetricTrend, Subject, Verdict};
 use super::{fit_linear, robust};
@@ -74,7 +76,25 @@ impl MetricKind {
     /// without costing memory. Nor is PSS: it moves when *other* processes map or unmap
     /// pages the target shares with them; USS (private memory) is the leak signal.
     pub fn thresholds(self, th: &Thresholds) -> Option<(f64, f64)> {
-        match self {
+        self.thresholds_judging(th, JudgedMemory::Rss)
+    }
+
+    /// [`MetricKind::thresholds`] in a run whose memory is judged on `memory`: with
+    /// several processes PSS is judged in RSS's place (and RSS only reported).
+    pub fn thresholds_judging(self, th: &Thresholds, memory: JudgedMemory) -> Option<(f64, f64)> {
+        let memory_judged = |kind| {
+            if memory == kind {
+                Some(MetricKind::Rss)
+            } else {
+                None
+            }
+        };
+        let kind = match self {
+            MetricKind::Rss => memory_judged(JudgedMemory::Rss)?,
+            MetricKind::Pss => memory_judged(JudgedMemory::Pss)?,
+            other => other,
+        };
+        match kind {
             MetricKind::Rss | MetricKind::Uss => {
                 Some((th.warn_growth_bytes_per_min, th.max_growth_bytes_per_min))
             }
@@ -91,6 +111,26 @@ impl MetricKind {
     /// one-second run turns a few pages of jitter into "MB per minute".
     pub fn min_total_growth(self) -> f64 {
         if self.is_bytes() { 1e6 } else { 2.0 }
+    }
+}
+
+/// The memory that is judged for growth and set against the limit: RSS for one process;
+/// PSS (each shared page split among the processes that map it) when a run covers several,
+/// since summed RSS counts a shared page once per process. See `analysis::memory`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JudgedMemory {
+    #[default]
+    Rss,
+    Pss,
+}
+
+impl JudgedMemory {
+    pub fn kind(self) -> MetricKind {
+        match self {
+            JudgedMemory::Rss => MetricKind::Rss,
+            JudgedMemory::Pss => MetricKind::Pss,
+        }
     }
 }
 
@@ -248,6 +288,20 @@ pub fn judge_trend<Y: Values + ?Sized>(
     thresholds: &Thresholds,
     warmup: Warmup,
 ) -> Option<Judged> {
+    judge_trend_judging(t, y, kind, thresholds, warmup, JudgedMemory::Rss)
+}
+
+/// [`judge_trend`] in a run whose memory is judged on `memory` (see
+/// [`MetricKind::thresholds_judging`]).
+pub fn judge_trend_judging<Y: Values + ?Sized>(
+    t: &[f64],
+    y: &Y,
+    kind: MetricKind,
+    thresholds: &Thresholds,
+    warmup: Warmup,
+    memory: JudgedMemory,
+) -> Option<Judged> {
+    let limits = kind.thresholds_judging(thresholds, memory);
     let n = y.count();
     if t.len() < MIN_SAMPLES_FOR_TREND || t.len() != n {
         return None;
@@ -296,7 +350,7 @@ pub fn judge_trend<Y: Values + ?Sized>(
     let sure = fit.n_eff >= SURE_N_EFFECTIVE
         && (prepared.cycle_period_s.is_none() || prepared.cycles >= SURE_CYCLES);
     let robust_above = |limit: f64| robust_slope.is_none_or(|r| r > limit);
-    let verdict = match kind.thresholds(thresholds) {
+    let verdict = match limits {
         None => Verdict::Pass,
         Some(_) if total_growth < kind.min_total_growth() || !significant => Verdict::Pass,
         // Proof: even the low end of the interval is above the fail threshold.
@@ -320,7 +374,7 @@ pub fn judge_trend<Y: Values + ?Sized>(
         Finding::new(
             verdict,
             Subject::Growth(kind),
-            growth_reason(kind, thresholds, verdict, slope, ci, span_s, &shown, sure),
+            growth_reason(kind, limits, verdict, slope, ci, span_s, &shown, sure),
         )
     });
     let (first_t, last_t) = (pt[0], pt[pt.len() - 1]);
@@ -328,7 +382,7 @@ pub fn judge_trend<Y: Values + ?Sized>(
     let max = (0..n).map(|i| y.at(i)).fold(f64::NEG_INFINITY, f64::max);
     let trend = MetricTrend {
         unit: if kind.is_bytes() { "bytes" } else { "count" }.to_string(),
-        judged: kind.thresholds(thresholds).is_some(),
+        judged: limits.is_some(),
         slope_per_min: slope,
         slope_ci: ci,
         robust_slope_per_min: robust_slope,
@@ -364,7 +418,7 @@ struct Shown {
 #[allow(clippy::too_many_arguments)]
 fn growth_reason(
     kind: MetricKind,
-    thresholds: &Thresholds,
+    limits: Option<(f64, f64)>,
     verdict: Verdict,
     slope: f64,
     ci: [f64; 2],
@@ -372,7 +426,7 @@ fn growth_reason(
     shown: &Shown,
     sure: bool,
 ) -> String {
-    let (warn_at, fail_at) = kind.thresholds(thresholds).unwrap_or_default();
+    let (warn_at, fail_at) = limits.unwrap_or_default();
     let mut context = String::new();
     if let Some(period) = shown.cycle_period_s {
         context.push_str(&format!(

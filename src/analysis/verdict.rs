@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::load::LoadSummary;
+use super::trend::JudgedMemory;
 use crate::runlog::{StopReason, TargetInfo, Thresholds};
 use crate::units::format_limit;
 use crate::units::short_duration;
@@ -96,7 +97,22 @@ pub struct Capacity {
     pub steady_rss_bytes: Option<u64>,
     /// (limit − steady) / limit, percent.
     pub steady_headroom_pct: Option<f64>,
-    /// Time from the end of the run until the fitted RSS line reaches the limit.
+    /// The memory the capacity figures (peak, steady, headroom, time to limit, the 90% span)
+    /// are of: `rss` for one process, `pss` for several (summed RSS counts shared pages once
+    /// per process); see `analysis::memory`.
+    #[serde(default)]
+    pub judged_memory: JudgedMemory,
+    /// Why it is that one, in a sentence.
+    #[serde(default)]
+    pub judged_memory_reason: String,
+    /// Peak of the judged memory, bytes.
+    #[serde(default)]
+    pub peak_bytes: Option<u64>,
+    /// Median of the judged memory after its warm-up, bytes.
+    #[serde(default)]
+    pub steady_bytes: Option<u64>,
+    /// Time from the end of the run until the fitted line of the judged memory reaches the
+    /// limit.
     pub time_to_limit_s: Option<f64>,
     /// Longest continuous span with RSS above 90% of the memory limit, seconds (0 when it
     /// never was; null without a limit). See `MEM_ALERT_FRACTION`.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::analysis::load::{
     ExternalSummary, LoadSummary, format_error_kinds, format_ms, format_rps,
 };
-use crate::analysis::{MetricTrend, Metrics, RunVerdict};
+use crate::analysis::{JudgedMemory, MetricTrend, Metrics, RunVerdict};
 use crate::runlog::{RunData, TargetInfo};
 use crate::units::{
     format_byte_rate, format_bytes, format_count_rate, format_duration_s, three_figures,
@@ -324,9 +324,17 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
         ));
     }
     let cap = &verdict.capacity;
-    if let (Some(limit), Some(peak)) = (cap.mem_limit_bytes, cap.peak_rss_bytes) {
+    let label = cap.judged_memory.kind().label();
+    if cap.judged_memory != JudgedMemory::Rss {
         out.push_str(&format!(
-            "  capacity: peak RSS {} of {} limit ({}% headroom){}\n",
+            "  memory judged on {label}: {}\n",
+            cap.judged_memory_reason
+        ));
+    }
+    let peak = cap.peak_bytes.or(cap.peak_rss_bytes);
+    if let (Some(limit), Some(peak)) = (cap.mem_limit_bytes, peak) {
+        out.push_str(&format!(
+            "  capacity: peak {label} {} of {} limit ({}% headroom){}\n",
             format_bytes(peak as f64),
             format_bytes(limit as f64),
             three_figures(cap.headroom_pct.unwrap_or(0.0)),

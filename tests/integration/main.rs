@@ -8,6 +8,7 @@ mod output_logs;
 mod report;
 mod run_dir;
 mod schema;
+mod shared_memory;
 mod terminal;
 mod util;
 

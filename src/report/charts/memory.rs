@@ -13,7 +13,7 @@ use super::style::{
     USS_LOOK, VMS_LOOK,
 };
 use super::trend::{signed, trend_lines, verdict_word, warmup_mark, warmup_shade};
-use crate::analysis::{MetricTrend, RunVerdict};
+use crate::analysis::{JudgedMemory, MetricTrend, RunVerdict};
 use crate::columns::{Columns, Metric};
 use crate::runlog::RunData;
 use crate::units::{format_byte_rate, format_bytes, format_limit, short_duration};
@@ -42,15 +42,24 @@ pub(super) struct Projection {
     pub drawn: bool,
 }
 
+/// The judged memory's name, trend and column: RSS for one process, PSS for several.
+fn judged(verdict: &RunVerdict) -> (&'static str, Option<&MetricTrend>, Metric) {
+    match verdict.capacity.judged_memory {
+        JudgedMemory::Rss => ("RSS", verdict.metrics.rss.as_ref(), Metric::Rss),
+        JudgedMemory::Pss => ("PSS", verdict.metrics.pss.as_ref(), Metric::Pss),
+    }
+}
+
 pub(super) fn projection(run: &RunData, verdict: &RunVerdict) -> Option<Projection> {
-    let trend = verdict.metrics.rss.as_ref()?;
+    let (_, trend, metric) = judged(verdict);
+    let trend = trend?;
     let limit = verdict.capacity.mem_limit_bytes? as f64;
     let after_s = verdict.capacity.time_to_limit_s.filter(|s| *s > 0.0)?;
     if trend.slope_per_min <= 0.0 {
         return None;
     }
-    // The analysis measures the time to the limit from the last RSS sample.
-    let last_t = run.columns.points(Metric::Rss).last()?.0;
+    // The analysis measures the time to the limit from the judged memory's last sample.
+    let last_t = run.columns.points(metric).last()?.0;
     let at_s = last_t + after_s;
     Some(Projection {
         from: (trend.fit_end[0], trend.fit_end[1]),
@@ -74,15 +83,16 @@ fn byte_unit(max: f64) -> (f64, &'static str) {
 
 /// "Memory: RSS +24.4 MB/min (fail; threshold 10.0 MB/min)".
 fn memory_title(run: &RunData, verdict: &RunVerdict) -> String {
-    match &verdict.metrics.rss {
+    let (label, trend, metric) = judged(verdict);
+    match trend {
         Some(t) => format!(
-            "Memory: RSS {} ({}; threshold {})",
+            "Memory: {label} {} ({}; threshold {})",
             signed(format_byte_rate(t.slope_per_min), t.slope_per_min),
             verdict_word(t),
             format_byte_rate(verdict.thresholds.max_growth_bytes_per_min)
         ),
-        None if run.columns.present(Metric::Rss) > 0 => {
-            "Memory: RSS (too few samples for a trend)".to_string()
+        None if run.columns.present(metric) > 0 => {
+            format!("Memory: {label} (too few samples for a trend)")
         }
         None => "Memory: not measured".to_string(),
     }
@@ -195,9 +205,10 @@ struct Refs {
     values: Vec<f64>,
 }
 
-/// RSS's fitted trend and the fail threshold's slope.
+/// The judged memory's fitted trend and the fail threshold's slope.
 fn trend_refs(verdict: &RunVerdict, scale: f64, refs: &mut Refs) {
-    let Some(trend) = verdict.metrics.rss.as_ref() else {
+    let (label, trend, _) = judged(verdict);
+    let Some(trend) = trend else {
         return;
     };
     let max_growth = verdict.thresholds.max_growth_bytes_per_min;
@@ -205,7 +216,7 @@ fn trend_refs(verdict: &RunVerdict, scale: f64, refs: &mut Refs) {
     refs.values.extend([lines[0].from.1, lines[0].to.1]);
     refs.legend.push(legend_item(
         format!(
-            "RSS fitted trend {}",
+            "{label} fitted trend {}",
             signed(format_byte_rate(trend.slope_per_min), trend.slope_per_min)
         ),
         FIT_LOOK,
@@ -281,7 +292,7 @@ pub(super) fn chart(
     axis: &TimeAxis,
     marks: &[Mark],
 ) -> ChartSpec {
-    let rss_trend = verdict.metrics.rss.as_ref();
+    let (_, judged_trend, _) = judged(verdict);
     let proj = projection(run, verdict);
     let projection_drawn = proj.is_some_and(|p| p.drawn && axis.x(p.at_s) <= axis.end);
     let scaling = scaling(&run.columns, verdict, projection_drawn);
@@ -294,14 +305,14 @@ pub(super) fn chart(
     limit_refs(verdict, axis, proj, projection_drawn, &scaling, &mut refs);
     legend.append(&mut refs.legend);
     let first_t = run.columns.t().first().copied().unwrap_or(0.0);
-    let shades: Vec<_> = warmup_shade(rss_trend, first_t).into_iter().collect();
+    let shades: Vec<_> = warmup_shade(judged_trend, first_t).into_iter().collect();
     let mut marks = marks.to_vec();
     if !shades.is_empty() {
         legend.push(warmup_legend());
         marks.push(warmup_mark(first_t));
     }
     legend.extend(vms_note(verdict, &scaling));
-    if let Some(onset) = rss_trend.and_then(|t| t.onset_s) {
+    if let Some(onset) = judged_trend.and_then(|t| t.onset_s) {
         marks.push(Mark {
             t: first_t + onset,
             kind: MarkKind::Onset,

@@ -2,7 +2,7 @@
 //! table and the capacity table.
 
 use super::{escape, header_row, kv, verdict_cell};
-use crate::analysis::{MetricTrend, RunVerdict};
+use crate::analysis::{JudgedMemory, MetricTrend, RunVerdict};
 use crate::report::{
     metric_trends, pid_list, target_label, trend_rate, trend_value, trend_verdict,
 };
@@ -223,18 +223,40 @@ pub(super) fn capacity(out: &mut String, verdict: &RunVerdict) {
             "none (give <code>--mem-limit</code>, or run the target in a cgroup with a limit)",
         ),
     }
-    if let Some(peak) = cap.peak_rss_bytes {
+    let label = cap.judged_memory.kind().label();
+    if !cap.judged_memory_reason.is_empty() {
         kv(
             out,
-            "peak RSS",
+            "judged memory",
+            &escape(&format!("{label}: {}", cap.judged_memory_reason)),
+        );
+    }
+    // Verdicts written before the judged memory was recorded hold RSS figures only.
+    let (peak, steady) = match (cap.peak_bytes, cap.judged_memory_reason.is_empty()) {
+        (Some(peak), false) => (Some(peak), cap.steady_bytes),
+        _ => (cap.peak_rss_bytes, cap.steady_rss_bytes),
+    };
+    if let Some(peak) = peak {
+        kv(
+            out,
+            &format!("peak {label}"),
             &escape(&with_headroom(peak, cap.headroom_pct)),
         );
     }
-    if let Some(steady) = cap.steady_rss_bytes {
+    if let Some(steady) = steady {
         kv(
             out,
-            "steady RSS (median after warm-up)",
+            &format!("steady {label} (median after warm-up)"),
             &escape(&with_headroom(steady, cap.steady_headroom_pct)),
+        );
+    }
+    if cap.judged_memory != JudgedMemory::Rss
+        && let Some(rss) = cap.peak_rss_bytes
+    {
+        kv(
+            out,
+            "peak summed RSS (not judged)",
+            &escape(&format_bytes(rss as f64)),
         );
     }
     if cap.mem_limit_bytes.is_some() {
