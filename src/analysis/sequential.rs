@@ -10,7 +10,7 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::{MetricKind, Verdict, Warmup, fit_linear, judge_trend, prepare_series};
+use super::{MetricKind, Verdict, Warmup, fit_linear, judge_trend_judging, prepare_series};
 use crate::columns::Columns;
 use crate::runlog::Thresholds;
 use crate::units::format_duration_s;
@@ -91,8 +91,10 @@ pub fn certain_fail(
         return None;
     }
     let level = alpha_at_look(alpha, k);
+    // The memory the verdict judges: PSS, not summed RSS, when there are several processes.
+    let memory = super::memory::memory_basis(columns).metric;
     let metrics = [
-        (MetricKind::Rss, thresholds.max_growth_bytes_per_min),
+        (memory.kind(), thresholds.max_growth_bytes_per_min),
         (MetricKind::Uss, thresholds.max_growth_bytes_per_min),
         (MetricKind::Threads, thresholds.max_thread_growth_per_min),
         (MetricKind::Fds, thresholds.max_fd_growth_per_min),
@@ -105,7 +107,7 @@ pub fn certain_fail(
         if t.len() < super::MIN_SAMPLES_FOR_TREND {
             continue;
         }
-        let judged = judge_trend(t, y, kind, thresholds, warmup);
+        let judged = judge_trend_judging(t, y, kind, thresholds, warmup, memory);
         if judged.is_none_or(|j| j.trend.verdict != Verdict::Fail) {
             continue;
         }
