@@ -59,6 +59,15 @@ fn acquire_target(
         TargetSpec::Spawn(command) => {
             let child = target::spawn(command, &run_dir.join(runlog::TARGET_LOG_FILE))?;
             process::set_spawned_group(child.id());
+            // Every sample is of the target after its exec, never of the fork or of a
+            // half-loaded image (see `target::past_exec`).
+            if !target::wait_past_exec(child.id(), target::EXEC_WAIT) && !config.quiet {
+                diag!(
+                    "soakprof: notice: pid {} did not look past its exec (program and libraries mapped) within {}; sampling it anyway",
+                    child.id(),
+                    humantime::format_duration(target::EXEC_WAIT)
+                );
+            }
             let info = table
                 .get(child.id())?
                 .ok_or(target::TargetError::NoSuchPid(child.id()))?;
