@@ -4,6 +4,7 @@
 
 pub mod capacity;
 pub mod exits;
+pub mod lives;
 pub mod load;
 pub mod prepare;
 pub mod profiler;
@@ -75,12 +76,29 @@ pub fn judge_metric(
 }
 
 /// The trend of every metric, and their findings in the metrics' order.
-fn judge_metrics(columns: &Columns, th: &Thresholds) -> (Metrics, Vec<Finding>) {
+/// With restarts, each life is judged on its own (see [`lives`]); the number of lives
+/// whose RSS was judged comes back with them.
+fn judge_metrics(
+    columns: &Columns,
+    th: &Thresholds,
+    restarts: &[f64],
+) -> (Metrics, Vec<Finding>, usize) {
     let warmup = sequential::warmup_setting(th);
     let mut findings = Vec::new();
     let mut metrics = Metrics::default();
+    let mut lives_judged = 0;
     for kind in MetricKind::ALL {
-        let Some(judged) = judge_metric(columns, kind, th, warmup) else {
+        let judged = if restarts.is_empty() {
+            judge_metric(columns, kind, th, warmup)
+        } else {
+            lives::judge_lives(columns, kind, th, restarts).map(|(judged, lives)| {
+                if kind == MetricKind::Rss {
+                    lives_judged = lives;
+                }
+                judged
+            })
+        };
+        let Some(judged) = judged else {
             continue;
         };
         findings.extend(judged.finding);
@@ -94,7 +112,7 @@ fn judge_metrics(columns: &Columns, th: &Thresholds) -> (Metrics, Vec<Finding>) 
         };
         *slot = Some(judged.trend);
     }
-    (metrics, findings)
+    (metrics, findings, lives_judged)
 }
 
 /// Findings about the log itself and the amount of data.
@@ -230,7 +248,9 @@ fn pass_summary(rss: &MetricTrend, th: &Thresholds) -> Finding {
 pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
     let columns = &run.columns;
     let th = &config.thresholds;
-    let (mut metrics, mut findings) = judge_metrics(columns, th);
+    let restart_times = lives::restart_times(&run.events);
+    let (mut metrics, mut findings, lives_judged) = judge_metrics(columns, th, &restart_times);
+    let restarts = lives::summary(columns, &restart_times, lives_judged);
     if let Some((cpu, cpu_findings)) = capacity::judge_cpu(columns, &config.limits) {
         metrics.cpu = Some(cpu);
         findings.extend(cpu_findings);
@@ -251,7 +271,9 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
             )),
         }
     }
-    findings.extend(exits::judge_events(&run.events));
+    findings.extend(exits::judge_events(&lives::without_restarted_exits(
+        &run.events,
+    )));
     let load = run.load.as_ref().map(|l| {
         let (summary, load_findings) = load::judge_load(l, th);
         findings.extend(load_findings);
@@ -270,6 +292,9 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
     {
         findings.push(pass_summary(rss, th));
     }
+    if let Some(restarts) = &restarts {
+        findings.push(lives::restarts_finding(restarts));
+    }
     RunVerdict {
         schema_version: 1,
         verdict,
@@ -283,6 +308,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         thresholds: th.clone(),
         run: run_summary(run),
         load,
+        restarts,
     }
 }
 
