@@ -55,6 +55,12 @@ pub struct RecordArgs {
     /// Include all descendant processes, summed (re-walked on every sample).
     #[arg(long)]
     pub children: bool,
+    /// Keep recording across restarts: a target found by --name/--match is looked for
+    /// again by the same rule on every tick once it is gone; with `-- CMD`, CMD is a
+    /// supervisor and its children are followed (a new child is a restart; the run ends
+    /// when CMD itself exits). Each restart is an event; each life is judged.
+    #[arg(long)]
+    pub follow: bool,
     /// Time between samples (minimum 10ms).
     #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
     pub interval: Duration,

@@ -59,12 +59,51 @@ fn acquire_target(
         TargetSpec::Spawn(command) => {
             let child = target::spawn(command, &run_dir.join(runlog::TARGET_LOG_FILE))?;
             process::set_spawned_group(child.id());
+            // Every sample is of the target after its exec, never of the fork or of a
+            // half-loaded image (see `target::past_exec`).
+            if !target::wait_past_exec(child.id(), target::EXEC_WAIT) && !config.quiet {
+                diag!(
+                    "soakprof: notice: pid {} did not look past its exec (program and libraries mapped) within {}; sampling it anyway",
+                    child.id(),
+                    humantime::format_duration(target::EXEC_WAIT)
+                );
+            }
             let info = table
                 .get(child.id())?
                 .ok_or(target::TargetError::NoSuchPid(child.id()))?;
             Ok((vec![info], Some(child)))
         }
         spec => Ok((target::resolve(spec, config.pick, table)?, None)),
+    }
+}
+
+/// `--follow`: the target looked for again by the rule that found it (`--name`/`--match`,
+/// the newest when several match and `--pick` does not say), or, for a started
+/// supervisor, its children. It lists processes with a process table of its own.
+struct Refinder {
+    spec: TargetSpec,
+    pick: Option<target::Pick>,
+    /// The supervisor soakprof started: its children are the target.
+    supervisor: Option<u32>,
+    table: Box<dyn sample::ProcessBackend>,
+}
+
+impl record::Refind for Refinder {
+    fn refind(&mut self) -> Vec<sample::ProcId> {
+        let found = match self.supervisor {
+            Some(pid) => self
+                .table
+                .list()
+                .map(|all| all.into_iter().filter(|p| p.ppid == pid).collect())
+                .unwrap_or_default(),
+            None => target::resolve(
+                &self.spec,
+                self.pick.or(Some(target::Pick::Newest)),
+                self.table.as_mut(),
+            )
+            .unwrap_or_default(),
+        };
+        found.into_iter().map(|p: ProcInfo| p.id).collect()
     }
 }
 
@@ -125,6 +164,7 @@ fn run_header(
             name: first.name.clone(),
             cmdline: first.cmdline.clone(),
             children: config.children,
+            follow: config.follow,
         },
         interval_s: config.interval.as_secs_f64(),
         duration_s: config.duration.map(|d| d.as_secs_f64()),
@@ -247,7 +287,17 @@ fn record_into(
         children: config.children,
         pss: config.pss_interval,
     };
-    let roots = infos.iter().map(|p| p.id).collect();
+    let mut refinder = config.follow.then(|| Refinder {
+        spec: config.target.clone(),
+        pick: config.pick,
+        supervisor: child.as_ref().map(std::process::Child::id),
+        table: sample::open_backend(config.backend),
+    });
+    // A started supervisor is not sampled itself: its children are, from the first tick.
+    let roots = match (&refinder, &child) {
+        (Some(_), Some(_)) => Vec::new(),
+        _ => infos.iter().map(|p| p.id).collect(),
+    };
     let mut recorder = Recorder {
         sampler: backend,
         clock: &clock,
@@ -257,6 +307,7 @@ fn record_into(
         spawned: child.as_mut(),
         early_stop: fail_fast.as_mut().map(|f| f as &mut dyn EarlyStop),
         cpu: &record::ThreadCpu,
+        follow: refinder.as_mut().map(|r| r as &mut dyn record::Refind),
     };
     let outcome = recorder.run(&settings, header, roots);
     status.finish();

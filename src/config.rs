@@ -24,6 +24,10 @@ pub enum ConfigError {
     EmptyName,
     #[error("--pick only applies to --name or --match")]
     PickWithoutSearch,
+    #[error(
+        "--follow does not apply to --pid: a PID does not restart; give --name, --match or the supervisor's command"
+    )]
+    FollowPid,
     #[error(transparent)]
     Scenario(#[from] crate::load::scenario::ScenarioError),
     #[error("--load-cmd must not be empty")]
@@ -48,6 +52,7 @@ impl ConfigError {
             | ConfigError::WarnAboveFail { .. }
             | ConfigError::EmptyName
             | ConfigError::PickWithoutSearch
+            | ConfigError::FollowPid
             | ConfigError::EmptyLoadCommand
             | ConfigError::LoadProgramNotFound { .. }
             | ConfigError::IntervalOverDuration { .. } => true,
@@ -61,6 +66,8 @@ pub struct RecordConfig {
     pub target: TargetSpec,
     pub pick: Option<Pick>,
     pub children: bool,
+    /// `--follow`: keep recording across restarts.
+    pub follow: bool,
     pub interval: Duration,
     pub duration: Option<Duration>,
     pub pss_interval: PssInterval,
@@ -228,6 +235,9 @@ impl RecordConfig {
         if args.pick.is_some() && !matches!(target, TargetSpec::Name(_) | TargetSpec::Match(_)) {
             return Err(ConfigError::PickWithoutSearch);
         }
+        if args.follow && matches!(target, TargetSpec::Pid(_)) {
+            return Err(ConfigError::FollowPid);
+        }
         if let Some(duration) = args.duration
             && args.interval > duration
         {
@@ -243,6 +253,7 @@ impl RecordConfig {
             target,
             pick: args.pick,
             children: args.children,
+            follow: args.follow,
             interval: args.interval,
             pss_interval: args.pss_interval,
             duration: args.duration,

@@ -99,6 +99,7 @@ pub fn run(args: DemoArgs) -> Result<u8, Error> {
         target: TargetSpec::Spawn(command),
         pick: None,
         children: false,
+        follow: false,
         interval: Duration::from_millis(250),
         pss_interval: PssInterval::Auto,
         duration: Some(args.duration),

@@ -195,6 +195,7 @@ mod tests {
             ),
             (ConfigError::EmptyName.into(), BAD),
             (ConfigError::PickWithoutSearch.into(), BAD),
+            (ConfigError::FollowPid.into(), BAD),
             (ConfigError::EmptyLoadCommand.into(), BAD),
             (
                 ConfigError::IntervalOverDuration {

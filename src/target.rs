@@ -234,6 +234,69 @@ pub fn spawn(command: &[String], log_path: &Path) -> Result<Child, ProcessError>
     process::spawn(&mut cmd, &command.join(" "), log_path)
 }
 
+/// How long [`wait_past_exec`] waits for a started target to be past its exec.
+pub const EXEC_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Has a started process finished its exec, judged from `/proc/PID/exe` (`exe`) and
+/// `/proc/PID/maps` (`maps`)? `own_exe` is soakprof's own executable.
+///
+/// `Command::spawn` returns when the child's close-on-exec pipe closes, which the kernel
+/// does early in `execve`: `/proc/PID/exe` already names the new program, but its image
+/// may not be mapped yet (RSS 0, a few hundred KB of VMS), and a dynamically linked
+/// program then spends a while in its ELF interpreter before its libraries are mapped.
+/// The rule: the executable is not soakprof's, its file is mapped, and when a second file
+/// is mapped (the interpreter of a dynamically linked program) a third one is too (the
+/// loader has mapped the program's libraries). A static program has only its own file.
+pub fn past_exec(own_exe: &str, exe: &str, maps: &str) -> bool {
+    if exe.is_empty() || exe == own_exe {
+        return false;
+    }
+    let mut files: Vec<&str> = Vec::new();
+    for line in maps.lines() {
+        // address perms offset dev inode path: the path is what follows the 5th field.
+        let path = line.splitn(6, ' ').nth(5).map(str::trim).unwrap_or("");
+        if path.starts_with('/') && !files.contains(&path) {
+            files.push(path);
+        }
+    }
+    files.contains(&exe) && files.len() != 2
+}
+
+/// Wait, at most `timeout`, until the started process `pid` is past its exec (see
+/// [`past_exec`]). False when it was not within the timeout (it may have exited, or be
+/// a dynamically linked program whose loader maps nothing more): sampling then starts
+/// anyway. Elsewhere than Linux there is nothing to look at: true at once.
+#[cfg(not(target_os = "linux"))]
+pub fn wait_past_exec(_pid: u32, _timeout: std::time::Duration) -> bool {
+    true
+}
+
+/// See the other definition.
+#[cfg(target_os = "linux")]
+pub fn wait_past_exec(pid: u32, timeout: std::time::Duration) -> bool {
+    let own_exe = read_link(Path::new("/proc/self/exe"));
+    let dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let exe = read_link(&dir.join("exe"));
+        let maps = std::fs::read_to_string(dir.join("maps")).unwrap_or_default();
+        if past_exec(&own_exe, &exe, &maps) {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline || !dir.exists() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn read_link(path: &Path) -> String {
+    std::fs::read_link(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +421,34 @@ mod tests {
             proc(80, 1, 5, "other", None, &[]),
         ];
         assert_eq!(self_and_ancestors(&table, 70), vec![70, 60, 50, 1]);
+    }
+
+    #[test]
+    fn past_exec_needs_the_image_and_the_libraries_mapped() {
+        let own = "/work/target/debug/soakprof";
+        let py = "/usr/bin/python3.11";
+        let exe_line = format!("55d0-55d1 r--p 00000000 08:01 123 {py}");
+        let ld = "7f00-7f01 r--p 00000000 08:01 124 /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2";
+        let libc = "7f02-7f03 r-xp 00000000 08:01 125 /usr/lib/x86_64-linux-gnu/libc.so.6";
+        let stack = "7ffc-7ffd rw-p 00000000 00:00 0                          [stack]";
+        // The fork before exec: soakprof's own executable.
+        assert!(!past_exec(
+            own,
+            own,
+            &format!("1-2 r--p 0 08:01 1 {own}\n{stack}")
+        ));
+        // Exec begun: exe names the program, nothing of it mapped yet.
+        assert!(!past_exec(own, py, stack));
+        // In the loader: the program and its interpreter only.
+        assert!(!past_exec(own, py, &format!("{exe_line}\n{ld}\n{stack}")));
+        // The libraries mapped.
+        assert!(past_exec(
+            own,
+            py,
+            &format!("{exe_line}\n{ld}\n{libc}\n{stack}")
+        ));
+        // A static program has only its own file.
+        assert!(past_exec(own, py, &format!("{exe_line}\n{stack}")));
+        assert!(!past_exec(own, "", ""));
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod capacity;
 pub mod exits;
+pub mod lives;
 pub mod load;
 pub mod memory;
 pub mod prepare;
@@ -76,20 +77,32 @@ pub fn judge_metric(
 }
 
 /// The trend of every metric, and their findings in the metrics' order; memory is judged
-/// on `memory` (see [`memory::memory_basis`]).
+/// on `memory` (see [`memory::memory_basis`]). With restarts, each life is judged on its
+/// own (see [`lives`]); the number of lives whose judged memory was judged comes back with
+/// them.
 fn judge_metrics(
     columns: &Columns,
     th: &Thresholds,
     memory: JudgedMemory,
-) -> (Metrics, Vec<Finding>) {
+    restarts: &[f64],
+) -> (Metrics, Vec<Finding>, usize) {
     let warmup = sequential::warmup_setting(th);
     let mut findings = Vec::new();
     let mut metrics = Metrics::default();
+    let mut lives_judged = 0;
     for kind in MetricKind::ALL {
-        let Some((t, y)) = metric_series(columns, kind.column()) else {
-            continue;
+        let judged = if restarts.is_empty() {
+            metric_series(columns, kind.column())
+                .and_then(|(t, y)| judge_trend_judging(&t, y, kind, th, warmup, memory))
+        } else {
+            lives::judge_lives(columns, kind, th, restarts, memory).map(|(judged, lives)| {
+                if kind == memory.kind() {
+                    lives_judged = lives;
+                }
+                judged
+            })
         };
-        let Some(judged) = judge_trend_judging(&t, y, kind, th, warmup, memory) else {
+        let Some(judged) = judged else {
             continue;
         };
         findings.extend(judged.finding);
@@ -103,7 +116,7 @@ fn judge_metrics(
         };
         *slot = Some(judged.trend);
     }
-    (metrics, findings)
+    (metrics, findings, lives_judged)
 }
 
 /// Findings about the log itself and the amount of data.
@@ -243,7 +256,10 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
     let th = &config.thresholds;
     let basis = memory::memory_basis(columns);
     let memory_kind = basis.metric.kind();
-    let (mut metrics, mut findings) = judge_metrics(columns, th, basis.metric);
+    let restart_times = lives::restart_times(&run.events);
+    let (mut metrics, mut findings, lives_judged) =
+        judge_metrics(columns, th, basis.metric, &restart_times);
+    let restarts = lives::summary(columns, &restart_times, lives_judged);
     if let Some((cpu, cpu_findings)) = capacity::judge_cpu(columns, &config.limits) {
         metrics.cpu = Some(cpu);
         findings.extend(cpu_findings);
@@ -274,7 +290,9 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
             )),
         }
     }
-    findings.extend(exits::judge_events(&run.events));
+    findings.extend(exits::judge_events(&lives::without_restarted_exits(
+        &run.events,
+    )));
     let load = run.load.as_ref().map(|l| {
         let (summary, load_findings) = load::judge_load(l, th);
         findings.extend(load_findings);
@@ -297,6 +315,9 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
     {
         findings.push(pass_summary(memory_kind, trend, th));
     }
+    if let Some(restarts) = &restarts {
+        findings.push(lives::restarts_finding(restarts));
+    }
     RunVerdict {
         schema_version: 1,
         verdict,
@@ -310,6 +331,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         thresholds: th.clone(),
         run: run_summary(run),
         load,
+        restarts,
     }
 }
 

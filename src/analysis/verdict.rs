@@ -171,6 +171,9 @@ pub struct RunVerdict {
     /// What the load driver did and the load gates; null when no load driver ran.
     #[serde(default)]
     pub load: Option<LoadSummary>,
+    /// `--follow`: the target's restarts (`null` when it never restarted).
+    #[serde(default)]
+    pub restarts: Option<super::lives::Restarts>,
 }
 
 /// What a finding is about; `analyse` uses it to attach notes and to order nothing else.

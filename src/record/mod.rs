@@ -80,6 +80,22 @@ pub struct Recorder<'a> {
     pub early_stop: Option<&'a mut dyn EarlyStop>,
     /// What the loop's own thread has used: the profiler's cost ([`ThreadCpu`]).
     pub cpu: &'a dyn CpuMeter,
+    /// `--follow`: how to find the target again once it is gone.
+    pub follow: Option<&'a mut dyn Refind>,
+}
+
+/// `--follow`: finds the target again once every process followed is gone.
+pub trait Refind {
+    /// The processes to follow now (empty while there are none).
+    fn refind(&mut self) -> Vec<ProcId>;
+}
+
+/// The life that ended, while `--follow` waits for the next.
+#[derive(Clone, Copy, Debug)]
+struct Down {
+    pid: u32,
+    exit: Exit,
+    since_s: f64,
 }
 
 /// Decides, from what the log holds so far, whether the run can stop early.
@@ -98,6 +114,8 @@ struct LoopState {
     /// The header until it is written, before the first sample.
     header: Option<Header>,
     cost: self_cost::SelfCost,
+    /// `--follow`: the last life's end, while no process is followed.
+    down: Option<Down>,
 }
 
 impl LoopState {
@@ -119,6 +137,7 @@ impl LoopState {
             tick: 0,
             header: Some(header),
             cost: self_cost::SelfCost::new(),
+            down: None,
         }
     }
 
@@ -161,7 +180,8 @@ impl Recorder<'_> {
         t: f64,
         gone: &[(ProcId, Gone)],
         roots: &mut Vec<ProcId>,
-    ) -> Result<(), RecordError> {
+    ) -> Result<Option<(u32, Exit)>, RecordError> {
+        let mut last = None;
         for (id, how) in gone {
             roots.retain(|r| r != id);
             let kind = match how {
@@ -174,8 +194,17 @@ impl Recorder<'_> {
                 }
                 Gone::Exited { wait_status } => {
                     let exit = self.exit_of(id.pid, *wait_status);
-                    self.status
-                        .note(&format!("target PID {} {}", id.pid, exit.describe()));
+                    last = Some((id.pid, exit));
+                    let waiting = if self.follow.is_some() {
+                        "; waiting for it to restart (--follow)"
+                    } else {
+                        ""
+                    };
+                    self.status.note(&format!(
+                        "target PID {} {}{waiting}",
+                        id.pid,
+                        exit.describe()
+                    ));
                     EventKind::TargetExit {
                         pid: id.pid,
                         code: exit.code(),
@@ -186,7 +215,69 @@ impl Recorder<'_> {
             };
             self.event(t, kind)?;
         }
-        Ok(())
+        Ok(last)
+    }
+
+    /// `--follow -- CMD`: CMD is the supervisor whose children are followed; when it exits
+    /// (logged as a target exit), the run ends.
+    fn supervisor_exited(&mut self, now_s: f64) -> Result<bool, RecordError> {
+        if self.follow.is_none() {
+            return Ok(false);
+        }
+        let Some(child) = self.spawned.as_deref_mut() else {
+            return Ok(false);
+        };
+        let Ok(Some(status)) = child.try_wait() else {
+            return Ok(false);
+        };
+        let (pid, exit) = (child.id(), Exit::from_status(status));
+        self.status
+            .note(&format!("supervisor PID {pid} {}", exit.describe()));
+        self.event(
+            now_s,
+            EventKind::TargetExit {
+                pid,
+                code: exit.code(),
+                signal: exit.signal(),
+                by_profiler: false,
+            },
+        )?;
+        Ok(true)
+    }
+
+    /// `--follow` once every root is gone: look for the target again. A restart event when
+    /// it is found; `Some(reason)` when following ends (the supervisor exited).
+    fn refind(
+        &mut self,
+        now_s: f64,
+        state: &mut LoopState,
+        roots: &mut Vec<ProcId>,
+    ) -> Result<Option<StopReason>, RecordError> {
+        let Some(follow) = self.follow.as_deref_mut() else {
+            return Ok(Some(StopReason::TargetExited));
+        };
+        let found = follow.refind();
+        let Some(new) = found.first().copied() else {
+            return Ok(None);
+        };
+        *roots = found;
+        if let Some(down) = state.down.take() {
+            self.status.note(&format!(
+                "target restarted: PID {} follows PID {}",
+                new.pid, down.pid
+            ));
+            self.event(
+                now_s,
+                EventKind::Restart {
+                    old_pid: down.pid,
+                    code: down.exit.code(),
+                    signal: down.exit.signal(),
+                    new_pid: new.pid,
+                    down_s: now_s - down.since_s,
+                },
+            )?;
+        }
+        Ok(None)
     }
 
     /// Run the loop until the duration elapses, a stop is requested, or every root is gone.
@@ -257,9 +348,29 @@ impl Recorder<'_> {
             ));
             self.event(now_s, kind)?;
         }
-        self.handle_gone(now_s, &gone, roots)?;
-        if roots.is_empty() {
+        if self.supervisor_exited(now_s)? {
             return Ok(Some(StopReason::TargetExited));
+        }
+        let sampled = !roots.is_empty();
+        if let Some((pid, exit)) = self.handle_gone(now_s, &gone, roots)? {
+            state.down = Some(Down {
+                pid,
+                exit,
+                since_s: now_s,
+            });
+        }
+        if roots.is_empty() {
+            if let Some(reason) = self.refind(now_s, state, roots)? {
+                return Ok(Some(reason));
+            }
+            // Nothing was followed at this tick's sample: no sample, the next tick samples
+            // what was found.
+            state.tick += 1;
+            return Ok(None);
+        }
+        if !sampled {
+            state.tick += 1;
+            return Ok(None);
         }
         self.record_sample(state, &sample)?;
         if self.fail_fast(now_s, state.outcome.samples)? {
@@ -433,6 +544,7 @@ mod tests {
             spawned: None,
             early_stop: None,
             cpu,
+            follow: None,
         };
         let outcome = rec
             .run(&settings, header(), vec![ProcId { pid: 7, start: 1 }])

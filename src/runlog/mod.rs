@@ -97,6 +97,9 @@ pub struct TargetInfo {
     pub name: String,
     pub cmdline: Vec<String>,
     pub children: bool,
+    /// `--follow`: restarts were followed (a target exit is then the end of one life).
+    #[serde(default)]
+    pub follow: bool,
 }
 
 /// Limits in force for the run, and where each came from.
@@ -268,6 +271,17 @@ pub enum EventKind {
     },
     /// The PID we followed now belongs to another program.
     PidReused { pid: u32 },
+    /// `--follow`: the target, gone (its `target_exit` was logged when it went), was found
+    /// again by the same rule. `old_pid` ended with `code` or `signal`, both `None` when
+    /// soakprof could not see how (not its child); `new_pid` is followed from `t` on, after
+    /// `down_s` seconds without a target.
+    Restart {
+        old_pid: u32,
+        code: Option<i32>,
+        signal: Option<i32>,
+        new_pid: u32,
+        down_s: f64,
+    },
     /// A tick was late by `late_s`; `missed_ticks` whole ticks were skipped.
     Gap { late_s: f64, missed_ticks: u64 },
     /// smaps_rollup is now read every `every` samples (it took `read_ms`).

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against real fixture processes, seconds each.
 
 mod detection;
+mod follow;
 mod honest;
 mod load;
 mod load_hostile;

@@ -12,13 +12,13 @@ fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-fn validator() -> jsonschema::Validator {
+pub(crate) fn validator() -> jsonschema::Validator {
     let text = std::fs::read_to_string(repo_file("reports/schema/verdict.schema.json")).unwrap();
     let schema: Value = serde_json::from_str(&text).unwrap();
     jsonschema::validator_for(&schema).unwrap()
 }
 
-fn assert_valid(validator: &jsonschema::Validator, what: &str, verdict: &Value) {
+pub(crate) fn assert_valid(validator: &jsonschema::Validator, what: &str, verdict: &Value) {
     let errors: Vec<String> = validator
         .iter_errors(verdict)
         .map(|e| format!("{} at {}", e, e.instance_path()))

@@ -111,6 +111,7 @@ pub(super) fn run_marks(run: &RunData, axis: &TimeAxis) -> Vec<Mark> {
                 }
             }
             EventKind::PidReused { .. } => (MarkKind::Restart, "PID reused".to_string()),
+            EventKind::Restart { new_pid, .. } => (MarkKind::Restart, format!("restart {new_pid}")),
             EventKind::FailFast { .. } => (MarkKind::FailFast, "fail-fast".to_string()),
             EventKind::Gap { late_s, .. } => {
                 gaps.push((event.t, *late_s));
