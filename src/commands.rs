@@ -103,7 +103,13 @@ impl record::Refind for Refinder {
             )
             .unwrap_or_default(),
         };
-        found.into_iter().map(|p: ProcInfo| p.id).collect()
+        // A new life caught mid-exec or in its loader is taken on a later tick, so its
+        // first sample is of the program, as at the start of the run.
+        found
+            .into_iter()
+            .filter(|p: &ProcInfo| target::wait_past_exec(p.id.pid, Duration::ZERO))
+            .map(|p| p.id)
+            .collect()
     }
 }
 
