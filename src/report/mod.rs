@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::analysis::load::{
     ExternalSummary, LoadSummary, format_error_kinds, format_ms, format_rps,
 };
-use crate::analysis::{JudgedMemory, MetricTrend, Metrics, RunVerdict};
+use crate::analysis::{MetricTrend, Metrics, RunVerdict};
 use crate::runlog::{RunData, TargetInfo};
 use crate::units::{
     format_byte_rate, format_bytes, format_count_rate, format_duration_s, three_figures,
@@ -325,7 +325,7 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
     }
     let cap = &verdict.capacity;
     let label = cap.judged_memory.kind().label();
-    if cap.judged_memory != JudgedMemory::Rss {
+    if verdict.run.max_procs.is_some_and(|p| p > 1) {
         out.push_str(&format!(
             "  memory judged on {label}: {}\n",
             cap.judged_memory_reason
