@@ -262,52 +262,35 @@ fn sigterm_and_sigint_without_duration_end_with_a_report() {
 /// the target is stopped.
 #[test]
 fn unwritable_stderr_never_stops_sampling() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("run");
-    let pid_file = tmp.path().join("target.pid");
-    let mut reap = Reap::default();
-    let args = record_args(&dir, &pid_file, &["--duration", "2s"]);
-    let mut child = start(&strs(&args), Stdio::null(), dev_full());
-    reap.add(child.id());
-    let target = reap.add(pid_from(&pid_file));
-    let status = finish(&mut child);
-    assert_eq!(status.code(), Some(0), "{status:?}");
-    assert_complete_run(&dir);
-    assert!(samples_in(&dir) >= 30, "{} samples", samples_in(&dir));
-    assert!(gone_soon(target), "target {target} still runs");
+    assert_samples_to_the_end(Stdio::null(), dev_full());
 }
 
 /// stdout and stderr both pipes whose reader left (`| head -c 10`): nothing is lost, and a
 /// reader that stops early is no error.
 #[test]
 fn closed_pipes_never_stop_sampling() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("run");
-    let pid_file = tmp.path().join("target.pid");
-    let mut reap = Reap::default();
-    let args = record_args(&dir, &pid_file, &["--duration", "2s"]);
-    let mut child = start(&strs(&args), closed_pipe(), closed_pipe());
-    reap.add(child.id());
-    let target = reap.add(pid_from(&pid_file));
-    let status = finish(&mut child);
-    assert_eq!(status.code(), Some(0), "{status:?}");
-    assert_complete_run(&dir);
-    assert!(samples_in(&dir) >= 30, "{} samples", samples_in(&dir));
-    assert!(gone_soon(target), "target {target} still runs");
+    assert_samples_to_the_end(closed_pipe(), closed_pipe());
 }
 
 /// stderr a pipe that is full and never read: writes would block, so they are dropped;
 /// sampling goes on and the run ends on time.
 #[test]
 fn a_stderr_that_blocks_never_stops_sampling() {
+    let (stderr, _unread) = full_pipe();
+    assert_samples_to_the_end(Stdio::null(), stderr);
+}
+
+/// A 2 s `record` of a started target with this stdout and stderr: it exits 0 within the
+/// duration plus the stop grace (a correctness bound, not a speed target), with a complete
+/// run of every sample, and its target gone.
+fn assert_samples_to_the_end(stdout: Stdio, stderr: Stdio) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     let pid_file = tmp.path().join("target.pid");
     let mut reap = Reap::default();
-    let (stderr, _unread) = full_pipe();
     let args = record_args(&dir, &pid_file, &["--duration", "2s"]);
     let started = Instant::now();
-    let mut child = start(&strs(&args), Stdio::null(), stderr);
+    let mut child = start(&strs(&args), stdout, stderr);
     reap.add(child.id());
     let target = reap.add(pid_from(&pid_file));
     let status = finish(&mut child);
@@ -315,7 +298,6 @@ fn a_stderr_that_blocks_never_stops_sampling() {
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_complete_run(&dir);
     assert!(samples_in(&dir) >= 30, "{} samples", samples_in(&dir));
-    // Within the duration plus the stop grace (a correctness bound, not a speed target).
     assert!(took < Duration::from_secs(7), "took {took:?}");
     assert!(gone_soon(target), "target {target} still runs");
 }
