@@ -10,8 +10,7 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::prepare::{self, Values};
-use super::{MetricKind, Prepared, Verdict, Warmup, fit_linear, judge_trend, prepare_series};
+use super::{MetricKind, Verdict, Warmup, fit_linear, judge_trend, prepare_series};
 use crate::columns::Columns;
 use crate::runlog::Thresholds;
 use crate::units::format_duration_s;
@@ -74,26 +73,11 @@ pub fn alpha_at_look(alpha: f64, k: u32) -> f64 {
 }
 
 /// Look `k`: is growth above the fail threshold certain for any judged metric? Returns the
-/// reason when it is. Nothing stops before `earliest_s` seconds of data. For a metric, all
-/// of these must hold (see `certain_growth` for the first two):
-///
-/// 1. the full verdict rules (trend test, enough independent data and GC cycles, warm-up
-///    and onset handling) fail the data so far;
-/// 2. a one-sided test on the prepared series' regression slope, with the
-///    autocorrelation-corrected standard error, rejects "growth ≤ threshold" at level
-///    `alpha_at_look(alpha, k)`;
-/// 3. **the growth persisted past the warm-up horizon**: 1 and 2 also hold on the first
-///    half of the data alone (`PERSIST_SHARE`). The warm-up detector looks for a warm-up
-///    ending in the first half of what it is given, so a ramp or a cache that made the
-///    first half look certain and then levelled off within it is cut off as warm-up on the
-///    whole data, and 1 fails there. Growth that ends in the second half is left to 4;
-/// 4. **the growth has not levelled off since**: the warm-up detector, searching the
-///    prepared series up to `SETTLE_SEARCH_SHARE` of its span (not only its first half),
-///    finds no point after which the growth settles to a third of its rate or less.
-///
-/// 3 and 4 turn "looks like a leak now" into "has looked like one for twice as long as it
-/// took to look like one, and still does": a warm-up must outlast the run's own evidence to
-/// stop it, while a leak, which does not end, stops at most one doubling of the data later.
+/// reason when it is. Two conditions, both needed: the full verdict rules (trend test,
+/// enough independent data and GC cycles, warm-up and onset handling) fail the data so
+/// far, and a one-sided test on the prepared series' regression slope, with the
+/// autocorrelation-corrected standard error, rejects "growth ≤ threshold" at level
+/// `alpha_at_look(alpha, k)`. Nothing stops before `earliest_s` seconds of data.
 pub fn certain_fail(
     columns: &Columns,
     thresholds: &Thresholds,
@@ -117,84 +101,44 @@ pub fn certain_fail(
         let Some((t, y)) = super::metric_series(columns, kind.column()) else {
             continue;
         };
-        let (t, y) = (&t[..], y.to_vec());
-        let test = GrowthTest {
-            kind,
-            thresholds,
-            warmup,
-            level,
-            fail_per_min,
-        };
-        let Some((lower, prepared)) = test.certain_growth(t, &y) else {
-            continue;
-        };
-        if settles(&prepared) {
-            continue;
-        }
-        let half = t.partition_point(|&x| x <= t[0] + PERSIST_SHARE * (t[t.len() - 1] - t[0]));
-        if test.certain_growth(&t[..half], &y[..half]).is_none() {
-            continue;
-        }
-        return Some(format!(
-            "{} growth of at least {} is certain after {} and has persisted since {} \
-             (look {k}, one-sided level {level:.1e} of the {:.0}% spent over all looks)",
-            kind.label(),
-            kind.format_rate(lower * 60.0),
-            format_duration_s(t[t.len() - 1] - t[0]),
-            format_duration_s(t[half - 1] - t[0]),
-            alpha * 100.0
-        ));
-    }
-    None
-}
-
-/// Growth must already have been certain on this share of the data (from its start).
-pub const PERSIST_SHARE: f64 = 0.5;
-/// Share of the prepared series searched for growth that levels off.
-pub const SETTLE_SEARCH_SHARE: f64 = 0.9;
-
-/// Whether the prepared series' growth levels off anywhere up to `SETTLE_SEARCH_SHARE` of
-/// its span: the warm-up rule, with its search extended past the first half.
-fn settles(prepared: &Prepared) -> bool {
-    prepare::detect_warmup(&prepared.t, &prepared.y, SETTLE_SEARCH_SHARE).is_some()
-}
-
-/// Conditions 1 and 2 of `certain_fail` for one metric.
-struct GrowthTest<'a> {
-    kind: MetricKind,
-    thresholds: &'a Thresholds,
-    warmup: Warmup,
-    level: f64,
-    fail_per_min: f64,
-}
-
-impl GrowthTest<'_> {
-    /// The one-sided lower bound on the slope (per second) and the prepared series, when
-    /// the verdict rules fail (t, y) and the bound is above the fail threshold.
-    fn certain_growth(&self, t: &[f64], y: &[f64]) -> Option<(f64, Prepared)> {
+        let t = &t[..];
         if t.len() < super::MIN_SAMPLES_FOR_TREND {
-            return None;
+            continue;
         }
-        let judged = judge_trend(t, y, self.kind, self.thresholds, self.warmup)?;
-        if judged.trend.verdict != Verdict::Fail {
-            return None;
+        let judged = judge_trend(t, y, kind, thresholds, warmup);
+        if judged.is_none_or(|j| j.trend.verdict != Verdict::Fail) {
+            continue;
         }
-        let prepared = prepare_series(t, y, self.warmup);
+        let prepared = prepare_series(t, y, warmup);
         if prepared.t.len() < super::MIN_ENVELOPE_POINTS {
-            return None;
+            continue;
         }
-        let fit = fit_linear(&prepared.t, &prepared.y)?;
+        let Some(fit) = fit_linear(&prepared.t, &prepared.y) else {
+            continue;
+        };
         let span_s = prepared.t[prepared.t.len() - 1] - prepared.t[0];
-        if fit.slope_per_s * span_s < self.kind.min_total_growth() {
-            return None;
+        if fit.slope_per_s * span_s < kind.min_total_growth() {
+            continue;
         }
         // The 95% half-width gives the standard error back: se = half / t(0.975, dof).
         let dof = (fit.n_eff - 2.0).max(1.0);
-        let dist = StudentsT::new(0.0, 1.0, dof).ok()?;
+        let Ok(dist) = StudentsT::new(0.0, 1.0, dof) else {
+            continue;
+        };
         let se = (fit.slope_ci_per_s[1] - fit.slope_per_s) / dist.inverse_cdf(0.975);
-        let lower = fit.slope_per_s - dist.inverse_cdf(1.0 - self.level) * se;
-        (se.is_finite() && lower * 60.0 > self.fail_per_min).then_some((lower, prepared))
+        let lower = fit.slope_per_s - dist.inverse_cdf(1.0 - level) * se;
+        if se.is_finite() && lower * 60.0 > fail_per_min {
+            return Some(format!(
+                "{} growth of at least {} is certain after {} (look {k}, one-sided level {level:.1e} \
+                 of the {:.0}% spent over all looks)",
+                kind.label(),
+                kind.format_rate(lower * 60.0),
+                format_duration_s(t[t.len() - 1] - t[0]),
+                alpha * 100.0
+            ));
+        }
     }
+    None
 }
 
 #[cfg(test)]
@@ -296,82 +240,5 @@ mod tests {
             certain_fail(&columns(&leak), &th, Warmup::Auto, 5, FAIL_FAST_ALPHA, 0.0).is_some()
         );
         assert_eq!(stopped, None);
-    }
-
-    /// The time of the first look (as the recorder takes them) at which `certain_fail`
-    /// stops these samples, with nothing stopping before `earliest_s`.
-    fn first_stop(samples: &[Sample], earliest_s: f64) -> Option<f64> {
-        let th = Thresholds::default();
-        let mut schedule = LookSchedule::default();
-        (1..=samples.len()).find_map(|n| {
-            if !schedule.due(n as u64) {
-                return None;
-            }
-            let cols = columns(&samples[..n]);
-            certain_fail(
-                &cols,
-                &th,
-                Warmup::Auto,
-                schedule.looks,
-                FAIL_FAST_ALPHA,
-                earliest_s,
-            )
-            .map(|_| samples[n - 1].t)
-        })
-    }
-
-    #[test]
-    fn a_thread_pool_that_ramped_then_held_is_not_stopped() {
-        // 8 → 16 threads over the first 4 minutes (one more every 30 s), a short-lived
-        // helper thread now and then, then stable for the rest of an hour. The first look
-        // (6 min, 10% of an hour) sees a ramp that ended 2 minutes ago: the warm-up
-        // detector, searching the first half, cannot see its end yet, so the whole series
-        // is one steep rise; the growth has levelled off since, which stops nothing now.
-        let samples: Vec<Sample> = (0..3600)
-            .map(|i| {
-                let ramp = (i / 30).min(8) as u64;
-                let helper = u64::from(i % 53 < 2) + u64::from(i % 97 == 0);
-                Sample {
-                    t: i as f64,
-                    threads: Some(8 + ramp + helper),
-                    ..Sample::default()
-                }
-            })
-            .collect();
-        assert_eq!(first_stop(&samples, 360.0), None);
-    }
-
-    #[test]
-    fn a_cache_that_settles_is_not_stopped() {
-        // A cache filling +300 MB with τ = 2 min, then flat, in an hour's run: growth far
-        // above 10 MB/min for the first five minutes; at the first look (6 min) it has
-        // levelled off, but too late for the warm-up detector's first-half search to see.
-        let samples = rss_from_fn(3600, |t| 200e6 + 300e6 * (1.0 - (-t / 120.0).exp()));
-        assert_eq!(first_stop(&samples, 360.0), None);
-    }
-
-    #[test]
-    fn a_leak_is_stopped_once_its_growth_has_persisted() {
-        // 30 MB/min from the start, and the same after a cache warm-up: both stop, the
-        // plain leak within twice the time its growth took to become certain.
-        let leak = rss_from_fn(1800, |t| 200e6 + 0.5e6 * t);
-        let stop = first_stop(&leak, 180.0);
-        assert!(stop.is_some_and(|s| s <= 400.0), "{stop:?}");
-        let after_warmup = rss_from_fn(3600, |t| {
-            200e6 + 200e6 * (1.0 - (-t / 60.0).exp()) + 0.5e6 * t
-        });
-        let stop = first_stop(&after_warmup, 360.0);
-        assert!(stop.is_some_and(|s| s <= 1500.0), "{stop:?}");
-    }
-
-    /// RSS at 1 Hz from a function of t, with a deterministic ±0.3 MB wobble.
-    fn rss_from_fn(n: usize, f: impl Fn(f64) -> f64) -> Vec<Sample> {
-        (0..n)
-            .map(|i| Sample {
-                t: i as f64,
-                rss: Some((f(i as f64) + ((i * 7919) % 13) as f64 * 50_000.0) as u64),
-                ..Sample::default()
-            })
-            .collect()
     }
 }
