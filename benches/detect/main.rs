@@ -1,7 +1,8 @@
 //! Labelled benchmark of the leak verdict: how often soakprof's verdict is right on
 //! synthetic series whose truth we know, against two baselines, as a Markdown table.
 //!
-//! Run with `cargo bench --bench detect` (add `-- --quick` for a fast check). The series,
+//! Run with `cargo bench --bench detect` (add `-- --quick` for a fast check, `-- --rows
+//! TEXT` for the rows whose shape contains TEXT). The series,
 //! the seeds and therefore the table are deterministic: a change in the table is a change
 //! in the analysis, not noise.
 
@@ -16,6 +17,19 @@ use soakprof::analysis::{MetricKind, Verdict, Warmup, judge_trend};
 use soakprof::runlog::Thresholds;
 use soakprof::sample::Sample;
 
+mod baselines;
+mod cases;
+mod output;
+mod rng;
+
+use baselines::{endpoints_fail, prometheus_alert};
+use cases::Case;
+use output::{
+    Confusion, fail_fast_cell, fmt_length, label_name, median_delay, percent, print_header, ratio,
+    stopped_cell, upper_bound_95,
+};
+use rng::{Rng, seed_for};
+
 const MB: f64 = 1e6;
 /// RSS moves in whole pages; quantising like the kernel does creates the ties real logs have.
 const PAGE: f64 = 4096.0;
@@ -29,74 +43,6 @@ const PROM_FOR_S: f64 = 3.0 * 3600.0;
 const PROM_STEP_S: f64 = 60.0;
 /// The users' rule threshold for memory: 10 MB per hour (sic: 60× below soakprof's fail).
 const PROM_MEM_PER_H: f64 = 10e6;
-
-// ---------------------------------------------------------------------------------------
-// Deterministic randomness: splitmix64, Box–Muller. No crates, same numbers everywhere.
-
-struct Rng {
-    state: u64,
-    spare: Option<f64>,
-}
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng {
-            state: seed,
-            spare: None,
-        }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1), 53 random bits.
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.uniform()
-    }
-
-    /// Integer in lo..=hi.
-    fn int(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-
-    /// Standard normal (Box–Muller; the second value of each pair is kept for the next call).
-    fn normal(&mut self) -> f64 {
-        if let Some(z) = self.spare.take() {
-            return z;
-        }
-        // 1 − u is in (0, 1], so the logarithm is finite.
-        let u1 = 1.0 - self.uniform();
-        let u2 = self.uniform();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let theta = std::f64::consts::TAU * u2;
-        self.spare = Some(r * theta.sin());
-        r * theta.cos()
-    }
-
-    /// Exponential waiting time with the given mean (gaps of a Poisson process).
-    fn exponential(&mut self, mean: f64) -> f64 {
-        -mean * (1.0 - self.uniform()).ln()
-    }
-}
-
-/// Seed from the row's name (not its position), so adding a row leaves the others' series alone.
-fn seed_for(name: &str, duration_s: u64, seed: u64) -> u64 {
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325; // FNV-1a
-    for b in name.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-    }
-    let mut mix = Rng::new(h ^ duration_s.rotate_left(32) ^ seed.wrapping_mul(0x9E37));
-    mix.next_u64()
-}
 
 // ---------------------------------------------------------------------------------------
 // Shapes.
@@ -126,6 +72,8 @@ enum Shape {
     ThreadPool,
     /// +1 every `every_s` seconds (threads or FDs), with short-lived extra ones.
     CountStairs { kind: MetricKind, every_s: f64 },
+    /// Whole samples (several processes summed, a doubling heap): see `cases`.
+    Case(Case),
 }
 
 impl Shape {
@@ -145,6 +93,7 @@ impl Shape {
             Shape::Staircase { step_mb, every_s } => step_mb * MB * 60.0 / every_s,
             Shape::LateLeak { mb_per_min, .. } => mb_per_min * MB,
             Shape::CountStairs { every_s, .. } => 60.0 / every_s,
+            Shape::Case(case) => case.rate_per_min(),
             _ => 0.0,
         }
     }
@@ -153,6 +102,7 @@ impl Shape {
     fn onset_s(self, duration_s: f64) -> f64 {
         match self {
             Shape::LateLeak { from, .. } => from * duration_s,
+            Shape::Case(case) => case.onset_s(duration_s),
             _ => 0.0,
         }
     }
@@ -241,6 +191,23 @@ fn rows() -> Vec<Row> {
             kind: MetricKind::Fds,
             every_s: 600.0,
         },
+    );
+    add(
+        "4 processes sharing 100 MB (RSS sum ≫ PSS sum)",
+        Shape::Case(Case::SharedBlock),
+    );
+    add("workers come and go (2–8)", Shape::Case(Case::Workers));
+    add(
+        "heap doubling 16→256 MB, then holds",
+        Shape::Case(Case::Doubling {
+            leak_mb_per_min: 0.0,
+        }),
+    );
+    add(
+        "heap doubling, then 20 MB/min from 40%",
+        Shape::Case(Case::Doubling {
+            leak_mb_per_min: 20.0,
+        }),
     );
     rows
 }
@@ -405,6 +372,14 @@ fn generate(shape: Shape, duration_s: u64, rng: &mut Rng) -> Vec<f64> {
             add_blips(&mut y, rng);
             return y;
         }
+        Shape::Case(case) => {
+            // Whole samples; the baselines judge their summed RSS.
+            return case
+                .samples(duration_s, rng)
+                .iter()
+                .map(|s| s.rss.map_or(f64::NAN, |v| v as f64))
+                .collect();
+        }
         Shape::CountStairs { kind, every_s } => {
             let start = if kind == MetricKind::Fds { 24.0 } else { 12.0 };
             let phase = rng.range(0.0, every_s);
@@ -457,67 +432,6 @@ fn to_samples(raw: &[f64], kind: MetricKind) -> (Vec<Sample>, Vec<f64>, Vec<f64>
 /// to adapt when the analysis signature changes.
 fn soakprof_verdict(t: &[f64], y: &[f64], kind: MetricKind, th: &Thresholds) -> Verdict {
     judge_trend(t, y, kind, th, Warmup::Auto).map_or(Verdict::Pass, |j| j.trend.verdict)
-}
-
-/// Baseline (a): average rate from the first to the last sample above the fail threshold.
-fn endpoints_fail(t: &[f64], y: &[f64], fail_per_min: f64) -> bool {
-    let (Some((&t0, &y0)), Some((&t1, &y1))) = (t.first().zip(y.first()), t.last().zip(y.last()))
-    else {
-        return false;
-    };
-    t1 > t0 && (y1 - y0) / (t1 - t0) * 60.0 > fail_per_min
-}
-
-/// Baseline (b): firing state of `deriv(x[1h]) * 3600 > threshold for: 3h` at each whole
-/// minute. Window sums are kept exactly in i128 (ms × bytes fits easily), so sliding the
-/// window never drifts and each step is O(samples entering + leaving).
-fn prometheus_alert(t: &[f64], y: &[f64], threshold_per_h: f64) -> Vec<(f64, bool)> {
-    let n = t.len().min(y.len());
-    let mut out = Vec::new();
-    let (Some(&first_t), Some(&last_t)) = (t.first(), t[..n].last()) else {
-        return out;
-    };
-    let ms = |x: f64| (x * 1000.0).round() as i128;
-    let val = |x: f64| x.round() as i128;
-    let (mut lo, mut hi) = (0usize, 0usize);
-    let (mut st, mut sy, mut stt, mut sty) = (0i128, 0i128, 0i128, 0i128);
-    let mut active_since: Option<f64> = None;
-    let mut minute = 1u64;
-    loop {
-        let eval = minute as f64 * PROM_STEP_S;
-        if eval > last_t + 1e-9 {
-            break;
-        }
-        // Window (eval − 1 h, eval], as Prometheus 3 selects a range.
-        while hi < n && t[hi] <= eval {
-            let (a, b) = (ms(t[hi]), val(y[hi]));
-            (st, sy, stt, sty) = (st + a, sy + b, stt + a * a, sty + a * b);
-            hi += 1;
-        }
-        while lo < hi && t[lo] <= eval - PROM_WINDOW_S {
-            let (a, b) = (ms(t[lo]), val(y[lo]));
-            (st, sy, stt, sty) = (st - a, sy - b, stt - a * a, sty - a * b);
-            lo += 1;
-        }
-        // "Growth over the last hour" needs an hour of data; Prometheus would evaluate a
-        // partial window at the start of a series (see the header).
-        let full_window = first_t <= eval - PROM_WINDOW_S;
-        let count = (hi - lo) as i128;
-        let sxx = count * stt - st * st;
-        let condition = full_window
-            && count >= 2
-            && sxx > 0
-            && (count * sty - st * sy) as f64 / sxx as f64 * 3.6e6 > threshold_per_h;
-        if condition {
-            active_since.get_or_insert(eval);
-        } else {
-            active_since = None;
-        }
-        let firing = active_since.is_some_and(|since| eval - since >= PROM_FOR_S - 1e-9);
-        out.push((eval, firing));
-        minute += 1;
-    }
-    out
 }
 
 /// `--fail-fast` on one run, simulated as the recorder does it: after sample n (n = 1, 2, ..)
@@ -614,8 +528,11 @@ fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult 
     let duration_s = cfg.lengths_s[job.len];
     let kind = row.shape.kind();
     let mut rng = Rng::new(seed_for(row.name, duration_s, job.seed));
-    let raw = generate(row.shape, duration_s, &mut rng);
-    let (samples, t, y) = to_samples(&raw, kind);
+    let (samples, t, y) = match row.shape {
+        Shape::Case(case) => cases::with_summed_rss(case.samples(duration_s, &mut rng)),
+        shape => to_samples(&generate(shape, duration_s, &mut rng), kind),
+    };
+    let whole = matches!(row.shape, Shape::Case(_));
     let fail_per_min = fail_threshold(kind, th);
     let is_leak = label(row.shape, th) == Label::Leak;
     let onset = row.shape.onset_s(duration_s as f64);
@@ -627,7 +544,11 @@ fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult 
     let mut judge_prefix = |cut: f64| -> (Verdict, bool) {
         let k = samples.partition_point(|s| s.t <= cut);
         let started = Instant::now();
-        let v = soakprof_verdict(&t[..k], &y[..k], kind, th);
+        let v = if whole {
+            cases::run_verdict(&samples[..k], th)
+        } else {
+            soakprof_verdict(&t[..k], &y[..k], kind, th)
+        };
         soak_time += started.elapsed();
         soak_calls += 1;
         soak_samples += k;
@@ -725,299 +646,25 @@ fn run_all(jobs: &[Job], rows: &[Row], cfg: &Config, th: &Thresholds) -> Vec<Run
     done.into_iter().map(|(_, r)| r).collect()
 }
 
-// ---------------------------------------------------------------------------------------
-// Output.
-
-fn fmt_delay(s: f64) -> String {
-    let minutes = (s / 60.0).round() as u64;
-    if minutes < 60 {
-        format!("{minutes} min")
-    } else {
-        format!("{} h {:02} min", minutes / 60, minutes % 60)
-    }
-}
-
-/// Like `fmt_delay`, to the second under 10 min (the sequential test's looks come seconds
-/// apart early in a run).
-fn fmt_stop(s: f64) -> String {
-    let secs = s.round() as u64;
-    match secs {
-        0..60 => format!("{secs} s"),
-        60..600 => format!("{} min {:02} s", secs / 60, secs % 60),
-        _ => fmt_delay(s),
-    }
-}
-
-fn fmt_length(s: u64) -> String {
-    if s.is_multiple_of(3600) {
-        format!("{} h", s / 3600)
-    } else {
-        format!("{} min", s / 60)
-    }
-}
-
-/// Median with a miss counting as never (the upper middle for an even count); "–" if the
-/// median run never detected the leak.
-fn median_delay(delays: &[Option<f64>]) -> String {
-    let mut sorted: Vec<f64> = delays.iter().map(|d| d.unwrap_or(f64::INFINITY)).collect();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.get(sorted.len() / 2) {
-        Some(d) if d.is_finite() => fmt_delay(*d),
-        _ => "–".to_string(),
-    }
-}
-
-fn ratio(num: usize, den: usize) -> String {
-    if den == 0 {
-        "–".to_string()
-    } else {
-        format!("{:.2}", num as f64 / den as f64)
-    }
-}
-
-/// Percentage with one decimal; "–" for an empty denominator.
-fn percent(num: usize, den: usize) -> String {
-    if den == 0 {
-        "–".to_string()
-    } else {
-        format!("{:.1}%", 100.0 * num as f64 / den as f64)
-    }
-}
-
-/// One-sided 95% upper confidence bound on a rate from `k` events in `n` trials
-/// (Clopper–Pearson: the p at which P(X ≤ k) = 5%), by bisection.
-fn upper_bound_95(k: usize, n: usize) -> f64 {
-    if n == 0 || k >= n {
-        return 1.0;
-    }
-    let cdf = |p: f64| -> f64 {
-        // P(X ≤ k) for X ~ Binomial(n, p), term by term in log space.
-        let (lp, lq) = (p.ln(), (1.0 - p).ln());
-        let mut log_choose = 0.0;
-        let mut total = 0.0;
-        for i in 0..=k {
-            if i > 0 {
-                log_choose += ((n - i + 1) as f64).ln() - (i as f64).ln();
-            }
-            total += (log_choose + i as f64 * lp + (n - i) as f64 * lq).exp();
-        }
-        total
-    };
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    for _ in 0..100 {
-        let mid = 0.5 * (lo + hi);
-        if cdf(mid) > 0.05 {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    hi
-}
-
-/// `--fail-fast` on a cell's runs: stops, stops before the leak onset, the median delay
-/// from the onset to the stop and the median share of the run saved (a run that is not
-/// stopped counts as never / nothing saved; upper middle of the delays for an even n).
-struct FailFastCell {
-    stopped: usize,
-    before_onset: usize,
-    delay: String,
-    saved: String,
-    /// Median time of the stops, over the stopped runs only ("" when none stopped).
-    stopped_at: String,
-}
-
-fn fail_fast_cell(runs: &[&RunResult], onset: f64, duration_s: u64) -> FailFastCell {
-    let d = duration_s as f64;
-    let mut stops: Vec<f64> = runs
-        .iter()
-        .map(|r| r.ff_stop.unwrap_or(f64::INFINITY))
-        .collect();
-    stops.sort_by(f64::total_cmp);
-    let median = stops.get(stops.len() / 2).copied();
-    let (delay, saved) = match median {
-        Some(at) if at.is_finite() => (
-            fmt_stop((at - onset).max(0.0)),
-            format!("{:.1}%", 100.0 * (d - at) / d),
-        ),
-        _ => ("–".to_string(), "0.0%".to_string()),
-    };
-    let stopped = stops.iter().filter(|s| s.is_finite()).count();
-    FailFastCell {
-        stopped,
-        stopped_at: if stopped == 0 {
-            String::new()
-        } else {
-            fmt_stop(stops[stopped / 2])
-        },
-        before_onset: stops.iter().filter(|&&s| s < onset).count(),
-        delay,
-        saved,
-    }
-}
-
-/// "k/n", with the stops on flat data before a late leak's onset named.
-fn stopped_cell(c: &FailFastCell, n: usize) -> String {
-    if c.before_onset > 0 {
-        format!("{}/{n} ({} before the onset)", c.stopped, c.before_onset)
-    } else {
-        format!("{}/{n}", c.stopped)
-    }
-}
-
-fn label_name(lab: Label) -> &'static str {
-    match lab {
-        Label::Leak => "leak",
-        Label::Slow => "slow",
-        Label::NoLeak => "no",
-    }
-}
-
-#[derive(Default, Clone, Copy)]
-struct Confusion {
-    tp: usize,
-    fp: usize,
-    fn_: usize,
-    tn: usize,
-}
-
-impl Confusion {
-    fn add(&mut self, leak: bool, fail: bool) {
-        match (leak, fail) {
-            (true, true) => self.tp += 1,
-            (false, true) => self.fp += 1,
-            (true, false) => self.fn_ += 1,
-            (false, false) => self.tn += 1,
-        }
-    }
-
-    fn row(&self, judge: &str, scope: &str) -> String {
-        let precision = ratio(self.tp, self.tp + self.fp);
-        let recall = ratio(self.tp, self.tp + self.fn_);
-        let f1 = ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_);
-        let false_fail = ratio(self.fp, self.fp + self.tn);
-        format!(
-            "| {judge} | {scope} | {} | {} | {} | {} | {} | {precision} | {recall} | {f1} | {false_fail} |",
-            self.tp + self.fp + self.fn_ + self.tn,
-            self.tp,
-            self.fp,
-            self.fn_,
-            self.tn
-        )
-    }
-}
-
-fn print_header(cfg: &Config, th: &Thresholds) {
-    let lengths: Vec<String> = cfg.lengths_s.iter().map(|&s| fmt_length(s)).collect();
-    println!(
-        "# soakprof leak-verdict benchmark{}",
-        if cfg.quick { " (--quick)" } else { "" }
-    );
-    println!();
-    println!(
-        "Synthetic series at 1 Hz; run lengths {}; {} seed(s) per cell. Memory series: base \
-         RSS 200 MB ±10%, white measurement noise sd 0.5 MB, rounded to 4 KiB pages. Thread \
-         and FD series are integer staircases with short-lived extra threads/FDs (about one a \
-         minute, +1..3 for 1–5 s).",
-        lengths.join(", "),
-        cfg.seeds
-    );
-    println!();
-    println!(
-        "Thresholds (`Thresholds::default()`, what soakprof judges with): RSS warn above {} \
-         bytes/min, fail {} bytes/min (5 / 10 MB/min, MB = 10^6 B); threads fail {:.4}/min \
-         ({}/h); FDs fail {:.4}/min ({}/h).",
-        th.warn_growth_bytes_per_min,
-        th.max_growth_bytes_per_min,
-        th.max_thread_growth_per_min,
-        th.max_thread_growth_per_min * 60.0,
-        th.max_fd_growth_per_min,
-        th.max_fd_growth_per_min * 60.0,
-    );
-    println!();
-    println!(
-        "Label: **leak** when the true growth rate (after its onset) ≥ the fail threshold; \
-         **slow** rows grow below it and count as no-leak (a fail there is a false fail; \
-         soakprof's warn column shows whether it warns); **no** rows do not grow."
-    );
-    println!();
-    println!("Judges:");
-    println!(
-        "- **soakprof**: `analysis::judge_trend(t, y, kind, &Thresholds::default(), Warmup::Auto)` \
-         with RSS, Threads or FDs; fail = `Verdict::Fail` (no verdict = pass)."
-    );
-    println!("- **(a) endpoints**: (last − first) / (t_last − t_first) above the fail threshold.");
-    println!(
-        "- **(b) Prometheus rule**: `deriv(x[1h]) * 3600 > {} for: 3h` (memory: the users' 10 MB/h \
-         — 60× below soakprof's fail threshold, as the rule is written; threads/FDs: 10/h), \
-         evaluated every 1 min over (T − 1 h, T]. The condition is only evaluated once a full \
-         hour of data exists (\"growth over the last hour\"), so it cannot fire before 4 h: \
-         never on the 15 min and 1 h runs. (Prometheus itself would take `deriv` of a partial \
-         window at the start of a series and could fire from 3 h.) End verdict = firing at \
-         the end of the run.",
-        PROM_MEM_PER_H
-    );
-    println!();
-    println!("Columns:");
-    println!(
-        "- **fail**: runs judged fail at the end of the full run, of n. On leak rows this is \
-         the recall; on slow / no rows the false-fail rate."
-    );
-    println!("- **warn**: soakprof runs ending with verdict warn (not counted as fail).");
-    let step_6h = cfg.prefix_step_s(6 * 3600) / 60;
-    println!(
-        "- **delay** (leak rows): judge evaluated on prefixes of the series every 1 min for \
-         15 min and 1 h runs, every {step_6h} min for 6 h runs ((b) natively every minute); \
-         delay = time from the leak onset (0, or 40% of the run for the late leak) to the \
-         first prefix from which the verdict stays fail on every later prefix. Median over \
-         the cell's runs, a miss counting as never (upper middle for an even n); \
-         \"–\" = the median run never settles on fail."
-    );
-    println!();
-    println!(
-        "`--fail-fast` (the sequential test, `analysis::sequential`): simulated on every run as \
-         the recorder does it. After each sample n (n = 1, 2, ..), `LookSchedule` decides \
-         whether n is a look (first at n = 30, then each at 1.25× the previous n); look k runs \
-         `certain_fail(first n samples, &Thresholds::default(), Warmup::Auto, k, {FAIL_FAST_ALPHA})` \
-         (it checks RSS, USS, threads and FDs; the series is in the sample field of its \
-         metric) and `Some(reason)` stops the run. Columns:"
-    );
-    println!(
-        "- **stopped early**: runs the test stopped, of n. On no / slow rows every stop is a \
-         false stop; the design bound is at most {:.0}% per run (α = {FAIL_FAST_ALPHA} spent \
-         over all looks as α·6/(π²k²), for growth at or below the fail threshold). On the late \
-         leak a stop before the onset (on flat data) is named.",
-        FAIL_FAST_ALPHA * 100.0
-    );
-    println!(
-        "- **onset → stop** (leak rows): time from the leak onset to the sample at which the \
-         run stopped; median over the cell's runs, a run that is not stopped counting as \
-         never (upper middle for an even n; \"–\" = the median run is not stopped). The test \
-         asks for growth *certainly above* the threshold, so a leak right at it (linear \
-         10 MB/min) is not expected to stop."
-    );
-    println!(
-        "- **run saved**: share of the run's length after the stop, for the median run (0% \
-         when it is not stopped); on the 6 h runs, the share of a 6 h soak `--fail-fast` saves."
-    );
-    println!(
-        "- **stopped runs: stop at**: time since the start of the sample at which the stopped \
-         runs stopped (median over those runs only; upper middle): on no / slow rows, when the \
-         false stops happen."
-    );
-    println!();
-}
-
 fn main() {
-    // cargo passes `--bench` (and filters); only `--quick` means anything here.
-    let quick = std::env::args().skip(1).any(|a| a == "--quick");
+    // cargo passes `--bench` (and filters); only `--quick` and `--rows TEXT` (the rows whose
+    // shape contains TEXT, for a quick look at a few) mean anything here.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--rows")
+        .and_then(|i| args.get(i + 1));
     let cfg = Config {
         seeds: if quick { 2 } else { 5 },
         lengths_s: vec![15 * 60, 3600, 6 * 3600],
         quick,
     };
     let th = Thresholds::default();
-    let rows = rows();
+    let rows: Vec<Row> = rows()
+        .into_iter()
+        .filter(|r| only.is_none_or(|o| r.name.contains(o.as_str())))
+        .collect();
     let started = Instant::now();
 
     let mut jobs = Vec::new();
