@@ -4,7 +4,7 @@
 //! baselines are given summed RSS, the number a tool that sums RSS (psrecord) would judge.
 
 use soakprof::analysis::{AnalysisConfig, Verdict, analyse};
-use soakprof::runlog::Thresholds;
+use soakprof::runlog::{Event, EventKind, Thresholds};
 use soakprof::sample::Sample;
 use soakprof::synthetic;
 
@@ -26,6 +26,12 @@ pub enum Case {
     /// double with the steps, as when a live set grows steadily into a doubling arena), then
     /// holds; with a leak, grows at `leak_mb_per_min` from 40% of the run on.
     Doubling { leak_mb_per_min: f64 },
+    /// A service restarted by its supervisor (`--follow`): each life warms up 40 → 60 MB
+    /// over its first 20 s, then grows at `leak_mb_per_min` until it is killed at a 200 MB
+    /// ceiling (with a leak; the OOM-killer loop) or at a random age of 2–4 min (without one:
+    /// a crash loop), and is back 2 s later. Growth that resets at every death: a leak when
+    /// each life has it.
+    RestartLoop { leak_mb_per_min: f64 },
 }
 
 /// Share of the run at which the doubling heap reaches its last size.
@@ -37,7 +43,9 @@ impl Case {
     /// True long-run growth of the judged memory, bytes per minute (after the onset).
     pub fn rate_per_min(self) -> f64 {
         match self {
-            Case::Doubling { leak_mb_per_min } => leak_mb_per_min * MB,
+            Case::Doubling { leak_mb_per_min } | Case::RestartLoop { leak_mb_per_min } => {
+                leak_mb_per_min * MB
+            }
             Case::SharedBlock | Case::Workers => 0.0,
         }
     }
@@ -60,6 +68,17 @@ impl Case {
             Case::SharedBlock => shared_block(n, d, rng),
             Case::Workers => workers(n, rng),
             Case::Doubling { leak_mb_per_min } => doubling(n, d, leak_mb_per_min, rng),
+            Case::RestartLoop { leak_mb_per_min } => restart_loop(n, leak_mb_per_min, rng).0,
+        }
+    }
+
+    /// The run's events: a `restart` at the start of every life after the first.
+    pub fn events(self, duration_s: u64, rng: &mut Rng) -> Vec<Event> {
+        match self {
+            Case::RestartLoop { leak_mb_per_min } => {
+                restart_loop(duration_s as usize + 1, leak_mb_per_min, rng).1
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -75,12 +94,14 @@ pub fn with_summed_rss(samples: Vec<Sample>) -> (Vec<Sample>, Vec<f64>, Vec<f64>
 
 /// soakprof's verdict on whole samples: the full analysis of a run of them, so the memory
 /// it judges is the one it chooses (with several processes, not summed RSS).
-pub fn run_verdict(samples: &[Sample], th: &Thresholds) -> Verdict {
+pub fn run_verdict(samples: &[Sample], events: &[Event], th: &Thresholds) -> Verdict {
     let config = AnalysisConfig {
         thresholds: th.clone(),
         ..AnalysisConfig::default()
     };
-    analyse(&synthetic::run(samples, Vec::new()), &config).verdict
+    let cut = samples.last().map_or(0.0, |s| s.t);
+    let events = events.iter().filter(|e| e.t <= cut).cloned().collect();
+    analyse(&synthetic::run(samples, events), &config).verdict
 }
 
 /// Memory of one sample, summed over `procs` processes.
@@ -181,4 +202,55 @@ fn doubling(n: usize, d: f64, leak_mb_per_min: f64, rng: &mut Rng) -> Vec<Sample
             sample(i, &m)
         })
         .collect()
+}
+
+/// Lives of a restarted service (see [`Case::RestartLoop`]) at 1 Hz: its samples, and the
+/// restart events. The same `rng` draws give the same run to `samples` and `events`.
+fn restart_loop(n: usize, leak_mb_per_min: f64, rng: &mut Rng) -> (Vec<Sample>, Vec<Event>) {
+    const DOWN_S: usize = 2;
+    let ceiling = 200.0 * MB;
+    let (mut samples, mut events) = (Vec::with_capacity(n), Vec::new());
+    let mut pid = 1000;
+    let mut i = 0;
+    while i < n {
+        let crash_age = rng.range(120.0, 240.0);
+        let warm = 40.0 * MB * rng.range(0.9, 1.1);
+        let mut age = 0.0;
+        loop {
+            let warmed = warm + 20.0 * MB * (1.0 - (-age / 5.0_f64).exp());
+            let y = warmed + leak_mb_per_min * MB / 60.0 * (age - 20.0).max(0.0);
+            let killed = if leak_mb_per_min > 0.0 {
+                y >= ceiling
+            } else {
+                age >= crash_age
+            };
+            if killed || i >= n {
+                break;
+            }
+            let m = Sums {
+                rss: y + NOISE_SD * rng.normal(),
+                pss: y - 5.0 * MB,
+                uss: y - 10.0 * MB,
+                procs: 1,
+            };
+            samples.push(sample(i, &m));
+            i += 1;
+            age += 1.0;
+        }
+        i += DOWN_S;
+        if i < n {
+            events.push(Event {
+                t: i as f64,
+                kind: EventKind::Restart {
+                    old_pid: pid,
+                    code: None,
+                    signal: Some(9),
+                    new_pid: pid + 1,
+                    down_s: DOWN_S as f64,
+                },
+            });
+            pid += 1;
+        }
+    }
+    (samples, events)
 }

@@ -209,6 +209,18 @@ fn rows() -> Vec<Row> {
             leak_mb_per_min: 20.0,
         }),
     );
+    add(
+        "restart loop, 20 MB/min in each life, killed at 200 MB",
+        Shape::Case(Case::RestartLoop {
+            leak_mb_per_min: 20.0,
+        }),
+    );
+    add(
+        "restart loop, no leak (crash every 2–4 min)",
+        Shape::Case(Case::RestartLoop {
+            leak_mb_per_min: 0.0,
+        }),
+    );
     rows
 }
 
@@ -532,6 +544,14 @@ fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult 
         Shape::Case(case) => cases::with_summed_rss(case.samples(duration_s, &mut rng)),
         shape => to_samples(&generate(shape, duration_s, &mut rng), kind),
     };
+    // The same draws again give the events of the same run.
+    let events = match row.shape {
+        Shape::Case(case) => case.events(
+            duration_s,
+            &mut Rng::new(seed_for(row.name, duration_s, job.seed)),
+        ),
+        _ => Vec::new(),
+    };
     let whole = matches!(row.shape, Shape::Case(_));
     let fail_per_min = fail_threshold(kind, th);
     let is_leak = label(row.shape, th) == Label::Leak;
@@ -545,7 +565,7 @@ fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult 
         let k = samples.partition_point(|s| s.t <= cut);
         let started = Instant::now();
         let v = if whole {
-            cases::run_verdict(&samples[..k], th)
+            cases::run_verdict(&samples[..k], &events, th)
         } else {
             soakprof_verdict(&t[..k], &y[..k], kind, th)
         };
