@@ -237,18 +237,20 @@ pub fn spawn(command: &[String], log_path: &Path) -> Result<Child, ProcessError>
 /// How long [`wait_past_exec`] waits for a started target to be past its exec.
 pub const EXEC_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Has a started process finished its exec, judged from `/proc/PID/exe` (`exe`) and
-/// `/proc/PID/maps` (`maps`)? `own_exe` is soakprof's own executable.
+/// Has a started process finished its exec, judged from `/proc/PID/exe` (`exe`),
+/// `/proc/PID/cmdline` (`cmdline`) and `/proc/PID/maps` (`maps`)? `own` is soakprof's own
+/// executable and command line: a process with both is still soakprof's fork (a target may
+/// be soakprof's own executable, as the demo's fixture is, but not with its command line).
 ///
 /// `Command::spawn` returns when the child's close-on-exec pipe closes, which the kernel
 /// does early in `execve`: `/proc/PID/exe` already names the new program, but its image
 /// may not be mapped yet (RSS 0, a few hundred KB of VMS), and a dynamically linked
 /// program then spends a while in its ELF interpreter before its libraries are mapped.
-/// The rule: the executable is not soakprof's, its file is mapped, and when a second file
+/// The rule: the process is not soakprof's fork, its file is mapped, and when a second file
 /// is mapped (the interpreter of a dynamically linked program) a third one is too (the
 /// loader has mapped the program's libraries). A static program has only its own file.
-pub fn past_exec(own_exe: &str, exe: &str, maps: &str) -> bool {
-    if exe.is_empty() || exe == own_exe {
+pub fn past_exec(own: (&str, &[u8]), exe: &str, cmdline: &[u8], maps: &str) -> bool {
+    if exe.is_empty() || (exe == own.0 && cmdline == own.1) {
         return false;
     }
     let mut files: Vec<&str> = Vec::new();
@@ -275,12 +277,14 @@ pub fn wait_past_exec(_pid: u32, _timeout: std::time::Duration) -> bool {
 #[cfg(target_os = "linux")]
 pub fn wait_past_exec(pid: u32, timeout: std::time::Duration) -> bool {
     let own_exe = read_link(Path::new("/proc/self/exe"));
+    let own_cmdline = std::fs::read("/proc/self/cmdline").unwrap_or_default();
     let dir = std::path::PathBuf::from(format!("/proc/{pid}"));
     let deadline = std::time::Instant::now() + timeout;
     loop {
         let exe = read_link(&dir.join("exe"));
+        let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
         let maps = std::fs::read_to_string(dir.join("maps")).unwrap_or_default();
-        if past_exec(&own_exe, &exe, &maps) {
+        if past_exec((&own_exe, &own_cmdline), &exe, &cmdline, &maps) {
             return true;
         }
         if std::time::Instant::now() >= deadline || !dir.exists() {
@@ -425,30 +429,30 @@ mod tests {
 
     #[test]
     fn past_exec_needs_the_image_and_the_libraries_mapped() {
-        let own = "/work/target/debug/soakprof";
+        let own_exe = "/work/target/debug/soakprof";
+        let own: (&str, &[u8]) = (own_exe, b"soakprof\0record\0--\0python3\0");
         let py = "/usr/bin/python3.11";
+        let argv: &[u8] = b"python3\0-c\0pass\0";
         let exe_line = format!("55d0-55d1 r--p 00000000 08:01 123 {py}");
         let ld = "7f00-7f01 r--p 00000000 08:01 124 /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2";
         let libc = "7f02-7f03 r-xp 00000000 08:01 125 /usr/lib/x86_64-linux-gnu/libc.so.6";
         let stack = "7ffc-7ffd rw-p 00000000 00:00 0                          [stack]";
-        // The fork before exec: soakprof's own executable.
-        assert!(!past_exec(
-            own,
-            own,
-            &format!("1-2 r--p 0 08:01 1 {own}\n{stack}")
-        ));
+        let own_maps = format!("1-2 r--p 0 08:01 1 {own_exe}\n{ld}\n{libc}\n{stack}");
+        // The fork before exec: soakprof's own executable and command line.
+        assert!(!past_exec(own, own_exe, own.1, &own_maps));
+        // soakprof's own executable as the target (the demo's fixture): past its exec
+        // once its command line is its own.
+        assert!(past_exec(own, own_exe, b"soakprof\0fixture\0", &own_maps));
         // Exec begun: exe names the program, nothing of it mapped yet.
-        assert!(!past_exec(own, py, stack));
+        assert!(!past_exec(own, py, argv, stack));
         // In the loader: the program and its interpreter only.
-        assert!(!past_exec(own, py, &format!("{exe_line}\n{ld}\n{stack}")));
+        let loading = format!("{exe_line}\n{ld}\n{stack}");
+        assert!(!past_exec(own, py, argv, &loading));
         // The libraries mapped.
-        assert!(past_exec(
-            own,
-            py,
-            &format!("{exe_line}\n{ld}\n{libc}\n{stack}")
-        ));
+        let loaded = format!("{exe_line}\n{ld}\n{libc}\n{stack}");
+        assert!(past_exec(own, py, argv, &loaded));
         // A static program has only its own file.
-        assert!(past_exec(own, py, &format!("{exe_line}\n{stack}")));
-        assert!(!past_exec(own, "", ""));
+        assert!(past_exec(own, py, argv, &format!("{exe_line}\n{stack}")));
+        assert!(!past_exec(own, "", b"", ""));
     }
 }
