@@ -15,7 +15,9 @@ use crate::columns::Columns;
 use crate::runlog::Thresholds;
 use crate::units::format_duration_s;
 
-/// Total false-alarm rate of `--fail-fast` over all its looks.
+/// Total false-alarm rate of `--fail-fast` over all its looks, for series that follow the
+/// trend model. Measured on the detection bench: 5 false stops in 255 no-leak runs (2.0%),
+/// all on memory still warming up at the first look past the earliest stop.
 pub const FAIL_FAST_ALPHA: f64 = 0.01;
 /// `--fail-fast` never stops before this share of `--duration` (or `EARLIEST_STOP_NO_DURATION_S`
 /// without one). The α bound holds for series that follow the trend model; the start of a
