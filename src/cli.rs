@@ -81,7 +81,7 @@ pub struct RecordArgs {
     pub force: bool,
     #[command(flatten)]
     pub judge: JudgeArgs,
-    /// Stop early once a fail verdict is certain (sequential test at α = 1%; 2.0% false stops
+    /// Stop early once a fail verdict is certain (sequential test at α = 1%; 1.9% false stops
     /// measured on the detection bench, on memory still warming up).
     #[arg(long)]
     pub fail_fast: bool,
