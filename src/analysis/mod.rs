@@ -264,10 +264,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         metrics.cpu = Some(cpu);
         findings.extend(cpu_findings);
     }
-    let judged_trend = match basis.metric {
-        JudgedMemory::Rss => metrics.rss.as_ref(),
-        JudgedMemory::Pss => metrics.pss.as_ref(),
-    };
+    let judged_trend = metrics.judged_memory(basis.metric);
     let judged = capacity::judge_capacity(
         columns,
         &basis,
@@ -305,10 +302,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         .map(|f| f.verdict)
         .max()
         .unwrap_or(Verdict::Pass);
-    let judged_trend = match basis.metric {
-        JudgedMemory::Rss => metrics.rss.as_ref(),
-        JudgedMemory::Pss => metrics.pss.as_ref(),
-    };
+    let judged_trend = metrics.judged_memory(basis.metric);
     if verdict == Verdict::Pass
         && findings.is_empty()
         && let Some(trend) = judged_trend

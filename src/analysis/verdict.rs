@@ -85,6 +85,16 @@ pub struct Metrics {
     pub cpu: Option<CpuSummary>,
 }
 
+impl Metrics {
+    /// The trend of the judged memory (RSS or PSS), when one was fitted.
+    pub fn judged_memory(&self, memory: JudgedMemory) -> Option<&MetricTrend> {
+        match memory {
+            JudgedMemory::Rss => self.rss.as_ref(),
+            JudgedMemory::Pss => self.pss.as_ref(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Capacity {
     pub mem_limit_bytes: Option<u64>,

@@ -13,7 +13,7 @@ use super::style::{
     USS_LOOK, VMS_LOOK,
 };
 use super::trend::{signed, trend_lines, verdict_word, warmup_mark, warmup_shade};
-use crate::analysis::{JudgedMemory, MetricTrend, RunVerdict};
+use crate::analysis::{MetricTrend, RunVerdict};
 use crate::columns::{Columns, Metric};
 use crate::runlog::RunData;
 use crate::units::{format_byte_rate, format_bytes, format_limit, short_duration};
@@ -44,10 +44,13 @@ pub(super) struct Projection {
 
 /// The judged memory's name, trend and column: RSS for one process, PSS for several.
 fn judged(verdict: &RunVerdict) -> (&'static str, Option<&MetricTrend>, Metric) {
-    match verdict.capacity.judged_memory {
-        JudgedMemory::Rss => ("RSS", verdict.metrics.rss.as_ref(), Metric::Rss),
-        JudgedMemory::Pss => ("PSS", verdict.metrics.pss.as_ref(), Metric::Pss),
-    }
+    let memory = verdict.capacity.judged_memory;
+    let kind = memory.kind();
+    (
+        kind.label(),
+        verdict.metrics.judged_memory(memory),
+        kind.column(),
+    )
 }
 
 pub(super) fn projection(run: &RunData, verdict: &RunVerdict) -> Option<Projection> {
