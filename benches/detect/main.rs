@@ -881,6 +881,19 @@ fn main() {
         FAIL_FAST_ALPHA * fn_ as f64
     );
     println!();
+    // Each false stop by name, so the cases a change must fix can be replayed (`--rows`).
+    for (job, r) in jobs.iter().zip(&results) {
+        let row = &rows[job.row];
+        if let (Some(at), false) = (r.ff_stop, label(row.shape, &th) == Label::Leak) {
+            println!(
+                "- false stop: {} ({}, seed {}) at {at:.0} s",
+                row.name,
+                fmt_length(cfg.lengths_s[job.len]),
+                job.seed
+            );
+        }
+    }
+    println!();
     println!(
         "Leak runs stopped early: {}/{} ({}); late-leak runs stopped before the onset: {}/{}.",
         leak.0,
