@@ -41,10 +41,12 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             let config = config::RecordConfig::from_args(args)?;
             let outcome = commands::record(&config, None)?;
             output::product(&report::summary_text(&outcome.verdict, &outcome.run_dir))?;
+            // After the run directory is complete: a failure here loses nothing of the run.
+            report::ci::write_run_outputs(&config.ci, &outcome.verdict, &outcome.run_dir)?;
             Ok(commands::verdict_exit_code(outcome.verdict.verdict))
         }
         Command::Analyze(args) => {
-            let config = config::AnalyzeConfig::from_args(args);
+            let config = config::AnalyzeConfig::from_args(args)?;
             let (verdict, written) =
                 commands::analyze_and_report(&config.run_dir, &config.overrides)?;
             // The JSON verdict is printed even when the report could not be written (a
@@ -64,7 +66,9 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
                 }
             };
             output::product(&text)?;
+            let ci = report::ci::write_run_outputs(&config.ci, &verdict, &config.run_dir);
             written?;
+            ci?;
             Ok(commands::verdict_exit_code(verdict.verdict))
         }
         Command::Demo(args) => demo::run(args),
