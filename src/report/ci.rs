@@ -174,9 +174,13 @@ pub fn run_items(verdict: &RunVerdict, extra: Vec<CiItem>) -> Vec<CiItem> {
 }
 
 impl CiItem {
-    /// Whether this check already says `reason` (in its message or its details).
+    /// Whether this check already says `reason` (in its message or its details), or the
+    /// reason quotes the check's message (a verdict's `baseline: …` line quoting a
+    /// comparison item).
     fn claims(&self, reason: &str) -> bool {
-        self.message.contains(reason) || self.details.iter().any(|d| d.contains(reason))
+        self.message.contains(reason)
+            || (!self.message.is_empty() && reason.contains(&self.message))
+            || self.details.iter().any(|d| d.contains(reason))
     }
 }
 

@@ -196,7 +196,7 @@ fn findings_no_check_claims_carry_the_verdict_once() {
         classname: "soakprof.compare".into(),
         name: "steady memory".into(),
         status: CiStatus::Fail,
-        message: "baseline: steady RSS +18%: regressed".into(),
+        message: "steady RSS +18%: regressed".into(),
         value: String::new(),
         threshold: String::new(),
         details: vec![],
