@@ -93,6 +93,8 @@ pub struct RecordArgs {
     pub sampler: Option<Backend>,
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub ci: CiArgs,
     /// Command to start and profile; its output goes to target.log in the run directory.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -194,6 +196,21 @@ pub struct AnalyzeArgs {
     pub format: OutputFormat,
     #[command(flatten)]
     pub judge: JudgeArgs,
+    #[command(flatten)]
+    pub ci: CiArgs,
+}
+
+/// CI outputs of a judged run or comparison; shared by `record`, `analyze` and `compare`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CiArgs {
+    /// Write the judged checks as JUnit XML to FILE, one testcase per metric, limit, gate
+    /// and comparison (for CI test reporters).
+    #[arg(long, value_name = "FILE", help_heading = "CI")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary to FILE (verdict, a table of the checks, links to the
+    /// report). It is also appended to $GITHUB_STEP_SUMMARY when that is set.
+    #[arg(long, value_name = "FILE", help_heading = "CI")]
+    pub summary_md: Option<PathBuf>,
 }
 
 /// What `analyze` prints on stdout.

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::cli::{JudgeArgs, LoadArgs, RecordArgs};
+use crate::cli::{CiArgs, JudgeArgs, LoadArgs, RecordArgs};
 use crate::load::LoadPlan;
 use crate::load::scenario::{self, LoadOverrides, ThinkTime};
 use crate::record::PssInterval;
+use crate::report::ci::{CiOutputs, check_output_file};
 use crate::runlog::{Limits, Thresholds};
 use crate::sample::Backend;
 use crate::target::{Pick, TargetSpec};
@@ -40,6 +41,14 @@ pub enum ConfigError {
         "--interval {interval} is longer than --duration {duration}: the run would end before its second sample; give a shorter --interval or a longer --duration"
     )]
     IntervalOverDuration { interval: String, duration: String },
+    #[error("{option} {}: {reason}", path.display())]
+    OutputPath {
+        option: &'static str,
+        path: PathBuf,
+        reason: &'static str,
+    },
+    #[error("--junit and --summary-md name the same file {}; give two files", path.display())]
+    SameOutput { path: PathBuf },
 }
 
 impl ConfigError {
@@ -55,7 +64,9 @@ impl ConfigError {
             | ConfigError::FollowPid
             | ConfigError::EmptyLoadCommand
             | ConfigError::LoadProgramNotFound { .. }
-            | ConfigError::IntervalOverDuration { .. } => true,
+            | ConfigError::IntervalOverDuration { .. }
+            | ConfigError::OutputPath { .. }
+            | ConfigError::SameOutput { .. } => true,
         }
     }
 }
@@ -83,6 +94,8 @@ pub struct RecordConfig {
     pub fail_fast: bool,
     pub backend: Backend,
     pub load: Option<LoadPlan>,
+    /// `--junit`, `--summary-md` and `$GITHUB_STEP_SUMMARY`.
+    pub ci: CiOutputs,
 }
 
 /// A checked `analyze` configuration.
@@ -92,16 +105,54 @@ pub struct AnalyzeConfig {
     pub format: crate::cli::OutputFormat,
     /// What the options change in the thresholds and limits the run was recorded with.
     pub overrides: JudgeOverrides,
+    pub ci: CiOutputs,
 }
 
 impl AnalyzeConfig {
-    pub fn from_args(args: crate::cli::AnalyzeArgs) -> AnalyzeConfig {
-        AnalyzeConfig {
+    pub fn from_args(args: crate::cli::AnalyzeArgs) -> Result<AnalyzeConfig, ConfigError> {
+        Ok(AnalyzeConfig {
+            ci: ci_outputs(&args.ci, step_summary_env())?,
             run_dir: args.run_dir,
             format: args.format,
             overrides: JudgeOverrides::from_args(&args.judge),
-        }
+        })
     }
+}
+
+/// `$GITHUB_STEP_SUMMARY`, as the environment holds it.
+pub fn step_summary_env() -> Option<std::ffi::OsString> {
+    std::env::var_os(crate::report::ci::STEP_SUMMARY_VAR)
+}
+
+/// The CI outputs asked for, each path checked (a directory, or one whose directory does
+/// not exist, is refused now rather than after a long run); `step_summary` is the value of
+/// `$GITHUB_STEP_SUMMARY` (unset or empty: none).
+pub fn ci_outputs(
+    args: &CiArgs,
+    step_summary: Option<std::ffi::OsString>,
+) -> Result<CiOutputs, ConfigError> {
+    let checked = |option: &'static str, path: &Option<PathBuf>| match path {
+        Some(p) => check_output_file(p)
+            .map(|()| Some(p.clone()))
+            .map_err(|reason| ConfigError::OutputPath {
+                option,
+                path: p.clone(),
+                reason,
+            }),
+        None => Ok(None),
+    };
+    let step_summary = step_summary.filter(|v| !v.is_empty()).map(PathBuf::from);
+    let outputs = CiOutputs {
+        junit: checked("--junit", &args.junit)?,
+        summary_md: checked("--summary-md", &args.summary_md)?,
+        step_summary: checked("$GITHUB_STEP_SUMMARY", &step_summary)?,
+    };
+    if let (Some(a), Some(b)) = (&outputs.junit, &outputs.summary_md)
+        && a == b
+    {
+        return Err(ConfigError::SameOutput { path: a.clone() });
+    }
+    Ok(outputs)
 }
 
 /// `--mem-limit` and `--cpu-limit` as given.
@@ -249,6 +300,7 @@ impl RecordConfig {
         let overrides = JudgeOverrides::from_args(&args.judge);
         let thresholds = overrides.resolve(&Thresholds::default())?;
         let load = load_plan(&args.load, args.duration)?;
+        let ci = ci_outputs(&args.ci, step_summary_env())?;
         Ok(RecordConfig {
             target,
             pick: args.pick,
@@ -265,6 +317,7 @@ impl RecordConfig {
             fail_fast: args.fail_fast,
             backend: args.sampler.unwrap_or_else(Backend::default_for_os),
             load,
+            ci,
         })
     }
 

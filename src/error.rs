@@ -206,6 +206,16 @@ mod tests {
                 BAD,
             ),
             (
+                ConfigError::OutputPath {
+                    option: "--junit",
+                    path: path(),
+                    reason: "its directory does not exist",
+                }
+                .into(),
+                BAD,
+            ),
+            (ConfigError::SameOutput { path: path() }.into(), BAD),
+            (
                 ConfigError::LoadProgramNotFound {
                     program: "k6".into(),
                     command: "k6 run".into(),

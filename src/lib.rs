@@ -40,11 +40,17 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Record(args) => {
             let config = config::RecordConfig::from_args(args)?;
             let outcome = commands::record(&config, None)?;
-            output::product(&report::summary_text(&outcome.verdict, &outcome.run_dir))?;
+            let printed =
+                output::product(&report::summary_text(&outcome.verdict, &outcome.run_dir));
+            // After the run directory is complete: a failure here loses nothing of the run,
+            // and neither output waits on the other.
+            let ci = report::ci::write_run_outputs(&config.ci, &outcome.verdict, &outcome.run_dir);
+            printed?;
+            ci?;
             Ok(commands::verdict_exit_code(outcome.verdict.verdict))
         }
         Command::Analyze(args) => {
-            let config = config::AnalyzeConfig::from_args(args);
+            let config = config::AnalyzeConfig::from_args(args)?;
             let (verdict, written) =
                 commands::analyze_and_report(&config.run_dir, &config.overrides)?;
             // The JSON verdict is printed even when the report could not be written (a
@@ -63,8 +69,11 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
                     })?
                 }
             };
-            output::product(&text)?;
+            let printed = output::product(&text);
+            let ci = report::ci::write_run_outputs(&config.ci, &verdict, &config.run_dir);
+            printed?;
             written?;
+            ci?;
             Ok(commands::verdict_exit_code(verdict.verdict))
         }
         Command::Demo(args) => demo::run(args),

@@ -2,7 +2,10 @@
 //! the summary printed in the terminal. Each reads only the run log's types and the verdict.
 
 pub mod charts;
+pub mod ci;
 pub mod html;
+pub mod junit;
+pub mod markdown;
 
 use std::fs;
 use std::io::Write;

@@ -218,8 +218,15 @@ pub fn record_fixture(
 /// Like `util::soakprof`, but bounded: a soakprof that hangs is stopped (SIGTERM, then
 /// SIGKILL) and the test fails instead of hanging the suite.
 pub fn soakprof_within(timeout: Duration, args: &[&str]) -> Output {
-    let mut child = Command::new(soakprof_bin())
-        .args(args)
+    let mut command = Command::new(soakprof_bin());
+    command.args(args);
+    command_within(timeout, command, args)
+}
+
+/// Run `command` (soakprof with `args`, and whatever environment the caller set), bounded
+/// like [`soakprof_within`].
+pub fn command_within(timeout: Duration, mut command: Command, args: &[&str]) -> Output {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
