@@ -30,7 +30,7 @@ use crate::units::{format_byte_rate, format_count_rate, short_duration, three_fi
 /// One run of a comparison as the charts read it: its columns and load log, and its
 /// verdict (the judged memory, the fitted trends, the CPU and load summaries).
 #[derive(Clone, Copy)]
-pub struct ComparedRun<'a> {
+pub struct RunView<'a> {
     pub run: &'a RunData,
     pub verdict: &'a RunVerdict,
 }
@@ -77,8 +77,8 @@ const OVERLAYS: [(&str, &str, BuildOverlay); 4] = [
 /// Draw the overlay charts of two runs, one at a time, as SVG text in page order: memory,
 /// threads and FDs, CPU, and load latency when both runs had load.
 pub fn overlay_charts(
-    baseline: ComparedRun<'_>,
-    candidate: ComparedRun<'_>,
+    baseline: RunView<'_>,
+    candidate: RunView<'_>,
 ) -> Result<Vec<OverlayChart>, ChartError> {
     let sides = [
         Side {

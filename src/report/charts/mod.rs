@@ -41,7 +41,7 @@ use std::path::Path;
 use crate::analysis::RunVerdict;
 use crate::runlog::RunData;
 use axis::TimeAxis;
-pub use compare::{ComparedRun, OverlayChart, overlay_charts};
+pub use compare::{OverlayChart, RunView, overlay_charts};
 use marks::{Mark, run_marks};
 use panel::ChartSpec;
 

@@ -1,0 +1,313 @@
+//! compare.html: one self-contained page that judges a candidate run against a baseline:
+//! the two runs (directories, targets, starts, durations), the overall judgement, what makes
+//! them less comparable, a table of the judgements with the regressed rows marked, and the
+//! two runs overlaid on one time axis for memory, threads and FDs, CPU and latency. Like
+//! report.html: inline CSS and inline SVG only, no scripts, nothing fetched; every text that
+//! comes from a run or the comparison (targets, directories, labels, reasons) is escaped.
+
+use std::path::{Path, PathBuf};
+
+use super::{STYLE, escape, header_row, inline_svg};
+use crate::analysis::compare::{
+    CompareVerdict, ComparedItem, Comparison, Judgement, LimitKind, RunRef,
+};
+use crate::analysis::load::{format_ms, format_rps};
+use crate::report::charts::{OverlayChart, RunView, overlay_charts};
+use crate::report::{ReportError, target_label, write_atomic};
+use crate::units::{
+    format_byte_rate, format_bytes, format_count_rate, format_duration_s, three_figures,
+};
+
+pub const COMPARE_HTML_FILE: &str = "compare.html";
+
+/// The page's own looks, after the run report's: the judgement words and the marked rows.
+const COMPARE_STYLE: &str = r#"
+.badge.v-regressed { color: #82071e; background: #ffebe9; border-color: #cf222e; border-style: double; border-width: 6px; }
+.badge.v-unchanged { color: #1f2328; background: #f6f8fa; border-color: #59636e; }
+.badge.v-improved { color: #0f5323; background: #dafbe1; border-color: #1a7f37; }
+.v-regressed { background: #ffebe9; color: #82071e; }
+.v-improved { background: #dafbe1; color: #0f5323; }
+.v-unchanged { color: #1f2328; }
+.v-not_compared { color: #59636e; }
+tr.regressed th, tr.regressed td { border-top: 2px solid #cf222e; border-bottom: 2px solid #cf222e; }
+tr.regressed th::before { content: "\25B2  "; color: #cf222e; }
+"#;
+
+/// Draw the overlay charts of the two runs and write compare.html into `out_dir`, charts
+/// inlined; returns the page's path. `comparison` says what the page states (runs,
+/// judgement, notes, items); `baseline` and `candidate` are the runs it was made from, for
+/// the charts.
+pub fn write_compare_html(
+    out_dir: &Path,
+    comparison: &Comparison,
+    baseline: RunView<'_>,
+    candidate: RunView<'_>,
+) -> Result<PathBuf, ReportError> {
+    let charts = overlay_charts(baseline, candidate)?;
+    write_atomic(
+        out_dir,
+        COMPARE_HTML_FILE,
+        &render_compare(comparison, &charts),
+    )
+}
+
+/// The whole page, with `charts` in page order.
+pub fn render_compare(comparison: &Comparison, charts: &[OverlayChart]) -> String {
+    let word = comparison.verdict.as_str();
+    let mut out =
+        String::with_capacity(16 * 1024 + charts.iter().map(|c| c.svg.len()).sum::<usize>());
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    out.push_str(&format!(
+        "<title>soakprof compare {} — {} against {}</title>\n<style>{STYLE}{COMPARE_STYLE}</style>\n</head>\n<body>\n",
+        word.to_uppercase(),
+        escape(target_label(&comparison.candidate.target)),
+        escape(target_label(&comparison.baseline.target)),
+    ));
+    header(&mut out, comparison);
+    runs_section(&mut out, comparison);
+    notes_section(&mut out, comparison);
+    items_section(&mut out, comparison);
+    charts_section(&mut out, charts);
+    out.push_str(&format!(
+        "<footer>Written by soakprof {}. This page is self-contained: no scripts, nothing loaded from the network.</footer>\n</body>\n</html>\n",
+        escape(env!("CARGO_PKG_VERSION"))
+    ));
+    out
+}
+
+/// What the overall outcome means, in a sentence.
+fn verdict_sentence(comparison: &Comparison) -> String {
+    match comparison.verdict {
+        CompareVerdict::Regressed => {
+            let n = comparison.regressions().count();
+            format!(
+                "the candidate regressed on {n} of {} items",
+                comparison.items.len()
+            )
+        }
+        CompareVerdict::Improved => "the candidate improved, and nothing regressed".to_string(),
+        CompareVerdict::Unchanged => "no item changed beyond its limit".to_string(),
+    }
+}
+
+fn header(out: &mut String, comparison: &Comparison) {
+    let word = comparison.verdict.as_str();
+    let (base, cand) = (&comparison.baseline, &comparison.candidate);
+    out.push_str(&format!(
+        "<header class=\"verdict\">\n<div class=\"badge v-{word}\" role=\"status\" aria-label=\"comparison: {word}\">{}</div>\n",
+        word.to_uppercase()
+    ));
+    out.push_str(&format!(
+        "<div>\n<h1>Comparison: {} against the baseline {}</h1>\n<p class=\"sub\">{} · candidate <code>{}</code>, {} from {} · baseline <code>{}</code>, {} from {}</p>\n",
+        escape(target_label(&cand.target)),
+        escape(target_label(&base.target)),
+        escape(&verdict_sentence(comparison)),
+        escape(&cand.dir),
+        escape(&format_duration_s(cand.duration_s)),
+        escape(&cand.started_at),
+        escape(&base.dir),
+        escape(&format_duration_s(base.duration_s)),
+        escape(&base.started_at),
+    ));
+    out.push_str("<nav>");
+    for (id, text) in [
+        ("runs", "Runs"),
+        ("notes", "Comparability"),
+        ("judgements", "Judgements"),
+        ("charts", "Charts"),
+    ] {
+        out.push_str(&format!("<a href=\"#{id}\">{text}</a>"));
+    }
+    out.push_str("</nav>\n</div>\n</header>\n");
+}
+
+/// The runs side by side.
+fn runs_section(out: &mut String, comparison: &Comparison) {
+    let sides: [&RunRef; 2] = [&comparison.baseline, &comparison.candidate];
+    out.push_str("<section id=\"runs\">\n<h2>Runs</h2>\n<table class=\"kv\">\n<thead>");
+    header_row(out, &["", "baseline", "candidate"]);
+    out.push_str("</thead>\n<tbody>\n");
+    let rows: [(&str, fn(&RunRef) -> String); 5] = [
+        ("run directory", |r| {
+            format!("<code>{}</code>", escape(&r.dir))
+        }),
+        ("target", |r| escape(target_label(&r.target))),
+        ("target given as", |r| {
+            format!(
+                "{} <code>{}</code>",
+                escape(&r.target.mode),
+                escape(&r.target.spec)
+            )
+        }),
+        ("started at", |r| escape(&r.started_at)),
+        ("duration", |r| escape(&format_duration_s(r.duration_s))),
+    ];
+    for (name, cell) in rows {
+        out.push_str(&format!("<tr><th scope=\"row\">{}</th>", escape(name)));
+        for side in sides {
+            out.push_str(&format!("<td>{}</td>", cell(side)));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+fn notes_section(out: &mut String, comparison: &Comparison) {
+    out.push_str("<section id=\"notes\">\n<h2>Comparability</h2>\n");
+    if comparison.notes.is_empty() {
+        out.push_str("<p>The runs are comparable: nothing in their intervals, durations or load sets them apart.</p>\n");
+    } else {
+        if !comparison.comparable {
+            out.push_str("<p>The runs are not fully comparable; they are compared on what is comparable.</p>\n");
+        }
+        out.push_str("<ul class=\"reasons\">\n");
+        for note in &comparison.notes {
+            out.push_str(&format!("<li>{}</li>\n", escape(note)));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+/// A value in an item's unit, for people: `212 MB`, `1.20 MB/min`, `0.25 cores`.
+fn value_text(unit: &str, value: f64) -> String {
+    match unit {
+        "bytes" => format_bytes(value),
+        "bytes/min" => format_byte_rate(value),
+        "threads/min" | "fds/min" => format_count_rate(value),
+        "cores" => format!("{} cores", three_figures(value)),
+        "cpu_s/request" => format!("{} ms CPU/request", three_figures(value * 1e3)),
+        "ms" => format!("{} ms", format_ms(value)),
+        "fraction" => format!("{:.2}%", value * 100.0),
+        "rps" => format!("{} req/s", format_rps(value)),
+        other => format!("{} {other}", three_figures(value)),
+    }
+}
+
+/// A change in an item's unit with its sign; an absolute change of a fraction is in
+/// percentage points.
+fn signed_change(unit: &str, value: f64) -> String {
+    let text = match unit {
+        "fraction" => format!("{:.2} pp", value * 100.0),
+        _ => value_text(unit, value),
+    };
+    if value >= 0.0 && !text.starts_with('-') {
+        format!("+{text}")
+    } else {
+        text
+    }
+}
+
+/// A relative change, a fraction: `+18.4%`.
+fn signed_percent(fraction: f64) -> String {
+    let pct = fraction * 100.0;
+    let text = format!("{}%", three_figures(pct));
+    if pct >= 0.0 && !text.starts_with('-') {
+        format!("+{text}")
+    } else {
+        text
+    }
+}
+
+/// A bound of the CI or the limit, in the item's terms (relative or in its unit).
+fn bound_text(item: &ComparedItem, value: f64) -> String {
+    match item.limit_kind {
+        Some(LimitKind::Relative) => signed_percent(value),
+        _ => signed_change(&item.unit, value),
+    }
+}
+
+fn na() -> String {
+    "n/a".to_string()
+}
+
+/// The cells of one item after its name: baseline, candidate, change, CI, limit.
+fn item_cells(item: &ComparedItem) -> [String; 5] {
+    let value = |v: Option<f64>| v.map_or_else(na, |v| value_text(&item.unit, v));
+    let change = match (item.difference, item.ratio) {
+        (Some(d), Some(r)) => format!(
+            "{} ({})",
+            signed_change(&item.unit, d),
+            signed_percent(r - 1.0)
+        ),
+        (Some(d), None) => signed_change(&item.unit, d),
+        (None, _) => na(),
+    };
+    let ci = item.ci.map_or_else(na, |[lo, hi]| {
+        format!("{} to {}", bound_text(item, lo), bound_text(item, hi))
+    });
+    let limit = item.limit.map_or_else(na, |l| bound_text(item, l));
+    [
+        value(item.baseline),
+        value(item.candidate),
+        change,
+        ci,
+        limit,
+    ]
+}
+
+fn items_section(out: &mut String, comparison: &Comparison) {
+    out.push_str(
+        "<section id=\"judgements\">\n<h2>Judgements</h2>\n<table class=\"metrics\">\n<thead>",
+    );
+    header_row(
+        out,
+        &[
+            "metric",
+            "baseline",
+            "candidate",
+            "change",
+            "95% CI of the change",
+            "limit",
+            "judgement",
+            "reason",
+        ],
+    );
+    out.push_str("</thead>\n<tbody>\n");
+    for item in &comparison.items {
+        let regressed = item.judgement == Judgement::Regressed;
+        out.push_str(&format!(
+            "<tr class=\"item{}\" id=\"item-{}\"><th scope=\"row\">{}</th>",
+            if regressed { " regressed" } else { "" },
+            escape(&item.id),
+            escape(&item.label)
+        ));
+        for cell in item_cells(item) {
+            out.push_str(&format!("<td class=\"num\">{}</td>", escape(&cell)));
+        }
+        let word = item.judgement.as_str();
+        out.push_str(&format!(
+            "<td class=\"v v-{word}\">{}</td><td>{}</td></tr>\n",
+            escape(&word.replace('_', " ").to_uppercase()),
+            escape(&item.reason)
+        ));
+    }
+    if comparison.items.is_empty() {
+        out.push_str("<tr><td colspan=\"8\">Nothing could be compared.</td></tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n");
+    out.push_str("<p class=\"note\">Change: candidate − baseline (and as a share of the baseline). The confidence interval and the limit are of the relative change where the limit is a percentage, else of the difference; an item regresses only when its change is significant and beyond its limit.</p>\n");
+    out.push_str("</section>\n");
+}
+
+fn charts_section(out: &mut String, charts: &[OverlayChart]) {
+    out.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
+    out.push_str("<p class=\"note\">Both runs on one time axis, each from its own start: the baseline in blue, the candidate in vermillion with triangles; dashed lines are each run's fitted trend.</p>\n");
+    if charts.is_empty() {
+        out.push_str("<p>No charts were drawn.</p>\n");
+    }
+    for (i, chart) in charts.iter().enumerate() {
+        match inline_svg(&chart.svg, chart.label, &format!("c{i}-")) {
+            Some(inline) => out.push_str(&format!(
+                "<figure id=\"chart-{}\">\n{inline}\n</figure>\n",
+                escape(chart.id)
+            )),
+            None => out.push_str(&format!(
+                "<p class=\"note\">{} could not be inlined.</p>\n",
+                escape(chart.label)
+            )),
+        }
+    }
+    out.push_str("</section>\n");
+}
