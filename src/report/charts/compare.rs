@@ -154,7 +154,7 @@ struct Overlaid {
 
 impl Overlaid {
     /// Add one run's series (`series_label` in the legend) and, when it has one, its
-    /// fitted trend (`rate` says its slope).
+    /// fitted trend (`fit_label` in the legend after "baseline fitted ").
     fn add(
         &mut self,
         side: &Side,
@@ -166,11 +166,11 @@ impl Overlaid {
             .extend(trace_values(std::slice::from_ref(&trace)));
         self.legend.push(legend_item(series_label, side.look));
         self.traces.push(trace);
-        if let Some((trend, scale, rate)) = fit {
+        if let Some((trend, scale, fit_label)) = fit {
             let line = fit_line(trend, scale, side.fit_look);
             self.values.extend([line.from.1, line.to.1]);
             self.legend.push(legend_item(
-                format!("{} fitted trend {rate}", side.name),
+                format!("{} fitted {fit_label}", side.name),
                 side.fit_look,
             ));
             self.refs.push(line);
@@ -230,7 +230,7 @@ fn memory_chart(sides: &[Side; 2], axis: &TimeAxis, marks: &[Mark]) -> ChartSpec
             notes.push(missing_note(side, label));
             continue;
         }
-        let fit = trend.map(|t| (t, scale, byte_slope(t)));
+        let fit = trend.map(|t| (t, scale, format!("trend {}", byte_slope(t))));
         overlaid.add(side, trace, format!("{} {label}", side.name), fit);
     }
     let range = padded(extent(overlaid.values.iter().copied()));
@@ -250,9 +250,9 @@ fn threads_fds_chart(sides: &[Side; 2], axis: &TimeAxis, marks: &[Mark]) -> Char
     let mut panels = Vec::new();
     let mut legend = Vec::new();
     let mut titles = Vec::new();
-    for (caption, what, metric) in [
-        ("Threads", "threads", Metric::Threads),
-        ("Open FDs", "open FDs", Metric::Fds),
+    for (caption, what, short, metric) in [
+        ("Threads", "threads", "Threads", Metric::Threads),
+        ("Open FDs", "open FDs", "FDs", Metric::Fds),
     ] {
         let mut overlaid = Overlaid::default();
         let mut parts = Vec::new();
@@ -269,10 +269,10 @@ fn threads_fds_chart(sides: &[Side; 2], axis: &TimeAxis, marks: &[Mark]) -> Char
                 legend.push(missing_note(side, what));
                 continue;
             }
-            let fit = trend.map(|t| (t, 1.0, count_slope(t)));
+            let fit = trend.map(|t| (t, 1.0, format!("{what} trend {}", count_slope(t))));
             overlaid.add(side, trace, format!("{} {what}", side.name), fit);
         }
-        titles.push(format!("{caption}: {}", parts.join(", ")));
+        titles.push(format!("{short}: {}", parts.join(", ")));
         if overlaid.traces.is_empty() {
             continue;
         }
@@ -399,4 +399,179 @@ fn latency_chart(sides: &[Side; 2], axis: &TimeAxis, marks: &[Mark]) -> Option<C
         marks: place_marks(marks, axis),
         legend,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::style::MAX_POINTS;
+    use super::super::test_kit::{GIB, assert_well_formed, synthetic_run, texts};
+    use super::*;
+
+    const BLUE_HEX: &str = "#0072B2";
+    const VERMILLION_HEX: &str = "#D55E00";
+
+    /// Polylines of data in a colour: more points than a marker, a legend sample or a dash.
+    fn data_lines(svg: &str, color: &str) -> usize {
+        svg.lines()
+            .filter(|l| l.starts_with("<polyline") && l.contains(color))
+            .filter(|l| l.matches(',').count() > 10)
+            .count()
+    }
+
+    /// The most points of any polyline.
+    fn longest_line(svg: &str) -> usize {
+        svg.lines()
+            .filter(|l| l.starts_with("<polyline"))
+            .map(|l| l.matches(',').count())
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn view((run, verdict): &(RunData, RunVerdict)) -> RunView<'_> {
+        RunView { run, verdict }
+    }
+
+    fn draw(base: &(RunData, RunVerdict), cand: &(RunData, RunVerdict)) -> Vec<OverlayChart> {
+        let c = overlay_charts(view(base), view(cand)).unwrap();
+        let n = base.0.columns.len() + cand.0.columns.len();
+        for x in &c {
+            std::fs::create_dir_all("/tmp/chtml").unwrap();
+            std::fs::write(format!("/tmp/chtml/{n}-{}.svg", x.id), &x.svg).unwrap();
+        } // TMPDUMP
+        c
+    }
+
+    #[test]
+    fn every_overlay_draws_both_runs_on_the_longer_axis() {
+        let base = synthetic_run(600, 8 * GIB);
+        let cand = synthetic_run(1200, 8 * GIB);
+        let charts = draw(&base, &cand);
+        let ids: Vec<&str> = charts.iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["memory", "threads_fds", "cpu", "latency"]);
+        for chart in &charts {
+            let svg = &chart.svg;
+            assert_well_formed(chart.id, svg);
+            let texts = texts(svg);
+            let has = |prefix: &str| texts.iter().any(|t| t.starts_with(prefix));
+            assert!(
+                has("baseline ") && has("candidate "),
+                "{}: {texts:?}",
+                chart.id
+            );
+            // Both runs' series drawn, one per panel each.
+            let panels = if chart.id == "threads_fds" { 2 } else { 1 };
+            for color in [BLUE_HEX, VERMILLION_HEX] {
+                assert!(
+                    data_lines(svg, color) >= panels,
+                    "{}: no {color} series",
+                    chart.id
+                );
+            }
+            // One axis over the longer run (20 min), the shorter one's end marked.
+            assert!(has("time since start (min)"), "{}: {texts:?}", chart.id);
+            assert!(texts.iter().any(|t| t == "20"), "{}: {texts:?}", chart.id);
+            assert!(texts.iter().any(|t| t == "end of baseline"), "{}", chart.id);
+        }
+        let memory = texts(&charts[0].svg);
+        for label in [
+            "Memory: baseline RSS +",
+            "baseline RSS",
+            "candidate RSS",
+            "baseline fitted trend +",
+            "candidate fitted trend +",
+            "MB",
+        ] {
+            assert!(
+                memory.iter().any(|t| t.starts_with(label)),
+                "no {label:?} in {memory:?}"
+            );
+        }
+        // Each run's fitted trend is dashed in its colour: many short polylines.
+        for color in [BLUE_HEX, VERMILLION_HEX] {
+            let dashes = charts[0]
+                .svg
+                .lines()
+                .filter(|l| l.starts_with("<polyline") && l.contains(color))
+                .filter(|l| l.matches(',').count() == 2)
+                .count();
+            assert!(dashes > 10, "{color}: {dashes} dashes");
+        }
+        let threads = texts(&charts[1].svg);
+        assert!(
+            threads[0].starts_with("Threads: baseline +") && threads[0].contains("; FDs: "),
+            "{threads:?}"
+        );
+        let latency = texts(&charts[3].svg);
+        assert!(
+            latency[0].starts_with("Load latency p95 (whole run): baseline "),
+            "{latency:?}"
+        );
+    }
+
+    #[test]
+    fn latency_is_drawn_only_when_both_runs_had_load() {
+        let base = synthetic_run(600, 8 * GIB);
+        let mut cand = synthetic_run(600, 8 * GIB);
+        cand.0.load = None;
+        let charts = draw(&base, &cand);
+        let ids: Vec<&str> = charts.iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["memory", "threads_fds", "cpu"]);
+        // Runs of the same length: no end marked.
+        assert!(
+            !texts(&charts[0].svg)
+                .iter()
+                .any(|t| t.starts_with("end of"))
+        );
+    }
+
+    #[test]
+    fn overlays_of_a_minute_and_a_day_stay_bounded() {
+        let minute = synthetic_run(60, 8 * GIB);
+        let day = synthetic_run(86_400, 8 * GIB);
+        let charts = draw(&minute, &day);
+        assert_eq!(charts.len(), 4);
+        // What a chart may take: its frame (axes, grid, ticks, title, legend, dashed
+        // reference lines, markers), measured at under 40 kB, and about 10 bytes per point
+        // drawn ("x,y " in whole pixels) for each series, every series at most the point
+        // budget. A day at 1 Hz unthinned would be 86 400 points, some 860 kB a series.
+        const FRAME_BYTES: usize = 64 * 1024;
+        const POINT_BYTES: usize = 10;
+        for chart in &charts {
+            assert_well_formed(chart.id, &chart.svg);
+            let series = if chart.id == "threads_fds" { 4 } else { 2 };
+            let bound = FRAME_BYTES + series * (MAX_POINTS + 2) * POINT_BYTES;
+            eprintln!(
+                "MEASURE {} {} bound {bound} longest {}",
+                chart.id,
+                chart.svg.len(),
+                longest_line(&chart.svg)
+            );
+            assert!(
+                chart.svg.len() <= bound,
+                "{}: {} bytes > {bound}",
+                chart.id,
+                chart.svg.len()
+            );
+            assert!(
+                longest_line(&chart.svg) <= MAX_POINTS + 2,
+                "{}: a line of {} points",
+                chart.id,
+                longest_line(&chart.svg)
+            );
+            let texts = texts(&chart.svg);
+            assert!(
+                texts.iter().any(|t| t == "24"),
+                "{}: no tick at 24 h",
+                chart.id
+            );
+            assert!(texts.iter().any(|t| t == "end of baseline"), "{}", chart.id);
+        }
+        let cpu = texts(&charts[2].svg);
+        assert!(
+            cpu.iter()
+                .any(|t| t.starts_with("candidate CPU (cores), mean per "))
+                && cpu.iter().any(|t| t == "baseline CPU (cores)"),
+            "{cpu:?}"
+        );
+    }
 }
