@@ -432,13 +432,7 @@ mod tests {
     }
 
     fn draw(base: &(RunData, RunVerdict), cand: &(RunData, RunVerdict)) -> Vec<OverlayChart> {
-        let c = overlay_charts(view(base), view(cand)).unwrap();
-        let n = base.0.columns.len() + cand.0.columns.len();
-        for x in &c {
-            std::fs::create_dir_all("/tmp/chtml").unwrap();
-            std::fs::write(format!("/tmp/chtml/{n}-{}.svg", x.id), &x.svg).unwrap();
-        } // TMPDUMP
-        c
+        overlay_charts(view(base), view(cand)).unwrap()
     }
 
     #[test]
@@ -540,12 +534,6 @@ mod tests {
             assert_well_formed(chart.id, &chart.svg);
             let series = if chart.id == "threads_fds" { 4 } else { 2 };
             let bound = FRAME_BYTES + series * (MAX_POINTS + 2) * POINT_BYTES;
-            eprintln!(
-                "MEASURE {} {} bound {bound} longest {}",
-                chart.id,
-                chart.svg.len(),
-                longest_line(&chart.svg)
-            );
             assert!(
                 chart.svg.len() <= bound,
                 "{}: {} bytes > {bound}",
