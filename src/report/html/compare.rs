@@ -311,3 +311,331 @@ fn charts_section(out: &mut String, charts: &[OverlayChart]) {
     }
     out.push_str("</section>\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::compare::{COMPARE_SCHEMA_VERSION, CompareLimits};
+    use crate::analysis::{AnalysisConfig, RunVerdict, analyse};
+    use crate::runlog::{RunData, TargetInfo};
+    use crate::sample::Sample;
+
+    const HOSTILE: &str = "<script>alert(1)</script>";
+
+    fn run_ref(dir: &str, name: &str) -> RunRef {
+        RunRef {
+            dir: dir.into(),
+            target: TargetInfo {
+                mode: "name".into(),
+                spec: name.into(),
+                name: name.into(),
+                ..TargetInfo::default()
+            },
+            started_at: "2026-01-02T03:04:05Z".into(),
+            duration_s: 600.0,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn item(
+        id: &str,
+        unit: &str,
+        sides: (Option<f64>, Option<f64>),
+        ci: Option<[f64; 2]>,
+        limit: (f64, LimitKind),
+        judgement: Judgement,
+        reason: &str,
+    ) -> ComparedItem {
+        let (baseline, candidate) = sides;
+        let difference = baseline.zip(candidate).map(|(b, c)| c - b);
+        let ratio = baseline
+            .zip(candidate)
+            .filter(|(b, _)| *b != 0.0)
+            .map(|(b, c)| c / b);
+        ComparedItem {
+            id: id.into(),
+            label: id.replace('.', " "),
+            unit: unit.into(),
+            baseline,
+            candidate,
+            difference,
+            ratio,
+            ci,
+            limit: Some(limit.0),
+            limit_kind: Some(limit.1),
+            judgement,
+            reason: reason.into(),
+        }
+    }
+
+    fn comparison() -> Comparison {
+        use Judgement::*;
+        use LimitKind::*;
+        Comparison {
+            schema_version: COMPARE_SCHEMA_VERSION,
+            verdict: CompareVerdict::Regressed,
+            notes: vec!["durations differ by more than 2× (10 m <&> 25 m)".into()],
+            comparable: false,
+            baseline: run_ref("runs/base", "api"),
+            candidate: run_ref("runs/<img src=x onerror=alert(1)>", HOSTILE),
+            limits: CompareLimits::default(),
+            items: vec![
+                item(
+                    "memory.steady",
+                    "bytes",
+                    (Some(212e6), Some(251e6)),
+                    Some([0.15, 0.21]),
+                    (0.10, Relative),
+                    Regressed,
+                    "steady RSS 212 MB → 251 MB (+18%), limit +10%: regressed <b>&</b>",
+                ),
+                item(
+                    "memory.growth",
+                    "bytes/min",
+                    (Some(0.1e6), Some(0.3e6)),
+                    Some([-0.5e6, 0.9e6]),
+                    (2e6, Absolute),
+                    Unchanged,
+                    "RSS growth unchanged",
+                ),
+                item(
+                    "load.error_rate",
+                    "fraction",
+                    (Some(0.004), Some(0.001)),
+                    Some([-0.004, -0.002]),
+                    (0.005, Absolute),
+                    Improved,
+                    "errors fell",
+                ),
+                item(
+                    "cpu.seconds_per_request",
+                    "cpu_s/request",
+                    (None, Some(0.002)),
+                    None,
+                    (0.10, Relative),
+                    NotCompared,
+                    "the baseline had no load",
+                ),
+            ],
+        }
+    }
+
+    /// A run of `n` seconds at 1 Hz whose RSS grows `leak` bytes a second.
+    fn run(n: u64, leak: u64) -> (RunData, RunVerdict) {
+        let samples: Vec<Sample> = (0..n)
+            .map(|i| Sample {
+                t: i as f64,
+                rss: Some(100_000_000 + i * leak + (i % 7) * 300_000),
+                threads: Some(4 + i / 50),
+                fds: Some(10 + i / 40),
+                cpu: Some(0.1 + (i % 5) as f64 * 0.01),
+                ..Sample::default()
+            })
+            .collect();
+        let run = RunData {
+            header: crate::runlog::tests_support::header(),
+            columns: crate::synthetic::columns(&samples),
+            events: vec![],
+            skipped_lines: 0,
+            stop_reason: Some(crate::runlog::StopReason::Duration),
+            load: None,
+        };
+        let verdict = analyse(&run, &AnalysisConfig::default());
+        (run, verdict)
+    }
+
+    fn view((run, verdict): &(RunData, RunVerdict)) -> RunView<'_> {
+        RunView { run, verdict }
+    }
+
+    /// The page of [`comparison`] with the charts of a 2-minute and a 4-minute run.
+    fn page() -> (String, usize) {
+        let (base, cand) = (run(120, 10_000), run(240, 200_000));
+        let charts = overlay_charts(view(&base), view(&cand)).unwrap();
+        (render_compare(&comparison(), &charts), charts.len())
+    }
+
+    /// Every value of an attribute in the page's tags (text is escaped: a `<` in the
+    /// page opens a tag).
+    fn attribute_values(page: &str, name: &str) -> Vec<String> {
+        let key = format!(" {name}=");
+        page.split('<')
+            .skip(1)
+            .filter_map(|part| part.split('>').next())
+            .flat_map(|tag| {
+                let tag = tag.to_ascii_lowercase();
+                tag.match_indices(&key)
+                    .map(|(at, _)| {
+                        let value = &tag[at + key.len()..];
+                        let quote = value.chars().next().filter(|q| *q == '"' || *q == '\'');
+                        match quote {
+                            Some(q) => value[1..].split(q).next().unwrap_or("").to_string(),
+                            None => value.split_whitespace().next().unwrap_or("").to_string(),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The text of every `<text>` element of a part of the page.
+    fn texts(part: &str) -> Vec<String> {
+        part.split("<text")
+            .skip(1)
+            .filter_map(|t| Some(t[t.find('>')? + 1..t.find("</text>")?].trim().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn page_is_self_contained() {
+        let (page, charts) = page();
+        assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+        let lower = page.to_ascii_lowercase();
+        for tag in [
+            "<script", "<link", "<img", "<iframe", "<object", "<embed", "@import",
+        ] {
+            assert!(!lower.contains(tag), "{tag} in the page");
+        }
+        // Nothing is loaded: no src at all, links and references only within the page.
+        assert_eq!(attribute_values(&page, "src"), Vec::<String>::new());
+        let hrefs = attribute_values(&page, "href");
+        assert!(hrefs.len() >= 4, "{hrefs:?}");
+        assert!(hrefs.iter().all(|h| h.starts_with('#')), "{hrefs:?}");
+        let urls: Vec<&str> = lower.split("url(").skip(1).collect();
+        assert!(urls.iter().all(|u| u.starts_with('#')), "an external url()");
+        // The only http:// left is each inlined SVG's namespace, which loads nothing.
+        assert_eq!(lower.matches("http://").count(), charts);
+        assert_eq!(
+            lower
+                .matches("xmlns=\"http://www.w3.org/2000/svg\"")
+                .count(),
+            charts
+        );
+        assert!(!lower.contains("https://"));
+    }
+
+    #[test]
+    fn page_escapes_what_comes_from_the_runs() {
+        let (page, _) = page();
+        assert!(
+            !page.contains(HOSTILE) && !page.contains("<img src=x"),
+            "{page}"
+        );
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains(
+            "<title>soakprof compare REGRESSED — &lt;script&gt;alert(1)&lt;/script&gt; against api</title>"
+        ));
+        assert!(page.contains("<code>runs/&lt;img src=x onerror=alert(1)&gt;</code>"));
+        assert!(page.contains("regressed &lt;b&gt;&amp;&lt;/b&gt;</td>"));
+        assert!(
+            page.contains("<li>durations differ by more than 2× (10 m &lt;&amp;&gt; 25 m)</li>")
+        );
+        assert!(page.contains("not fully comparable"));
+    }
+
+    #[test]
+    fn page_has_a_row_per_item_with_the_regressed_marked() {
+        let comparison = comparison();
+        let (page, _) = page();
+        assert_eq!(
+            page.matches("<tr class=\"item").count(),
+            comparison.items.len()
+        );
+        assert_eq!(page.matches("<tr class=\"item regressed\"").count(), 1);
+        for item in &comparison.items {
+            assert!(
+                page.contains(&format!("id=\"item-{}\"", item.id)),
+                "{}",
+                item.id
+            );
+        }
+        let row = |id: &str| {
+            let start = page.find(&format!("id=\"item-{id}\"")).unwrap();
+            let end = start + page[start..].find("</tr>").unwrap();
+            page[start..end].to_string()
+        };
+        let steady = row("memory.steady");
+        assert!(
+            page[..page.find("id=\"item-memory.steady\"").unwrap()]
+                .ends_with("<tr class=\"item regressed\" ")
+        );
+        for cell in [
+            ">212 MB<",
+            ">251 MB<",
+            ">+39.0 MB (+18.4%)<",
+            ">+15.0% to +21.0%<",
+            ">+10.0%<",
+            "<td class=\"v v-regressed\">REGRESSED</td>",
+        ] {
+            assert!(steady.contains(cell), "{cell} not in {steady}");
+        }
+        let errors = row("load.error_rate");
+        for cell in [
+            ">0.40%<",
+            ">-0.30 pp (-75.0%)<",
+            ">-0.40 pp to -0.20 pp<",
+            ">+0.50 pp<",
+        ] {
+            assert!(errors.contains(cell), "{cell} not in {errors}");
+        }
+        let cpu = row("cpu.seconds_per_request");
+        assert!(
+            cpu.contains(">n/a<") && cpu.contains(">2.00 ms CPU/request<"),
+            "{cpu}"
+        );
+        assert!(
+            cpu.contains("<td class=\"v v-not_compared\">NOT COMPARED</td>"),
+            "{cpu}"
+        );
+        assert!(row("memory.growth").contains(">+2.00 MB/min<"));
+        // The header states the outcome and both runs.
+        assert!(page.contains("aria-label=\"comparison: regressed\">REGRESSED</div>"));
+        assert!(page.contains("the candidate regressed on 1 of 4 items"));
+        assert!(page.contains("<code>runs/base</code>, 10 m 0 s from 2026-01-02T03:04:05Z"));
+    }
+
+    #[test]
+    fn every_chart_has_both_runs() {
+        let (page, charts) = page();
+        assert_eq!(charts, 3, "no latency without load");
+        assert_eq!(page.matches("<svg").count(), charts);
+        for id in ["memory", "threads_fds", "cpu"] {
+            let start = page.find(&format!("<figure id=\"chart-{id}\">")).unwrap();
+            let end = start + page[start..].find("</figure>").unwrap();
+            let figure = &page[start..end];
+            let texts = texts(figure);
+            for side in ["baseline ", "candidate "] {
+                assert!(
+                    texts.iter().any(|t| t.starts_with(side)),
+                    "{id}: no {side:?} in the legend: {texts:?}"
+                );
+            }
+            for color in ["#0072B2", "#D55E00"] {
+                let drawn = figure
+                    .lines()
+                    .filter(|l| l.starts_with("<polyline") && l.contains(color))
+                    .any(|l| l.matches(',').count() > 10);
+                assert!(drawn, "{id}: no {color} series");
+            }
+        }
+    }
+
+    #[test]
+    fn write_compare_html_writes_the_page_or_says_why_not() {
+        let (base, cand) = (run(60, 0), run(60, 100_000));
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_compare_html(dir.path(), &comparison(), view(&base), view(&cand)).unwrap();
+        assert_eq!(path, dir.path().join(COMPARE_HTML_FILE));
+        let page = std::fs::read_to_string(&path).unwrap();
+        assert!(page.contains("<figure id=\"chart-memory\">"));
+        let err = write_compare_html(
+            Path::new("/nonexistent/soakprof"),
+            &comparison(),
+            view(&base),
+            view(&cand),
+        )
+        .unwrap_err();
+        assert!(!err.is_bad_input());
+        assert!(err.to_string().contains(COMPARE_HTML_FILE), "{err}");
+    }
+}
