@@ -225,7 +225,10 @@ fn na() -> String {
 /// The cells of one item after its name: baseline, candidate, change, CI, limit.
 fn item_cells(item: &ComparedItem) -> [String; 5] {
     let value = |v: Option<f64>| v.map_or_else(na, |v| value_text(&item.unit, v));
-    let change = match (item.difference, item.ratio) {
+    // The share of the baseline only where the limit is one: a growth rate's ratio to a
+    // baseline near zero says nothing.
+    let relative = item.limit_kind == Some(LimitKind::Relative);
+    let change = match (item.difference, item.ratio.filter(|_| relative)) {
         (Some(d), Some(r)) => format!(
             "{} ({})",
             signed_change(&item.unit, d),
@@ -287,7 +290,7 @@ fn items_section(out: &mut String, comparison: &Comparison) {
         out.push_str("<tr><td colspan=\"8\">Nothing could be compared.</td></tr>\n");
     }
     out.push_str("</tbody>\n</table>\n");
-    out.push_str("<p class=\"note\">Change: candidate − baseline (and as a share of the baseline). The confidence interval and the limit are of the relative change where the limit is a percentage, else of the difference; an item regresses only when its change is significant and beyond its limit.</p>\n");
+    out.push_str("<p class=\"note\">Change: candidate − baseline (and as a share of the baseline where the limit is a percentage). The confidence interval and the limit are of the relative change where the limit is a percentage, else of the difference; an item regresses only when its change is significant and beyond its limit.</p>\n");
     out.push_str("</section>\n");
 }
 
@@ -572,7 +575,7 @@ mod tests {
         let errors = row("load.error_rate");
         for cell in [
             ">0.40%<",
-            ">-0.30 pp (-75.0%)<",
+            ">-0.30 pp<",
             ">-0.40 pp to -0.20 pp<",
             ">+0.50 pp<",
         ] {
@@ -587,7 +590,11 @@ mod tests {
             cpu.contains("<td class=\"v v-not_compared\">NOT COMPARED</td>"),
             "{cpu}"
         );
-        assert!(row("memory.growth").contains(">+2.00 MB/min<"));
+        let growth = row("memory.growth");
+        assert!(
+            growth.contains(">+200 kB/min<") && growth.contains(">+2.00 MB/min<"),
+            "{growth}"
+        );
         // The header states the outcome and both runs.
         assert!(page.contains("aria-label=\"comparison: regressed\">REGRESSED</div>"));
         assert!(page.contains("the candidate regressed on 1 of 4 items"));
