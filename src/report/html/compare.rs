@@ -122,13 +122,16 @@ fn header(out: &mut String, comparison: &Comparison) {
     out.push_str("</nav>\n</div>\n</header>\n");
 }
 
+/// One cell of the runs table: HTML from one side's run.
+type RunCell = fn(&RunRef) -> String;
+
 /// The runs side by side.
 fn runs_section(out: &mut String, comparison: &Comparison) {
     let sides: [&RunRef; 2] = [&comparison.baseline, &comparison.candidate];
     out.push_str("<section id=\"runs\">\n<h2>Runs</h2>\n<table class=\"kv\">\n<thead>");
     header_row(out, &["", "baseline", "candidate"]);
     out.push_str("</thead>\n<tbody>\n");
-    let rows: [(&str, fn(&RunRef) -> String); 5] = [
+    let rows: [(&str, RunCell); 5] = [
         ("run directory", |r| {
             format!("<code>{}</code>", escape(&r.dir))
         }),
