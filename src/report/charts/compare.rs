@@ -562,4 +562,44 @@ mod tests {
             "{cpu:?}"
         );
     }
+
+    #[test]
+    fn overlays_of_runs_with_no_or_one_sample_are_drawn() {
+        use crate::analysis::{AnalysisConfig, analyse};
+        use crate::sample::Sample;
+        let run_of = |n: usize| {
+            let samples: Vec<Sample> = (0..n)
+                .map(|i| Sample {
+                    t: i as f64,
+                    rss: Some(5_000_000),
+                    cpu: Some(0.1),
+                    ..Sample::default()
+                })
+                .collect();
+            let run = RunData {
+                header: crate::runlog::tests_support::header(),
+                columns: crate::synthetic::columns(&samples),
+                events: vec![],
+                skipped_lines: 0,
+                stop_reason: None,
+                load: None,
+            };
+            let verdict = analyse(&run, &AnalysisConfig::default());
+            (run, verdict)
+        };
+        let charts = draw(&run_of(0), &run_of(1));
+        assert_eq!(charts.len(), 3);
+        for chart in &charts {
+            assert_well_formed(chart.id, &chart.svg);
+        }
+        let memory = texts(&charts[0].svg);
+        assert!(
+            memory.iter().any(|t| t == "baseline: no RSS recorded"),
+            "{memory:?}"
+        );
+        assert!(
+            memory[0] == "Memory: baseline not measured, candidate RSS too few samples for a trend",
+            "{memory:?}"
+        );
+    }
 }
