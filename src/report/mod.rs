@@ -21,7 +21,8 @@ use crate::units::{
 };
 
 pub const VERDICT_FILE: &str = "verdict.json";
-pub use html::REPORT_FILE;
+pub use charts::RunView;
+pub use html::{COMPARE_HTML_FILE, REPORT_FILE, write_compare_html};
 
 /// Every file the report of a run may write (`record --force` removes those of the run it
 /// replaces).

@@ -13,7 +13,7 @@ use crate::runlog::RunData;
 use crate::units::{short_duration, three_figures};
 
 /// Points of the mean line drawn over a series too long to draw whole.
-const MEAN_POINTS: usize = 400;
+pub(super) const MEAN_POINTS: usize = 400;
 
 /// "CPU: mean 0.25 cores, p95 0.30, max 0.31 (limit 0.50; pass)".
 fn cpu_title(verdict: &RunVerdict) -> String {
@@ -134,7 +134,7 @@ impl Bucket {
 /// all), when the series has more than [`MAX_POINTS`] of its `total` (fewer are drawn
 /// whole, and need no mean), and the time each mean spans, seconds (0 when none were
 /// made). One pass; the means are all it keeps.
-fn bucket_means(
+pub(super) fn bucket_means(
     walk: impl Iterator<Item = Walk>,
     total: usize,
     points: usize,

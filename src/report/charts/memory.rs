@@ -43,7 +43,7 @@ pub(super) struct Projection {
 }
 
 /// The judged memory's name, trend and column: RSS for one process, PSS for several.
-fn judged(verdict: &RunVerdict) -> (&'static str, Option<&MetricTrend>, Metric) {
+pub(super) fn judged(verdict: &RunVerdict) -> (&'static str, Option<&MetricTrend>, Metric) {
     let memory = verdict.capacity.judged_memory;
     let kind = memory.kind();
     (
@@ -74,7 +74,7 @@ pub(super) fn projection(run: &RunData, verdict: &RunVerdict) -> Option<Projecti
 }
 
 /// The unit memory is drawn in: kB, MB or GB by the largest value.
-fn byte_unit(max: f64) -> (f64, &'static str) {
+pub(super) fn byte_unit(max: f64) -> (f64, &'static str) {
     if max >= 1e10 {
         (1e9, "GB")
     } else if max >= 1e6 {

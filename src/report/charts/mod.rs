@@ -18,9 +18,10 @@
 //! [`marks`] (events and their labels), [`panel`] (what a chart holds, and the rule for a
 //! limit above the data), [`legend`], [`style`] (palette, sizes, looks) and [`render`]
 //! (drawing with plotters). One file per chart: [`memory`], [`threads_fds`], [`cpu`],
-//! [`load`].
+//! [`load`]; and [`compare`], the charts of two runs overlaid for compare.html.
 
 mod axis;
+mod compare;
 mod cpu;
 mod legend;
 mod load;
@@ -40,6 +41,7 @@ use std::path::Path;
 use crate::analysis::RunVerdict;
 use crate::runlog::RunData;
 use axis::TimeAxis;
+pub use compare::{OverlayChart, RunView, overlay_charts};
 use marks::{Mark, run_marks};
 use panel::ChartSpec;
 

@@ -378,17 +378,22 @@ fn file_name(path: &Path) -> String {
 /// Draw a chart into an SVG file, written atomically: a chart that cannot be written in
 /// full (a full disk) leaves no part of itself.
 pub(super) fn render(path: &Path, axis: &TimeAxis, chart: &ChartSpec) -> Result<(), ChartError> {
-    let svg = draw_svg(path, axis, chart)?;
+    let svg = draw_svg(&file_name(path), axis, chart)?;
     crate::report::write_file_atomic(path, svg.as_bytes()).map_err(|e| ChartError {
         file: file_name(path),
         reason: e.to_string(),
     })
 }
 
-/// Draw a chart into SVG text (`path` names it in errors).
-fn draw_svg(path: &Path, axis: &TimeAxis, chart: &ChartSpec) -> Result<String, ChartError> {
+/// Draw a chart into SVG text (`name` names it in errors): for a file, or for a page that
+/// inlines it.
+pub(super) fn draw_svg(
+    name: &str,
+    axis: &TimeAxis,
+    chart: &ChartSpec,
+) -> Result<String, ChartError> {
     let fail = |e: &dyn std::fmt::Display| ChartError {
-        file: file_name(path),
+        file: name.to_string(),
         reason: e.to_string(),
     };
     let (legend_at, legend_px) = legend_layout(&chart.legend);

@@ -131,3 +131,13 @@ pub(super) const FIT_LOOK: Look = Look::new(VERMILLION, 2, Some((10, 5)), Marker
 pub(super) const THRESHOLD_LOOK: Look = Look::new(BLACK, 1, Some((4, 4)), Marker::None);
 pub(super) const LIMIT_LOOK: Look = Look::new(PURPLE, 2, Some((16, 5)), Marker::None);
 pub(super) const PROJECTION_LOOK: Look = Look::new(VERMILLION, 2, Some((2, 4)), Marker::Circle);
+
+// Two runs overlaid (compare.html): the baseline blue, the candidate vermillion (an
+// Okabe–Ito pair that stays apart for every common colour-vision deficiency), and apart in
+// grey-scale too: the candidate's line carries triangles, and the fitted lines differ in
+// dash. A run's fitted trend is dashed in its own colour.
+pub(super) const BASELINE_LOOK: Look = Look::new(BLUE, 2, None, Marker::None);
+pub(super) const CANDIDATE_LOOK: Look = Look::new(VERMILLION, 2, None, Marker::Triangle);
+pub(super) const BASELINE_FIT_LOOK: Look = Look::new(BLUE, 2, Some((12, 5)), Marker::Circle);
+pub(super) const CANDIDATE_FIT_LOOK: Look =
+    Look::new(VERMILLION, 2, Some((5, 4)), Marker::Triangle);

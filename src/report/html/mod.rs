@@ -5,8 +5,10 @@
 //!
 //! This file holds the page's skeleton and what every section uses; the sections are
 //! [`verdict`] (the verdict, findings, metrics and capacity), [`load`], [`figures`] (the
-//! charts) and [`run`] (the target and the run).
+//! charts) and [`run`] (the target and the run). [`compare`] is the page of two runs
+//! compared (compare.html), on the same skeleton.
 
+mod compare;
 mod figures;
 mod load;
 mod run;
@@ -20,6 +22,7 @@ use super::{ReportError, target_label, write_atomic};
 use crate::analysis::RunVerdict;
 use crate::runlog::RunData;
 
+pub use compare::{COMPARE_HTML_FILE, render_compare, write_compare_html};
 pub use figures::inline_svg;
 
 pub const REPORT_FILE: &str = "report.html";
