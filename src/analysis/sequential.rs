@@ -408,7 +408,6 @@ mod tests {
     fn a_step_up_then_a_leak_is_still_stopped() {
         // A heap doubling by +128 MB early in the span, then 30 MB/min: the first half rises
         // faster than the second only because of the step, which is no slowing down.
-        let th = Thresholds::default();
         let stepped: Vec<Sample> = rss_series(300, 30e6, 80_000.0)
             .into_iter()
             .map(|s| Sample {
