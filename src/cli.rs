@@ -95,6 +95,8 @@ pub struct RecordArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub ci: CiArgs,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
     /// Command to start and profile; its output goes to target.log in the run directory.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -211,6 +213,19 @@ pub struct CiArgs {
     /// report). It is also appended to $GITHUB_STEP_SUMMARY when that is set.
     #[arg(long, value_name = "FILE", help_heading = "CI")]
     pub summary_md: Option<PathBuf>,
+}
+
+/// Live exposition and the push at the end of `record`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PrometheusArgs {
+    /// Serve the live metrics at http://ADDR/metrics (Prometheus text format) while
+    /// recording: `IP:PORT` binds that address; `:PORT` or `PORT` bind 127.0.0.1 only.
+    #[arg(long, value_name = "ADDR", value_parser = crate::sources::live::parse_metrics_addr, help_heading = "Prometheus")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// At the end, after the verdict is written, push the judged run's metrics to this
+    /// Pushgateway (job `soakprof`, grouped by target); a failed push is exit 3.
+    #[arg(long, value_name = "URL", value_parser = crate::sources::push::parse_push_url, help_heading = "Prometheus")]
+    pub push_url: Option<url::Url>,
 }
 
 /// What `analyze` prints on stdout.

@@ -16,6 +16,7 @@ use crate::record::{self, Clock, EarlyStop, INTERRUPT, LoopSettings, Recorder, S
 use crate::report;
 use crate::runlog::{self, Event, EventKind, Header, Limits, RunLogWriter, RunStart, TargetInfo};
 use crate::sample::{self, ProcInfo};
+use crate::sources::live::{LiveState, LiveStatus};
 use crate::status::{self, LoadWatch};
 use crate::target::{self, TargetSpec};
 
@@ -203,6 +204,16 @@ pub fn record(
     config: &RecordConfig,
     companion: Option<&mut dyn Companion>,
 ) -> Result<RecordOutcome, Error> {
+    record_live(config, companion, None)
+}
+
+/// [`record`], keeping `live` (the `--metrics-addr` exposition and the push's source)
+/// up to date after each sample.
+pub fn record_live(
+    config: &RecordConfig,
+    companion: Option<&mut dyn Companion>,
+    live: Option<Arc<LiveState>>,
+) -> Result<RecordOutcome, Error> {
     let mut own_driver = config
         .load
         .clone()
@@ -224,6 +235,7 @@ pub fn record(
         backend.as_mut(),
         resolved,
         run_dir.path().to_path_buf(),
+        live,
     );
     // The lock holds until the report is written; a run that recorded nothing leaves
     // nothing behind.
@@ -253,6 +265,7 @@ fn record_into(
     backend: &mut dyn sample::ProcessBackend,
     resolved: Option<Vec<ProcInfo>>,
     run_dir: PathBuf,
+    live: Option<Arc<LiveState>>,
 ) -> Result<RecordOutcome, Error> {
     let mut log = RunLogWriter::create(&run_dir)?;
     let (infos, mut child) = match resolved {
@@ -272,6 +285,16 @@ fn record_into(
                 .unwrap_or(crate::load::DEFAULT_ERROR_WARNING_RATE),
         });
     let mut status = status::make_status(config.quiet, load_watch);
+    if let Some(live) = live {
+        // Only the built-in driver counts requests; an external one's are its own.
+        let builtin = matches!(config.load, Some(crate::load::LoadPlan::Builtin(_)));
+        let load = companion
+            .as_ref()
+            .and_then(|c| c.live())
+            .filter(|_| builtin);
+        live.attach(&header.target.name, &config.thresholds, load);
+        status = Box::new(LiveStatus::wrap(status, live, &config.thresholds));
+    }
     announce(config, &header, &infos, &run_dir);
     let clock = SystemClock::start_now();
     if let Some(c) = &mut companion

@@ -96,6 +96,8 @@ pub struct RecordConfig {
     pub load: Option<LoadPlan>,
     /// `--junit`, `--summary-md` and `$GITHUB_STEP_SUMMARY`.
     pub ci: CiOutputs,
+    /// `--metrics-addr` and `--push-url`.
+    pub prometheus: crate::cli::PrometheusArgs,
 }
 
 /// A checked `analyze` configuration.
@@ -318,6 +320,7 @@ impl RecordConfig {
             backend: args.sampler.unwrap_or_else(Backend::default_for_os),
             load,
             ci,
+            prometheus: args.prometheus,
         })
     }
 

@@ -42,6 +42,10 @@ pub enum Error {
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error(transparent)]
+    Live(#[from] crate::sources::live::LiveError),
+    #[error(transparent)]
+    Push(#[from] crate::sources::push::PushError),
     /// What was being done when `source` happened ("starting the load driver").
     #[error("{doing}")]
     Context {
@@ -102,6 +106,8 @@ impl Error {
             Error::Load(e) => e.is_bad_input(),
             Error::Scenario(e) => e.is_bad_input(),
             Error::Report(e) => e.is_bad_input(),
+            Error::Live(e) => e.is_bad_input(),
+            Error::Push(e) => e.is_bad_input(),
             Error::Context { source, .. } => source.is_bad_input(),
             Error::Reread { .. }
             | Error::Output { .. }
@@ -436,6 +442,29 @@ mod tests {
         ]
     }
 
+    fn prometheus_cases() -> Vec<(Error, u8)> {
+        use crate::sources::{live::LiveError, push::PushError};
+        vec![
+            (
+                LiveError::Bind {
+                    addr: "127.0.0.1:9464".parse().unwrap(),
+                    source: io(ErrorKind::AddrInUse),
+                }
+                .into(),
+                BAD,
+            ),
+            (LiveError::Start(io(ErrorKind::Other)).into(), RT),
+            (
+                PushError::Failed {
+                    url: "http://127.0.0.1:9091/metrics/job/soakprof/target/x".into(),
+                    reason: "connection refused".into(),
+                }
+                .into(),
+                RT,
+            ),
+        ]
+    }
+
     fn own_cases() -> Vec<(Error, u8)> {
         vec![
             (
@@ -483,6 +512,7 @@ mod tests {
             load_cases(),
             scenario_cases(),
             report_cases(),
+            prometheus_cases(),
             own_cases(),
         ]
         .into_iter()

@@ -23,6 +23,7 @@ pub mod report;
 pub mod rng;
 pub mod runlog;
 pub mod sample;
+pub mod sources;
 pub mod status;
 #[doc(hidden)]
 #[path = "../fixtures/synthetic.rs"]
@@ -39,14 +40,17 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Record(args) => {
             let config = config::RecordConfig::from_args(args)?;
-            let outcome = commands::record(&config, None)?;
+            let prometheus = sources::Prometheus::start(&config.prometheus, config.quiet)?;
+            let outcome = commands::record_live(&config, None, prometheus.state())?;
             let printed =
                 output::product(&report::summary_text(&outcome.verdict, &outcome.run_dir));
             // After the run directory is complete: a failure here loses nothing of the run,
             // and neither output waits on the other.
             let ci = report::ci::write_run_outputs(&config.ci, &outcome.verdict, &outcome.run_dir);
+            let pushed = prometheus.finish(&outcome.verdict);
             printed?;
             ci?;
+            pushed?;
             Ok(commands::verdict_exit_code(outcome.verdict.verdict))
         }
         Command::Analyze(args) => {

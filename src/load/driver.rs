@@ -328,8 +328,13 @@ impl Shared {
             named.record(outcome, latency);
         }
         self.live.requests.fetch_add(1, Ordering::Relaxed);
-        if outcome != Outcome::Ok {
+        if let Some(kind) = outcome.error_kind() {
             self.live.errors.fetch_add(1, Ordering::Relaxed);
+            self.live.count_error(kind, 1);
+        }
+        if outcome.has_response() {
+            self.live
+                .count_latency(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
         }
     }
 
@@ -348,6 +353,12 @@ impl Shared {
         }
         self.live.requests.fetch_add(n, Ordering::Relaxed);
         self.live.errors.fetch_add(n, Ordering::Relaxed);
+        if let Some(kind) = crate::load::ERROR_KINDS
+            .iter()
+            .position(|k| *k == "dropped")
+        {
+            self.live.count_error(kind, n);
+        }
     }
 
     fn pick(&self) -> (usize, Option<Bytes>) {

@@ -69,6 +69,36 @@ pub struct LoadLive {
     pub external_running: AtomicBool,
     /// External driver: exit status text once it ended.
     pub external_exited: AtomicBool,
+    /// Failed requests by kind, in the order of [`ERROR_KINDS`] (the live exposition).
+    errors_by_kind: [AtomicU64; ERROR_KINDS.len()],
+    /// Responses by latency bucket (not cumulative): `[i]` counts latencies up to
+    /// [`LATENCY_BUCKETS_US`]`[i]`, the last one those above every bound.
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+    latency_sum_us: AtomicU64,
+}
+
+/// The kinds of failed request, as the live exposition labels them (`runlog::load::ErrorCounts`).
+pub const ERROR_KINDS: [&str; 7] = [
+    "status",
+    "timeout",
+    "connect",
+    "check",
+    "dropped",
+    "other",
+    "body_too_large",
+];
+
+/// Upper bounds of the live latency histogram's buckets, µs (1 ms to 10 s).
+pub const LATENCY_BUCKETS_US: [u64; 13] = [
+    1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+    5_000_000, 10_000_000,
+];
+
+/// The live latency histogram read at once: per-bucket counts and the sum, µs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatencyCounts {
+    pub buckets: [u64; LATENCY_BUCKETS_US.len() + 1],
+    pub sum_us: u64,
 }
 
 /// Error share above which the live status warns, when no `--max-error-rate` is set.
@@ -81,6 +111,33 @@ impl LoadLive {
         self.last_rps_bits.store(rps.to_bits(), Ordering::Relaxed);
         self.last_p95_us
             .store(p95_us.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Count a failed request of kind `ERROR_KINDS[kind]` (`n` of them: dropped ones
+    /// come in batches).
+    pub fn count_error(&self, kind: usize, n: u64) {
+        if let Some(counter) = self.errors_by_kind.get(kind) {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Count a response's latency in the live histogram.
+    pub fn count_latency(&self, latency_us: u64) {
+        let bucket = LATENCY_BUCKETS_US.partition_point(|&bound| bound < latency_us);
+        self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(latency_us, Ordering::Relaxed);
+    }
+
+    /// Failed requests by kind, in the order of [`ERROR_KINDS`].
+    pub fn errors_by_kind(&self) -> [u64; ERROR_KINDS.len()] {
+        std::array::from_fn(|i| self.errors_by_kind[i].load(Ordering::Relaxed))
+    }
+
+    pub fn latency_counts(&self) -> LatencyCounts {
+        LatencyCounts {
+            buckets: std::array::from_fn(|i| self.latency_buckets[i].load(Ordering::Relaxed)),
+            sum_us: self.latency_sum_us.load(Ordering::Relaxed),
+        }
     }
 
     /// Short text for the live status line.

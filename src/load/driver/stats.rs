@@ -34,8 +34,22 @@ pub(super) enum Outcome {
 
 impl Outcome {
     /// Outcomes with a complete response, whose latency is recorded.
-    fn has_response(self) -> bool {
+    pub(super) fn has_response(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::Status | Outcome::Check)
+    }
+
+    /// A failure's place in [`crate::load::ERROR_KINDS`]; `None` for success.
+    pub(super) fn error_kind(self) -> Option<usize> {
+        let name = match self {
+            Outcome::Ok => return None,
+            Outcome::Status => "status",
+            Outcome::Check => "check",
+            Outcome::Timeout => "timeout",
+            Outcome::Connect => "connect",
+            Outcome::BodyTooLarge => "body_too_large",
+            Outcome::Other => "other",
+        };
+        crate::load::ERROR_KINDS.iter().position(|k| *k == name)
     }
 }
 
