@@ -4,6 +4,7 @@ mod ci_outputs;
 mod detection;
 mod follow;
 mod honest;
+mod live_metrics;
 mod load;
 mod load_hostile;
 mod output_logs;
