@@ -202,29 +202,7 @@ fn live_metrics_pass_promtool_and_reach_prometheus() {
             "{family}: {text}"
         );
     }
-    if have_tool(
-        "promtool",
-        "live_metrics_pass_promtool_and_reach_prometheus",
-    ) {
-        let mut check = Command::new("promtool")
-            .args(["check", "metrics"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut check.stdin.take().unwrap(), text.as_bytes()).unwrap();
-        let out = check.wait_with_output().unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.status.success() && said.trim().is_empty(),
-            "promtool: {said}\n{text}"
-        );
-    }
+    promtool_check(&text, "live_metrics_pass_promtool_and_reach_prometheus");
     if have_tool(
         "prometheus",
         "live_metrics_pass_promtool_and_reach_prometheus",
@@ -254,6 +232,32 @@ fn live_metrics_pass_promtool_and_reach_prometheus() {
     assert_complete_run(&out_dir);
     // Stopped with the run: nothing listens any more.
     assert!(std::net::TcpStream::connect(&addr).is_err());
+}
+
+/// `promtool check metrics` on a scraped page: clean, nothing said (skipped without
+/// promtool, unless SOAKPROF_REQUIRE_ALL is set).
+fn promtool_check(page: &str, test: &str) {
+    if !have_tool("promtool", test) {
+        return;
+    }
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), page.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool: {said}\n{page}"
+    );
 }
 
 /// Every expression of the dashboard is valid PromQL to this Prometheus (its variables
@@ -518,4 +522,76 @@ fn the_dashboard_queries_only_what_soakprof_exposes() {
             .any(|v| v["type"] == "datasource" && v["query"] == "prometheus"),
         "a datasource variable"
     );
+}
+
+/// The value of the series `line_start` (name and labels as written) on a page.
+fn value_of(page: &str, line_start: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(line_start)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn load_counters_and_latency_are_exposed_while_the_driver_runs() {
+    let (server, port, _port_dir) = crate::load::start_server(&[]);
+    let out_dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://127.0.0.1:{port}/");
+    let mut recording = Recording(Some(
+        Command::new(soakprof_bin())
+            .args(["record", "--pid", &server.pid.to_string(), "--quiet"])
+            .args(["--interval", "100ms", "--duration", "30s", "--out"])
+            .arg(out_dir.path())
+            .args(["--metrics-addr", &addr, "--load-url", &url, "--rps", "50"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let target = "target=\"soakprof-fixtur\"";
+    let page = poll("load requests on the page", Duration::from_secs(20), || {
+        let page = get_text(&format!("http://{addr}/metrics"))?;
+        let count = value_of(
+            &page,
+            &format!("soakprof_load_request_duration_seconds_count{{{target}}}"),
+        )?;
+        (count >= 20.0).then_some(page)
+    });
+    let count = value_of(
+        &page,
+        &format!("soakprof_load_request_duration_seconds_count{{{target}}}"),
+    )
+    .unwrap();
+    let inf = value_of(
+        &page,
+        &format!("soakprof_load_request_duration_seconds_bucket{{{target},le=\"+Inf\"}}"),
+    )
+    .unwrap();
+    let requests = value_of(&page, &format!("soakprof_load_requests_total{{{target}}}")).unwrap();
+    let sum = value_of(
+        &page,
+        &format!("soakprof_load_request_duration_seconds_sum{{{target}}}"),
+    )
+    .unwrap();
+    assert_eq!(inf, count, "{page}");
+    assert!(requests >= count && sum > 0.0 && sum < count, "{page}");
+    assert_eq!(
+        value_of(
+            &page,
+            &format!("soakprof_load_errors_total{{{target},kind=\"connect\"}}")
+        ),
+        Some(0.0),
+        "{page}"
+    );
+    promtool_check(
+        &page,
+        "load_counters_and_latency_are_exposed_while_the_driver_runs",
+    );
+    let child = recording.take();
+    signal(child.id(), libc::SIGINT);
+    let (code, err) = finish(child, Duration::from_secs(30));
+    assert!(matches!(code, Some(0 | 1)), "{code:?}: {err}");
+    let v = read_verdict(out_dir.path());
+    assert!(v["load"]["requests"].as_f64().unwrap() >= requests, "{v}");
 }
