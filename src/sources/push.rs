@@ -75,6 +75,26 @@ pub fn group_url(base: &url::Url, target: &str) -> url::Url {
     url
 }
 
+/// Why a request got no answer, without reqwest's repetition of the URL: a timeout, or
+/// the innermost cause (`Connection refused`, a DNS or TLS failure).
+fn send_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return format!(
+            "no answer within {}",
+            humantime::format_duration(PUSH_TIMEOUT)
+        );
+    }
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if e.is_connect() {
+        format!("cannot connect: {cause}")
+    } else {
+        cause.to_string()
+    }
+}
+
 /// PUT `body` (text format) to the target's group, replacing what the group held.
 pub fn push(base: &url::Url, target: &str, body: String) -> Result<(), PushError> {
     let url = group_url(base, target);
@@ -85,13 +105,13 @@ pub fn push(base: &url::Url, target: &str, body: String) -> Result<(), PushError
     let client = reqwest::blocking::Client::builder()
         .timeout(PUSH_TIMEOUT)
         .build()
-        .map_err(|e| failed(crate::error_line(&e)))?;
+        .map_err(|e| failed(e.to_string()))?;
     let response = client
         .put(url.clone())
         .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
         .body(body)
         .send()
-        .map_err(|e| failed(crate::error_line(&e)))?;
+        .map_err(|e| failed(send_reason(&e)))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());

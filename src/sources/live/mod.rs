@@ -21,15 +21,24 @@ use metrics::Encoder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
-    #[error(
-        "--metrics-addr {addr}: cannot listen there: {source} (is another program using the port? give another address)"
-    )]
+    #[error("--metrics-addr {addr}: cannot listen there: {}", bind_reason(source))]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
     #[error("cannot start the metrics server: {0}")]
     Start(std::io::Error),
+}
+
+/// Why an address could not be bound, and what to do.
+fn bind_reason(e: &std::io::Error) -> String {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "; another program uses the port: give another one",
+        std::io::ErrorKind::AddrNotAvailable => "; no interface of this machine has that address",
+        std::io::ErrorKind::PermissionDenied => "; a port below 1024 needs privileges",
+        _ => "",
+    };
+    format!("{e}{hint}")
 }
 
 impl LiveError {
