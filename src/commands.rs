@@ -293,6 +293,8 @@ fn record_into(
             .and_then(|c| c.live())
             .filter(|_| builtin);
         live.attach(&header.target.name, &config.thresholds, load);
+        let single = (infos.len() == 1 && !config.follow).then(|| infos[0].id);
+        live.set_start_time(single.and_then(|id| config.backend.start_time_unix_s(id)));
         status = Box::new(LiveStatus::wrap(status, live, &config.thresholds));
     }
     announce(config, &header, &infos, &run_dir);

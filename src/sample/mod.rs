@@ -198,6 +198,23 @@ impl Backend {
             Backend::Portable
         }
     }
+
+    /// When the process `id` (as this backend identified it) started, in seconds since
+    /// the Unix epoch, computed as Prometheus's own clients do (boot time plus the start
+    /// in clock ticks); `None` when that cannot be read.
+    pub fn start_time_unix_s(self, id: ProcId) -> Option<f64> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Backend::Linux => {
+                let ticks = procfs::ticks_per_second();
+                let boot_s = procfs::boot_time_secs().ok()?;
+                (ticks > 0).then(|| boot_s as f64 + id.start as f64 / ticks as f64)
+            }
+            #[cfg(not(target_os = "linux"))]
+            Backend::Linux => Some(id.start as f64),
+            Backend::Portable => Some(id.start as f64),
+        }
+    }
 }
 
 /// A backend implementing both traits.

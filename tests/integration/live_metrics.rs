@@ -202,6 +202,20 @@ fn live_metrics_pass_promtool_and_reach_prometheus() {
             "{family}: {text}"
         );
     }
+    // The fixture soakprof started a moment ago, to the second (boot time is in seconds).
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = value_of(
+        &text,
+        "process_start_time_seconds{target=\"soakprof-fixtur\"}",
+    )
+    .unwrap_or_else(|| panic!("no start time: {text}"));
+    assert!(
+        started <= now_s + 1.0 && started > now_s - 30.0,
+        "{started} vs now {now_s}"
+    );
     promtool_check(&text, "live_metrics_pass_promtool_and_reach_prometheus");
     if have_tool(
         "prometheus",

@@ -84,6 +84,12 @@ pub const CPU: Family = family(
     "Total user and system CPU time spent in seconds.",
     false,
 );
+pub const START_TIME: Family = family(
+    "process_start_time_seconds",
+    Kind::Gauge,
+    "Start time of the process since the Unix epoch in seconds (absent with --follow or several roots: it would go stale).",
+    false,
+);
 pub const PSS: Family = family(
     "soakprof_pss_bytes",
     Kind::Gauge,
@@ -176,6 +182,7 @@ pub const FAMILIES: &[&Family] = &[
     &VMS,
     &FDS,
     &CPU,
+    &START_TIME,
     &PSS,
     &USS,
     &THREADS,

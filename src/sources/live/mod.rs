@@ -129,6 +129,7 @@ impl Growth {
 #[derive(Clone, Debug, Default)]
 struct Snapshot {
     target: Option<Arc<str>>,
+    start_time_s: Option<f64>,
     rss: Option<u64>,
     vms: Option<u64>,
     pss: Option<u64>,
@@ -174,6 +175,13 @@ impl LiveState {
             snap.thresholds = Some(thresholds.clone());
         }
         *self.load.lock().unwrap_or_else(|e| e.into_inner()) = load;
+    }
+
+    /// When the one process followed started (Unix seconds); `None` leaves
+    /// `process_start_time_seconds` out (several roots, or `--follow`, where it would go
+    /// stale at the first restart).
+    pub fn set_start_time(&self, start_time_s: Option<f64>) {
+        self.lock().start_time_s = start_time_s;
     }
 
     /// The run is judged: its verdict and judged trends replace the provisional ones.
@@ -225,6 +233,7 @@ fn render_process(enc: &mut Encoder<'_>, snap: &Snapshot) {
     enc.family(&VMS).maybe(snap.vms);
     enc.family(&FDS).maybe(snap.fds);
     enc.family(&CPU).maybe(snap.cpu_seconds);
+    enc.family(&START_TIME).maybe(snap.start_time_s);
     enc.family(&PSS).maybe(snap.pss);
     enc.family(&USS).maybe(snap.uss);
     enc.family(&THREADS).maybe(snap.threads);

@@ -85,6 +85,7 @@ fn what_was_not_read_is_absent() {
         "{text}"
     );
     for absent in [
+        "process_start_time_seconds",
         "process_open_fds",
         "process_virtual_memory_bytes",
         "soakprof_pss_bytes",
