@@ -8,3 +8,8 @@ pub use types::{
     COMPARE_SCHEMA_VERSION, CompareLimits, CompareVerdict, ComparedItem, Comparison, Judgement,
     LimitKind, RunRef,
 };
+
+pub mod stats;
+
+#[cfg(test)]
+mod tests_stats;
