@@ -69,12 +69,14 @@ pub fn block_count(v: &[f64]) -> usize {
         return v.len();
     }
     let r1 = lag1_autocorrelation(v).clamp(0.0, 0.99);
-    let length = (BLOCK_LENGTH_FACTOR * (1.0 + r1) / (1.0 - r1)).ceil().max(1.0) as usize;
+    let length = (BLOCK_LENGTH_FACTOR * (1.0 + r1) / (1.0 - r1))
+        .ceil()
+        .max(1.0) as usize;
     (v.len() / length).clamp(MIN_BLOCKS, MAX_BLOCKS.min(v.len()))
 }
 
 /// `v` cut into `blocks` consecutive runs of (nearly) equal length.
-pub fn blocks(v: &[f64], blocks: usize) -> impl Iterator<Item = &[f64]> {
+pub fn blocks<T>(v: &[T], blocks: usize) -> impl Iterator<Item = &[T]> {
     let n = v.len();
     (0..blocks).map(move |k| &v[k * n / blocks..(k + 1) * n / blocks])
 }
@@ -310,6 +312,7 @@ pub fn bootstrap_median_ratio(baseline: &[f64], candidate: &[f64], seed: u64) ->
         ratios.push(median_in_place(&mut rb) / ma - 1.0);
     }
     ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| ratios[((q * (ratios.len() - 1) as f64).round() as usize).min(ratios.len() - 1)];
+    let at =
+        |q: f64| ratios[((q * (ratios.len() - 1) as f64).round() as usize).min(ratios.len() - 1)];
     Some([at(ALPHA / 2.0), at(1.0 - ALPHA / 2.0)])
 }

@@ -23,7 +23,11 @@ fn block_means_of_autocorrelated_noise_are_few() {
     let white_blocks = block_means(&white);
     let red_blocks = block_means(&red);
     assert!(white_blocks.len() >= 40, "{}", white_blocks.len());
-    assert!(red_blocks.len() < white_blocks.len() / 2, "{}", red_blocks.len());
+    assert!(
+        red_blocks.len() < white_blocks.len() / 2,
+        "{}",
+        red_blocks.len()
+    );
     assert!(red_blocks.len() >= MIN_BLOCKS);
 }
 
@@ -40,7 +44,10 @@ fn welch_on_block_means_keeps_its_level_under_autocorrelation() {
                 welch(&a, &b).unwrap().significant()
             })
             .count();
-        assert!(rejected <= 90, "r1 {phi}: {rejected} of 1000 rejected at 5%");
+        assert!(
+            rejected <= 90,
+            "r1 {phi}: {rejected} of 1000 rejected at 5%"
+        );
     }
     let raw_rejected = (0..100u64)
         .filter(|seed| {
@@ -70,7 +77,14 @@ fn slope_difference_combines_the_intervals() {
     assert!((half - 2f64.sqrt()).abs() < 0.01, "{half}");
     assert!(d.significant());
     // An infinite interval on either side is never significant.
-    let d = slope_difference(0.0, [0.0, 0.0], 100.0, 5.0, [f64::NEG_INFINITY, f64::INFINITY], 3.0);
+    let d = slope_difference(
+        0.0,
+        [0.0, 0.0],
+        100.0,
+        5.0,
+        [f64::NEG_INFINITY, f64::INFINITY],
+        3.0,
+    );
     assert!(d.is_none_or(|d| !d.significant()));
 }
 
