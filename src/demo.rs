@@ -111,6 +111,7 @@ pub fn run(args: DemoArgs) -> Result<u8, Error> {
         fail_fast: false,
         backend: Backend::default_for_os(),
         load: None,
+        baseline: None,
     };
     crate::output::diag!(
         "soakprof demo: a fixture HTTP server leaking {DEMO_LEAK_KB} kB per request, {DEMO_RPS:.0} requests/s from 127.0.0.1, recorded for {}",

@@ -44,9 +44,12 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Ok(commands::verdict_exit_code(outcome.verdict.verdict))
         }
         Command::Analyze(args) => {
-            let config = config::AnalyzeConfig::from_args(args);
-            let (verdict, written) =
-                commands::analyze_and_report(&config.run_dir, &config.overrides)?;
+            let config = config::AnalyzeConfig::from_args(args)?;
+            let (verdict, written) = commands::analyze_and_report(
+                &config.run_dir,
+                &config.overrides,
+                config.baseline.as_ref(),
+            )?;
             // The JSON verdict is printed even when the report could not be written (a
             // read-only directory), that failure then being the exit status; the text
             // summary names the report, so it needs it written.
@@ -66,6 +69,12 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             output::product(&text)?;
             written?;
             Ok(commands::verdict_exit_code(verdict.verdict))
+        }
+        Command::Compare(args) => {
+            let config = config::CompareConfig::from_args(args)?;
+            let (comparison, path) = commands::compare_runs(&config)?;
+            output::product(&report::compare::compare_table(&comparison, Some(&path)))?;
+            Ok(commands::compare_exit_code(&comparison))
         }
         Command::Demo(args) => demo::run(args),
         Command::Fixture(args) => fixture::run(args)

@@ -2,6 +2,7 @@
 //! the summary printed in the terminal. Each reads only the run log's types and the verdict.
 
 pub mod charts;
+pub mod compare;
 pub mod html;
 
 use std::fs;

@@ -4,6 +4,7 @@
 //! Pure: runs already read and analysed in, a [`Comparison`] out.
 
 mod judge;
+pub use judge::signed_percent;
 mod memory;
 pub mod stats;
 mod types;
@@ -14,7 +15,7 @@ pub use types::{
     LimitKind, RunRef,
 };
 
-use crate::analysis::{JudgedMemory, MetricKind, MetricTrend, RunVerdict};
+use crate::analysis::{JudgedMemory, MetricKind, MetricTrend, RunVerdict, Verdict};
 use crate::runlog::RunData;
 use crate::runlog::load::LoadStart;
 use crate::units::format_duration_s;
@@ -200,6 +201,16 @@ pub fn compare(baseline: &Side, candidate: &Side, limits: &CompareLimits) -> Com
         limits: limits.clone(),
         items,
     }
+}
+
+/// Join a comparison to the candidate's verdict (`--baseline`): each regression is a
+/// reason, and fails the run.
+pub fn join_verdict(verdict: &mut RunVerdict, comparison: Comparison) {
+    for item in comparison.regressions() {
+        verdict.reasons.push(format!("baseline: {}", item.reason));
+        verdict.verdict = Verdict::Fail;
+    }
+    verdict.baseline = Some(comparison);
 }
 
 #[cfg(test)]
