@@ -231,6 +231,10 @@ pub struct CompareLimitArgs {
     /// [default: 0.5%].
     #[arg(long, value_parser = parse_fraction, value_name = "PCT", help_heading = "Baseline")]
     pub max_error_rate_increase: Option<f64>,
+    /// Latency changes smaller than this never count, whatever their share (host
+    /// scheduling noise) [default: 5ms].
+    #[arg(long, value_parser = units::parse_duration, value_name = "DURATION", help_heading = "Baseline")]
+    pub min_latency_change: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

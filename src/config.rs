@@ -222,6 +222,9 @@ fn compare_limits(args: &crate::cli::CompareLimitArgs) -> CompareLimits {
         max_error_rate_increase: args
             .max_error_rate_increase
             .unwrap_or(defaults.max_error_rate_increase),
+        min_latency_change_ms: args
+            .min_latency_change
+            .map_or(defaults.min_latency_change_ms, |d| d.as_secs_f64() * 1e3),
         ..defaults
     }
 }

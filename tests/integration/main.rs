@@ -1,5 +1,6 @@
 //! Integration tests: the real binary against real fixture processes, seconds each.
 
+mod compare;
 mod detection;
 mod follow;
 mod honest;

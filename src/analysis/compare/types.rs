@@ -123,8 +123,9 @@ pub struct CompareLimits {
     /// An increase in mean or p95 CPU (and CPU per request) beyond this fraction regresses.
     #[serde(default = "default_max_cpu_increase")]
     pub max_cpu_increase: f64,
-    /// Latency changes smaller than this (ms) do not count, whatever their share: loopback
-    /// latencies below a millisecond move that much with the machine's other work.
+    /// Latency changes smaller than this (ms) do not count, whatever their share: on a
+    /// busy host the scheduler alone moves a p99 by a few ms between two runs of the same
+    /// build (measured: 1.9 to 6.2 ms across four identical runs of the fixture server).
     #[serde(default = "default_min_latency_change_ms")]
     pub min_latency_change_ms: f64,
     /// CPU changes smaller than this (cores) do not count, whatever their share.
@@ -141,7 +142,7 @@ fn default_max_cpu_increase() -> f64 {
 }
 
 fn default_min_latency_change_ms() -> f64 {
-    1.0
+    5.0
 }
 
 fn default_min_cpu_change_cores() -> f64 {

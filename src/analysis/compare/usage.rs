@@ -161,13 +161,32 @@ pub fn cpu_per_request(baseline: &Side, candidate: &Side, limits: &CompareLimits
             .filter_map(per_request)
             .collect()
     };
+    // A change per request that costs less than the CPU floor at the candidate's rate
+    // does not count either.
+    let floor = candidate
+        .verdict
+        .load
+        .as_ref()
+        .and_then(|l| l.rps)
+        .filter(|rps| *rps > 0.0)
+        .map(|rps| {
+            (
+                limits.min_cpu_change_cores / rps,
+                format!(
+                    "{} ({} cores at {} req/s)",
+                    format(limits.min_cpu_change_cores / rps),
+                    three_figures(limits.min_cpu_change_cores),
+                    format_rps(rps)
+                ),
+            )
+        });
     relative_item_floored(
         &spec,
         (bv, cv),
         stats::welch_relative(&block_values(&b), &block_values(&c)),
         limits.max_cpu_increase,
         None,
-        None,
+        floor,
     )
 }
 
@@ -210,7 +229,8 @@ fn interval_item(
                 ci,
                 p_value,
             },
-            significant: p_value < stats::ALPHA,
+            // Both the rank test and the interval must agree.
+            significant: p_value < stats::ALPHA && (ci[0] > 0.0 || ci[1] < 0.0),
             limit,
             limit_kind: LimitKind::Relative,
             floor,
