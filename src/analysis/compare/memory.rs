@@ -95,12 +95,32 @@ pub fn growth(g: &Growth) -> ComparedItem {
         )),
         _ => None,
     };
+    // The single-run judge's noise floor (1 MB, or 2 threads / FDs, over the fitted span)
+    // holds for a difference too: one more connection's thread is a step, not a leak.
+    let span_min = |t: &MetricTrend| (t.fit_end[0] - t.fit_start[0]) / 60.0;
+    let span = span_min(b).min(span_min(c));
+    let floor = (span > 0.0).then(|| {
+        let total = g.kind.min_total_growth();
+        let amount = if g.kind.is_bytes() {
+            format_bytes(total)
+        } else {
+            format!("{total:.0}")
+        };
+        (
+            total / span,
+            format!(
+                "{} ({amount} over the {} fitted)",
+                format_rate(total / span),
+                crate::units::format_duration_s(span * 60.0)
+            ),
+        )
+    });
     let tested = Tested {
         change,
         significant: change.significant(),
         limit: g.limit_per_min,
         limit_kind: LimitKind::Absolute,
-        floor: None,
+        floor,
         ci_of: None,
     };
     judged(&spec, b.slope_per_min, c.slope_per_min, &tested, forced)
