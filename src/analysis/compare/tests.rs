@@ -49,8 +49,8 @@ fn samples(n: usize, shape: Shape, seed: u64) -> Vec<Sample> {
             Sample {
                 t,
                 rss: Some(rss.max(0.0) as u64),
-                threads: Some(16 + rng.below(3)),
-                fds: Some(40 + rng.below(3)),
+                threads: Some(16),
+                fds: Some(40),
                 cpu: Some(0.3 + 0.05 * gauss(&mut rng)),
                 ..Sample::default()
             }
@@ -375,17 +375,15 @@ fn load_in_one_run_only_is_said_and_not_compared() {
 fn different_intervals_durations_and_missing_metrics_are_said() {
     let mut short = run(200, Shape::default(), 19);
     short.0.header.interval_s = 5.0;
-    for s in [&mut short.0] {
-        // No FDs in the candidate at all.
-        let samples: Vec<Sample> = samples(200, Shape::default(), 19)
-            .into_iter()
-            .map(|mut s| {
-                s.fds = None;
-                s
-            })
-            .collect();
-        s.columns = synthetic::columns(&samples);
-    }
+    // No FDs in the candidate at all.
+    let without_fds: Vec<Sample> = samples(200, Shape::default(), 19)
+        .into_iter()
+        .map(|mut s| {
+            s.fds = None;
+            s
+        })
+        .collect();
+    short.0.columns = synthetic::columns(&without_fds);
     short.1 = analyse(&short.0, &AnalysisConfig::default());
     let c = compare_runs(&run(N, Shape::default(), 20), &short);
     assert!(!c.comparable);
@@ -407,7 +405,7 @@ fn different_intervals_durations_and_missing_metrics_are_said() {
         fds.reason,
         "FDs growth: not compared (the candidate has too few FDs samples to fit a trend)"
     );
-    assert_eq!(fds.baseline.is_some(), true);
+    assert!(fds.baseline.is_some());
     assert_eq!(fds.candidate, None);
 }
 
@@ -442,6 +440,32 @@ fn a_candidate_failing_its_own_threshold_regresses() {
         "{}",
         growth.reason
     );
+}
+
+#[test]
+fn one_more_thread_is_a_step_not_a_growth() {
+    // A connection opened mid-run adds a thread and an FD for good: over a short run that
+    // is a steep, significant slope, yet below the single-run judge's floor of 2.
+    let flat = samples(120, Shape::default(), 25);
+    let stepped: Vec<Sample> = samples(120, Shape::default(), 26)
+        .into_iter()
+        .map(|mut s| {
+            s.threads = Some(16 + u64::from(s.t >= 60.0));
+            s.fds = Some(40 + u64::from(s.t >= 60.0));
+            s
+        })
+        .collect();
+    let side = |samples: &[Sample]| {
+        let run = synthetic::run(samples, vec![]);
+        let verdict = analyse(&run, &AnalysisConfig::default());
+        (run, verdict)
+    };
+    let c = compare_runs(&side(&flat), &side(&stepped));
+    for id in ["threads.growth", "fds.growth"] {
+        let i = item(&c, id);
+        assert_eq!(i.judgement, Judgement::Unchanged, "{}", i.reason);
+        assert!(i.reason.ends_with("fitted) does not count)"), "{}", i.reason);
+    }
 }
 
 #[test]
