@@ -464,7 +464,11 @@ fn one_more_thread_is_a_step_not_a_growth() {
     for id in ["threads.growth", "fds.growth"] {
         let i = item(&c, id);
         assert_eq!(i.judgement, Judgement::Unchanged, "{}", i.reason);
-        assert!(i.reason.ends_with("fitted) does not count)"), "{}", i.reason);
+        assert!(
+            i.reason.ends_with("fitted) does not count)"),
+            "{}",
+            i.reason
+        );
     }
 }
 
