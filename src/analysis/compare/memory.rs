@@ -128,22 +128,24 @@ pub fn growth(g: &Growth) -> ComparedItem {
 }
 
 /// The judged memory's samples after its warm-up, with the run's own established growth
-/// taken out (a leak raises the level it ends at, not the one it settled at; the growth is
-/// judged on its own). `None` without samples.
+/// taken out from where it began (the run's start, or the onset the trend found): a leak
+/// raises every later sample, the end of the warm-up included, not the level the memory
+/// would hold without it; the growth is judged on its own. `None` without samples.
 fn level_series(side: &Side, metric: Metric, trend: Option<&MetricTrend>) -> Option<Vec<f64>> {
     let columns = &side.run.columns;
     let (first_t, _) = columns.points(metric).next()?;
     let from = first_t + trend.map_or(0.0, |t| t.warmup_s);
-    let slope_per_s = trend
-        .filter(|t| t.verdict != Verdict::Pass)
-        .map_or(0.0, |t| t.slope_per_min / 60.0);
+    let growing = trend.filter(|t| t.verdict != Verdict::Pass);
+    let slope_per_s = growing.map_or(0.0, |t| t.slope_per_min / 60.0);
+    let growth_from = first_t + growing.and_then(|t| t.onset_s).unwrap_or(0.0);
+    let level = |(t, y): (f64, f64)| y - slope_per_s * (t - growth_from).max(0.0);
     let after: Vec<f64> = columns
         .points(metric)
         .filter(|(t, _)| *t >= from)
-        .map(|(t, y)| y - slope_per_s * (t - from))
+        .map(level)
         .collect();
     if after.is_empty() {
-        Some(columns.points(metric).map(|(_, y)| y).collect())
+        Some(columns.points(metric).map(level).collect())
     } else {
         Some(after)
     }
@@ -282,15 +284,9 @@ pub fn relative_item_floored(
             "too few samples on a side for a test, or a zero baseline",
         );
     };
-    let significant = match ci_of {
-        // The interval is of the blocks (or intervals) themselves: its sign says.
-        Some(_) => {
-            let mut basis = change;
-            basis.estimate = (basis.ci[0] + basis.ci[1]) / 2.0;
-            basis.significant()
-        }
-        None => change.significant(),
-    };
+    // The interval is of the estimate, or of the blocks (intervals) it names: its sign
+    // says either way.
+    let significant = change.significant();
     let tested = Tested {
         change,
         significant,

@@ -85,7 +85,9 @@ pub struct ComparedItem {
     pub ratio: Option<f64>,
     /// 95% confidence interval of the change, in the same terms as `limit`: of the
     /// difference when the limit is absolute (growth rates, error rate in fraction), of the
-    /// relative difference (a fraction, 0.1 = +10%) when the limit is relative.
+    /// relative difference (a fraction, 0.1 = +10%) when the limit is relative. For the
+    /// peak, CPU p95, latency and throughput it is of what the reason names (block maxima,
+    /// block percentiles, per-interval medians), the estimate being the whole-run figure's.
     pub ci: Option<[f64; 2]>,
     /// The change beyond which a significant change counts (absolute, or relative as a
     /// fraction; see `limit_kind`).
