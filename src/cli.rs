@@ -30,6 +30,9 @@ pub enum Command {
     Record(RecordArgs),
     /// Re-analyse a run directory (also a crashed or partial one) and rewrite its report.
     Analyze(AnalyzeArgs),
+    /// Compare a candidate run with a baseline run: regressed, improved or unchanged, per
+    /// metric; exit 1 when anything regressed.
+    Compare(CompareArgs),
     /// Profile a built-in leaking HTTP server under load for about a minute.
     Demo(DemoArgs),
     /// The fixture program used by tests and the demo (a process with known behaviour).
@@ -81,6 +84,8 @@ pub struct RecordArgs {
     pub force: bool,
     #[command(flatten)]
     pub judge: JudgeArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
     /// Stop early once a fail verdict is certain (sequential test at α = 1%; 0.4% false stops
     /// measured on the detection bench: 1 of 270 no-leak runs, a GC sawtooth's first rise).
     #[arg(long)]
@@ -200,6 +205,8 @@ pub struct AnalyzeArgs {
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub ci: CiArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 /// CI outputs of a judged run or comparison; shared by `record`, `analyze` and `compare`.
@@ -226,6 +233,61 @@ pub struct PrometheusArgs {
     /// Pushgateway (job `soakprof`, grouped by target); a failed push is exit 3.
     #[arg(long, value_name = "URL", value_parser = crate::sources::push::parse_push_url, help_heading = "Prometheus")]
     pub push_url: Option<url::Url>,
+}
+
+/// `--baseline` on `record` and `analyze`: compare the run with a baseline run; a
+/// regression fails the run.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BaselineArgs {
+    /// Compare the run with this baseline run directory (as `soakprof compare` does); the
+    /// comparison joins the verdict, and a regression fails the run.
+    #[arg(long, value_name = "DIR", help_heading = "Baseline")]
+    pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: CompareLimitArgs,
+}
+
+/// What a comparison counts as a regression.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CompareLimitArgs {
+    /// Judged-memory growth increase that regresses, when significant [default: 2MB/min].
+    #[arg(long, value_parser = units::parse_byte_rate, value_name = "RATE", help_heading = "Baseline")]
+    pub max_growth_increase: Option<f64>,
+    /// Steady and peak memory increase that regresses, when significant [default: 10%].
+    #[arg(long, value_parser = parse_increase, value_name = "PCT", help_heading = "Baseline")]
+    pub max_memory_increase: Option<f64>,
+    /// Latency (p50, p95, p99) increase that regresses, when significant [default: 10%].
+    #[arg(long, value_parser = parse_increase, value_name = "PCT", help_heading = "Baseline")]
+    pub max_p95_increase: Option<f64>,
+    /// Error-rate increase, in percentage points, that regresses when significant
+    /// [default: 0.5%].
+    #[arg(long, value_parser = parse_fraction, value_name = "PCT", help_heading = "Baseline")]
+    pub max_error_rate_increase: Option<f64>,
+    /// Latency changes smaller than this never count, whatever their share (host
+    /// scheduling noise) [default: 5ms].
+    #[arg(long, value_parser = units::parse_duration, value_name = "DURATION", help_heading = "Baseline")]
+    pub min_latency_change: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run directory (the last release's run, say).
+    #[arg(value_name = "BASELINE_DIR")]
+    pub baseline: PathBuf,
+    /// The candidate run directory (this build's run).
+    #[arg(value_name = "CANDIDATE_DIR")]
+    pub candidate: PathBuf,
+    #[command(flatten)]
+    pub limits: CompareLimitArgs,
+    /// Refuse runs that are not comparable (intervals or durations more than 2× apart,
+    /// load in one run only, a different load): exit 2 instead of comparing what is.
+    #[arg(long)]
+    pub strict: bool,
+    /// Where compare.json goes [default: CANDIDATE_DIR/compare]; never a run directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub ci: CiArgs,
 }
 
 /// What `analyze` prints on stdout.
@@ -310,6 +372,22 @@ pub fn parse_fraction(text: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
         _ => Err(format!(
             "'{text}' is not a share between 0 and 100% (examples: 1%, 0.5%, 0.01)"
+        )),
+    }
+}
+
+/// A relative increase: `10%`, `150%` or `0.1`; a bare number above 1 is refused as
+/// ambiguous.
+pub fn parse_increase(text: &str) -> Result<f64, String> {
+    let trimmed = text.trim();
+    let value = match trimmed.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map(|v| v / 100.0).ok(),
+        None => trimmed.parse::<f64>().ok().filter(|v| *v <= 1.0),
+    };
+    match value {
+        Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "'{text}' is not an increase (examples: 10%, 150%, 0.1)"
         )),
     }
 }

@@ -1,13 +1,15 @@
-//! The `record` and `analyze` commands: wiring of target, sampler, loop, log, analysis and
-//! report. `record` ends by calling the same `analyze_dir` that `soakprof analyze` runs.
+//! The `record`, `analyze` and `compare` commands: wiring of target, sampler, loop, log,
+//! analysis and report. `record` ends by calling the same `analyze_dir` that `soakprof
+//! analyze` runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::analysis::compare::{self, Comparison, Side};
 use crate::analysis::sequential::{self, LookSchedule};
 use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
-use crate::config::{JudgeOverrides, RecordConfig};
+use crate::config::{BaselineConfig, CompareConfig, ConfigError, JudgeOverrides, RecordConfig};
 use crate::error::Error;
 use crate::load::{LoadDriver, LoadLive};
 use crate::output::diag;
@@ -357,7 +359,12 @@ fn record_into(
     drop(log);
     // The header holds the thresholds and limits in force: nothing to override. The log
     // was just written, so a failure to read it back is a runtime error.
-    let verdict = analyze_dir(&run_dir, &JudgeOverrides::default()).map_err(|e| {
+    let verdict = analyze_dir(
+        &run_dir,
+        &JudgeOverrides::default(),
+        config.baseline.as_ref(),
+    )
+    .map_err(|e| {
         if e.is_bad_input() {
             Error::Reread {
                 dir: run_dir.clone(),
@@ -433,19 +440,20 @@ fn stop_left_behind(quiet: bool, grace: Duration) {
 }
 
 /// Read a run directory, analyse it with the thresholds and limits it was recorded with
-/// (as `overrides` change them), and write verdict.json, the charts and report.html.
-pub fn analyze_dir(dir: &Path, overrides: &JudgeOverrides) -> Result<RunVerdict, Error> {
-    let (verdict, written) = analyze_and_report(dir, overrides)?;
+/// (as `overrides` change them), compare it with `baseline` when one is given, and write
+/// verdict.json, the charts and report.html.
+pub fn analyze_dir(
+    dir: &Path,
+    overrides: &JudgeOverrides,
+    baseline: Option<&BaselineConfig>,
+) -> Result<RunVerdict, Error> {
+    let (verdict, written) = analyze_and_report(dir, overrides, baseline)?;
     written?;
     Ok(verdict)
 }
 
-/// `analyze_dir`, with the verdict kept when the report cannot be written (a read-only
-/// directory, a full disk): the verdict, and how writing the report went.
-pub fn analyze_and_report(
-    dir: &Path,
-    overrides: &JudgeOverrides,
-) -> Result<(RunVerdict, Result<(), Error>), Error> {
+/// Read a run and warn of the lines that could not be read.
+fn read_run_noting(dir: &Path) -> Result<runlog::RunData, Error> {
     let run = runlog::read_run(dir)?;
     if run.skipped_lines > 0 {
         diag!(
@@ -454,15 +462,116 @@ pub fn analyze_and_report(
             dir.join(runlog::SAMPLES_FILE).display()
         );
     }
+    Ok(run)
+}
+
+/// `analyze_dir`, with the verdict kept when the report cannot be written (a read-only
+/// directory, a full disk): the verdict, and how writing the report went.
+pub fn analyze_and_report(
+    dir: &Path,
+    overrides: &JudgeOverrides,
+    baseline: Option<&BaselineConfig>,
+) -> Result<(RunVerdict, Result<(), Error>), Error> {
+    let run = read_run_noting(dir)?;
     let analysis_config = AnalysisConfig {
         thresholds: overrides.resolve(&run.header.thresholds)?,
         limits: overrides.limits.over(&run.header.limits),
     };
-    let verdict = analysis::analyse(&run, &analysis_config);
+    let mut verdict = analysis::analyse(&run, &analysis_config);
+    if let Some(baseline) = baseline {
+        let (base_run, base_verdict) = read_side(&baseline.dir, "--baseline")?;
+        let dir_text = dir.display().to_string();
+        let base_text = baseline.dir.display().to_string();
+        let comparison = compare::compare(
+            &Side {
+                dir: &base_text,
+                run: &base_run,
+                verdict: &base_verdict,
+            },
+            &Side {
+                dir: &dir_text,
+                run: &run,
+                verdict: &verdict,
+            },
+            &baseline.limits,
+        );
+        compare::join_verdict(&mut verdict, comparison);
+    }
     let written = report::write_all(dir, &run, &verdict)
         .map(drop)
         .map_err(|e| Error::context(format!("writing the report in {}", dir.display()), e));
     Ok((verdict, written))
+}
+
+/// One side of a comparison: its run read and analysed with the thresholds and limits it
+/// was recorded with (a crashed run is read as far as it was written).
+fn read_side(dir: &Path, role: &'static str) -> Result<(runlog::RunData, RunVerdict), Error> {
+    let run = read_run_noting(dir)?;
+    if run.columns.is_empty() {
+        return Err(ConfigError::RunDir {
+            role,
+            path: dir.to_path_buf(),
+            what: "holds no samples: there is nothing to compare".into(),
+        }
+        .into());
+    }
+    let verdict = analysis::analyse(
+        &run,
+        &AnalysisConfig {
+            thresholds: run.header.thresholds.clone(),
+            limits: run.header.limits.clone(),
+        },
+    );
+    Ok((run, verdict))
+}
+
+/// `soakprof compare`: both runs read and analysed, compared, compare.json written.
+/// Returns the comparison and where it was written.
+pub fn compare_runs(config: &CompareConfig) -> Result<(Comparison, PathBuf), Error> {
+    let (base_run, base_verdict) = read_side(&config.baseline, "baseline")?;
+    let (cand_run, cand_verdict) = read_side(&config.candidate, "candidate")?;
+    let (base_text, cand_text) = (
+        config.baseline.display().to_string(),
+        config.candidate.display().to_string(),
+    );
+    let comparison = compare::compare(
+        &Side {
+            dir: &base_text,
+            run: &base_run,
+            verdict: &base_verdict,
+        },
+        &Side {
+            dir: &cand_text,
+            run: &cand_run,
+            verdict: &cand_verdict,
+        },
+        &config.limits,
+    );
+    if config.strict && !comparison.comparable {
+        return Err(ConfigError::NotComparable {
+            notes: comparison.notes.join("; "),
+        }
+        .into());
+    }
+    let path = report::compare::write_compare(&config.out, &comparison)?;
+    report::write_compare_html(
+        &config.out,
+        &comparison,
+        report::RunView {
+            run: &base_run,
+            verdict: &base_verdict,
+        },
+        report::RunView {
+            run: &cand_run,
+            verdict: &cand_verdict,
+        },
+    )?;
+    Ok((comparison, path))
+}
+
+/// Exit code of a comparison: 1 when anything regressed.
+pub fn compare_exit_code(comparison: &Comparison) -> u8 {
+    u8::from(comparison.regressions().next().is_some())
 }
 
 /// Exit code of a verdict: 1 on fail, 0 on pass or warn.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use crate::analysis::compare::CompareLimits;
 use crate::cli::{CiArgs, JudgeArgs, LoadArgs, RecordArgs};
 use crate::load::LoadPlan;
 use crate::load::scenario::{self, LoadOverrides, ThinkTime};
@@ -49,6 +50,30 @@ pub enum ConfigError {
     },
     #[error("--junit and --summary-md name the same file {}; give two files", path.display())]
     SameOutput { path: PathBuf },
+    /// A baseline or candidate directory that is not a run that can be compared.
+    #[error("{role} {}: {what}", path.display())]
+    RunDir {
+        role: &'static str,
+        path: PathBuf,
+        what: String,
+    },
+    #[error("{role}: {source}")]
+    RunRead {
+        role: &'static str,
+        source: crate::runlog::RunLogError,
+    },
+    #[error(
+        "the baseline and the candidate are the same run directory ({}); give two different runs",
+        path.display()
+    )]
+    SameRun { path: PathBuf },
+    #[error(
+        "--out {} holds a run; compare.json goes into a directory of its own (default: CANDIDATE_DIR/compare)",
+        path.display()
+    )]
+    OutIsRun { path: PathBuf },
+    #[error("the runs are not comparable (--strict): {notes}")]
+    NotComparable { notes: String },
 }
 
 impl ConfigError {
@@ -57,6 +82,7 @@ impl ConfigError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             ConfigError::Scenario(e) => e.is_bad_input(),
+            ConfigError::RunRead { source, .. } => source.is_bad_input(),
             ConfigError::Regex { .. }
             | ConfigError::WarnAboveFail { .. }
             | ConfigError::EmptyName
@@ -66,7 +92,11 @@ impl ConfigError {
             | ConfigError::LoadProgramNotFound { .. }
             | ConfigError::IntervalOverDuration { .. }
             | ConfigError::OutputPath { .. }
-            | ConfigError::SameOutput { .. } => true,
+            | ConfigError::SameOutput { .. }
+            | ConfigError::RunDir { .. }
+            | ConfigError::SameRun { .. }
+            | ConfigError::OutIsRun { .. }
+            | ConfigError::NotComparable { .. } => true,
         }
     }
 }
@@ -98,6 +128,8 @@ pub struct RecordConfig {
     pub ci: CiOutputs,
     /// `--metrics-addr` and `--push-url`.
     pub prometheus: crate::cli::PrometheusArgs,
+    /// `--baseline`: the run to compare with at the end.
+    pub baseline: Option<BaselineConfig>,
 }
 
 /// A checked `analyze` configuration.
@@ -108,15 +140,25 @@ pub struct AnalyzeConfig {
     /// What the options change in the thresholds and limits the run was recorded with.
     pub overrides: JudgeOverrides,
     pub ci: CiOutputs,
+    pub baseline: Option<BaselineConfig>,
 }
 
 impl AnalyzeConfig {
     pub fn from_args(args: crate::cli::AnalyzeArgs) -> Result<AnalyzeConfig, ConfigError> {
+        let baseline = BaselineConfig::from_args(&args.baseline)?;
+        if let Some(b) = &baseline
+            && std::fs::canonicalize(&args.run_dir).is_ok_and(|run| run == b.dir)
+        {
+            return Err(ConfigError::SameRun {
+                path: b.dir.clone(),
+            });
+        }
         Ok(AnalyzeConfig {
             ci: ci_outputs(&args.ci, step_summary_env())?,
             run_dir: args.run_dir,
             format: args.format,
             overrides: JudgeOverrides::from_args(&args.judge),
+            baseline,
         })
     }
 }
@@ -155,6 +197,120 @@ pub fn ci_outputs(
         return Err(ConfigError::SameOutput { path: a.clone() });
     }
     Ok(outputs)
+}
+
+/// `--baseline DIR` and the comparison's limits, checked.
+#[derive(Clone, Debug)]
+pub struct BaselineConfig {
+    /// The baseline run directory, canonical.
+    pub dir: PathBuf,
+    pub limits: CompareLimits,
+}
+
+impl BaselineConfig {
+    pub fn from_args(
+        args: &crate::cli::BaselineArgs,
+    ) -> Result<Option<BaselineConfig>, ConfigError> {
+        let Some(dir) = &args.baseline else {
+            return Ok(None);
+        };
+        Ok(Some(BaselineConfig {
+            dir: check_run(dir, "--baseline")?,
+            limits: compare_limits(&args.limits),
+        }))
+    }
+}
+
+/// A checked `compare` configuration.
+#[derive(Clone, Debug)]
+pub struct CompareConfig {
+    /// Both canonical.
+    pub baseline: PathBuf,
+    pub candidate: PathBuf,
+    pub limits: CompareLimits,
+    pub strict: bool,
+    /// Where compare.json goes.
+    pub out: PathBuf,
+    /// `--junit`, `--summary-md` and `$GITHUB_STEP_SUMMARY`.
+    pub ci: CiOutputs,
+}
+
+impl CompareConfig {
+    pub fn from_args(args: crate::cli::CompareArgs) -> Result<CompareConfig, ConfigError> {
+        let baseline = check_run(&args.baseline, "baseline")?;
+        let candidate = check_run(&args.candidate, "candidate")?;
+        if baseline == candidate {
+            return Err(ConfigError::SameRun { path: baseline });
+        }
+        let out = match args.out {
+            Some(out) if out.join(crate::runlog::SAMPLES_FILE).exists() => {
+                return Err(ConfigError::OutIsRun { path: out });
+            }
+            Some(out) => out,
+            None => candidate.join(COMPARE_DIR),
+        };
+        Ok(CompareConfig {
+            baseline,
+            candidate,
+            limits: compare_limits(&args.limits),
+            strict: args.strict,
+            out,
+            ci: ci_outputs(&args.ci, step_summary_env())?,
+        })
+    }
+}
+
+/// The default place of compare.json: a directory of its own inside the candidate run
+/// (which `analyze` rewrites its report in anyway); the run's own files are untouched.
+pub const COMPARE_DIR: &str = "compare";
+
+/// The comparison's limits: the options over the defaults.
+fn compare_limits(args: &crate::cli::CompareLimitArgs) -> CompareLimits {
+    let defaults = CompareLimits::default();
+    CompareLimits {
+        max_growth_increase_bytes_per_min: args
+            .max_growth_increase
+            .unwrap_or(defaults.max_growth_increase_bytes_per_min),
+        max_memory_increase: args
+            .max_memory_increase
+            .unwrap_or(defaults.max_memory_increase),
+        max_p95_increase: args.max_p95_increase.unwrap_or(defaults.max_p95_increase),
+        max_error_rate_increase: args
+            .max_error_rate_increase
+            .unwrap_or(defaults.max_error_rate_increase),
+        min_latency_change_ms: args
+            .min_latency_change
+            .map_or(defaults.min_latency_change_ms, |d| d.as_secs_f64() * 1e3),
+        ..defaults
+    }
+}
+
+/// A directory that holds a run with samples, canonical; found before any work starts
+/// (the whole log is read once to know it has samples: a baseline with none would fail
+/// a `record --baseline` only at its end).
+pub fn check_run(path: &Path, role: &'static str) -> Result<PathBuf, ConfigError> {
+    let err = |what: &str| ConfigError::RunDir {
+        role,
+        path: path.to_path_buf(),
+        what: what.to_string(),
+    };
+    if !path.exists() {
+        return Err(err("does not exist"));
+    }
+    if !path.is_dir() {
+        return Err(err("is not a directory"));
+    }
+    if !path.join(crate::runlog::SAMPLES_FILE).exists() {
+        return Err(err(
+            "is not a soakprof run directory (it has no samples.jsonl)",
+        ));
+    }
+    let run =
+        crate::runlog::read_run(path).map_err(|source| ConfigError::RunRead { role, source })?;
+    if run.columns.is_empty() {
+        return Err(err("holds no samples: there is nothing to compare"));
+    }
+    std::fs::canonicalize(path).map_err(|e| err(&format!("cannot be resolved: {e}")))
 }
 
 /// `--mem-limit` and `--cpu-limit` as given.
@@ -303,6 +459,15 @@ impl RecordConfig {
         let thresholds = overrides.resolve(&Thresholds::default())?;
         let load = load_plan(&args.load, args.duration)?;
         let ci = ci_outputs(&args.ci, step_summary_env())?;
+        let baseline = BaselineConfig::from_args(&args.baseline)?;
+        // `--force --out` the baseline itself would replace the run it compares with.
+        if let (Some(out), Some(b)) = (&args.out, &baseline)
+            && std::fs::canonicalize(out).is_ok_and(|out| out == b.dir)
+        {
+            return Err(ConfigError::SameRun {
+                path: b.dir.clone(),
+            });
+        }
         Ok(RecordConfig {
             target,
             pick: args.pick,
@@ -321,6 +486,7 @@ impl RecordConfig {
             load,
             ci,
             prometheus: args.prometheus,
+            baseline,
         })
     }
 

@@ -55,8 +55,11 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Analyze(args) => {
             let config = config::AnalyzeConfig::from_args(args)?;
-            let (verdict, written) =
-                commands::analyze_and_report(&config.run_dir, &config.overrides)?;
+            let (verdict, written) = commands::analyze_and_report(
+                &config.run_dir,
+                &config.overrides,
+                config.baseline.as_ref(),
+            )?;
             // The JSON verdict is printed even when the report could not be written (a
             // read-only directory), that failure then being the exit status; the text
             // summary names the report, so it needs it written.
@@ -79,6 +82,24 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             written?;
             ci?;
             Ok(commands::verdict_exit_code(verdict.verdict))
+        }
+        Command::Compare(args) => {
+            let config = config::CompareConfig::from_args(args)?;
+            let (comparison, path) = commands::compare_runs(&config)?;
+            let printed =
+                output::product(&report::compare::compare_table(&comparison, Some(&path)));
+            let ci = if config.ci.is_empty() {
+                Ok(())
+            } else {
+                let files = vec![config.out.join(report::COMPARE_HTML_FILE), path];
+                config.ci.write(
+                    &report::ci_compare::comparison_suite(&comparison, files),
+                    &report::ci_compare::comparison_items(&comparison),
+                )
+            };
+            printed?;
+            ci?;
+            Ok(commands::compare_exit_code(&comparison))
         }
         Command::Demo(args) => demo::run(args),
         Command::Fixture(args) => fixture::run(args)

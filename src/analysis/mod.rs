@@ -327,6 +327,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         run: run_summary(run),
         load,
         restarts,
+        baseline: None,
     }
 }
 

@@ -184,6 +184,10 @@ pub struct RunVerdict {
     /// `--follow`: the target's restarts (`null` when it never restarted).
     #[serde(default)]
     pub restarts: Option<super::lives::Restarts>,
+    /// `--baseline`: the comparison with the baseline run (`null` without one); a
+    /// regression fails the run.
+    #[serde(default)]
+    pub baseline: Option<super::compare::Comparison>,
 }
 
 /// What a finding is about; `analyse` uses it to attach notes and to order nothing else.

@@ -654,7 +654,12 @@ pub fn write_run_outputs(
         return Ok(());
     }
     let suite = run_suite(verdict, run_files(run_dir));
-    let items = run_items(verdict, Vec::new());
+    let baseline = verdict
+        .baseline
+        .as_ref()
+        .map(super::ci_compare::comparison_items)
+        .unwrap_or_default();
+    let items = run_items(verdict, baseline);
     outputs.write(&suite, &items)
 }
 

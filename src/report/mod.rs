@@ -3,6 +3,8 @@
 
 pub mod charts;
 pub mod ci;
+pub mod ci_compare;
+pub mod compare;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -350,6 +352,19 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
     }
     if let Some(load) = &verdict.load {
         out.push_str(&load_text(load));
+    }
+    if let Some(baseline) = &verdict.baseline {
+        // The regressions are among the reasons above; the notes and the tally here.
+        let regressed = baseline.regressions().count();
+        out.push_str(&format!(
+            "  baseline {}: {} ({regressed} regressed of {} compared)\n",
+            baseline.baseline.dir,
+            baseline.verdict.as_str(),
+            baseline.items.len()
+        ));
+        for note in &baseline.notes {
+            out.push_str(&format!("    note: {note}\n"));
+        }
     }
     out.push_str(&format!("  report: {}\n", dir.join(REPORT_FILE).display()));
     out

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against real fixture processes, seconds each.
 
 mod ci_outputs;
+mod compare;
 mod detection;
 mod follow;
 mod honest;

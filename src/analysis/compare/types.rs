@@ -85,7 +85,9 @@ pub struct ComparedItem {
     pub ratio: Option<f64>,
     /// 95% confidence interval of the change, in the same terms as `limit`: of the
     /// difference when the limit is absolute (growth rates, error rate in fraction), of the
-    /// relative difference (a fraction, 0.1 = +10%) when the limit is relative.
+    /// relative difference (a fraction, 0.1 = +10%) when the limit is relative. For the
+    /// peak, CPU p95, latency and throughput it is of what the reason names (block maxima,
+    /// block percentiles, per-interval medians), the estimate being the whole-run figure's.
     pub ci: Option<[f64; 2]>,
     /// The change beyond which a significant change counts (absolute, or relative as a
     /// fraction; see `limit_kind`).
@@ -117,6 +119,36 @@ pub struct CompareLimits {
     pub max_p95_increase: f64,
     /// `--max-error-rate-increase`, a fraction (0.005 for 0.5 percentage points).
     pub max_error_rate_increase: f64,
+    /// A fall in throughput beyond this fraction of the baseline's regresses.
+    #[serde(default = "default_max_throughput_decrease")]
+    pub max_throughput_decrease: f64,
+    /// An increase in mean or p95 CPU (and CPU per request) beyond this fraction regresses.
+    #[serde(default = "default_max_cpu_increase")]
+    pub max_cpu_increase: f64,
+    /// Latency changes smaller than this (ms) do not count, whatever their share: on a
+    /// busy host the scheduler alone moves a p99 by a few ms between two runs of the same
+    /// build (measured: 1.9 to 6.2 ms across four identical runs of the fixture server).
+    #[serde(default = "default_min_latency_change_ms")]
+    pub min_latency_change_ms: f64,
+    /// CPU changes smaller than this (cores) do not count, whatever their share.
+    #[serde(default = "default_min_cpu_change_cores")]
+    pub min_cpu_change_cores: f64,
+}
+
+fn default_max_throughput_decrease() -> f64 {
+    0.10
+}
+
+fn default_max_cpu_increase() -> f64 {
+    0.20
+}
+
+fn default_min_latency_change_ms() -> f64 {
+    5.0
+}
+
+fn default_min_cpu_change_cores() -> f64 {
+    0.05
 }
 
 impl Default for CompareLimits {
@@ -126,6 +158,10 @@ impl Default for CompareLimits {
             max_memory_increase: 0.10,
             max_p95_increase: 0.10,
             max_error_rate_increase: 0.005,
+            max_throughput_decrease: default_max_throughput_decrease(),
+            max_cpu_increase: default_max_cpu_increase(),
+            min_latency_change_ms: default_min_latency_change_ms(),
+            min_cpu_change_cores: default_min_cpu_change_cores(),
         }
     }
 }
