@@ -403,6 +403,14 @@ impl RecordConfig {
         let thresholds = overrides.resolve(&Thresholds::default())?;
         let load = load_plan(&args.load, args.duration)?;
         let baseline = BaselineConfig::from_args(&args.baseline)?;
+        // `--force --out` the baseline itself would replace the run it compares with.
+        if let (Some(out), Some(b)) = (&args.out, &baseline)
+            && std::fs::canonicalize(out).is_ok_and(|out| out == b.dir)
+        {
+            return Err(ConfigError::SameRun {
+                path: b.dir.clone(),
+            });
+        }
         Ok(RecordConfig {
             target,
             pick: args.pick,

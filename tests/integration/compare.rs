@@ -215,6 +215,31 @@ fn added_latency_regresses_latency_only() {
             && reason.contains("limit +10%"),
         "{reason}"
     );
+    // `analyze --baseline` of the same pair: the run's verdict fails with that reason.
+    let out = soakprof_within(
+        Duration::from_secs(60),
+        &[
+            "analyze",
+            candidate.to_str().unwrap(),
+            "--baseline",
+            base.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let verdict = read_verdict(&candidate);
+    assert_eq!(verdict["verdict"], "fail");
+    let expected = format!("baseline: {reason}");
+    assert!(
+        verdict["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == &expected),
+        "{:#?}",
+        verdict["reasons"]
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains(&expected), "{summary}");
 }
 
 /// A run directory holding only a header line: a run, without samples.
@@ -307,6 +332,23 @@ fn bad_inputs_are_one_line_and_exit_2() {
     let out = soakprof_within(
         Duration::from_secs(30),
         &["analyze", base_text, "--baseline", base_text],
+    );
+    assert_bad_input(&out, "are the same run directory");
+    let out = soakprof_within(
+        Duration::from_secs(30),
+        &[
+            "record",
+            "--duration",
+            "30s",
+            "--baseline",
+            base_text,
+            "--out",
+            base_text,
+            "--force",
+            "--",
+            "sleep",
+            "30",
+        ],
     );
     assert_bad_input(&out, "are the same run directory");
 }

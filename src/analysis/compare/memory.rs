@@ -81,15 +81,16 @@ pub fn growth(g: &Growth) -> ComparedItem {
         .fail_per_min
         .map_or(String::new(), |f| format!(" {}", format_rate(f)));
     // A run that fails its own thresholds where the other does not decides, whatever the
-    // size of the difference.
+    // size of the difference, when the difference is significant that way: two runs that
+    // both grow near the threshold, one failing and one not, have not moved.
     let forced = match (b.verdict == Verdict::Fail, c.verdict == Verdict::Fail) {
-        (false, true) => Some((
+        (false, true) if change.ci[0] > 0.0 => Some((
             Judgement::Regressed,
             format!(
                 "the candidate fails its own growth threshold{threshold}; the baseline did not"
             ),
         )),
-        (true, false) => Some((
+        (true, false) if change.ci[1] < 0.0 => Some((
             Judgement::Improved,
             "the baseline failed its growth threshold; the candidate does not".to_string(),
         )),

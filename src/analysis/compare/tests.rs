@@ -483,3 +483,36 @@ fn the_comparison_round_trips_through_json() {
     assert_eq!(value["verdict"], "unchanged");
     assert_eq!(value["items"][0]["id"], "memory.growth");
 }
+
+#[test]
+fn both_growing_near_the_threshold_is_unchanged_whichever_fails() {
+    // Both leak 10 MB/min on noisy AR(1) data, the fail threshold: some runs fail and some
+    // only warn. A candidate that fails where its baseline warned has not moved when the two
+    // slopes are not told apart.
+    let noisy = Shape {
+        phi: 0.95,
+        leak_per_min: 10.0 * MB,
+        ..Shape::default()
+    };
+    let verdict = |r: &(RunData, RunVerdict)| r.1.metrics.rss.as_ref().unwrap().verdict;
+    let mut flipped = 0;
+    for seed in 0..12u64 {
+        let (b, c) = (
+            run(300, noisy, 2 * seed + 27),
+            run(300, noisy, 2 * seed + 28),
+        );
+        if verdict(&b) == crate::analysis::Verdict::Fail
+            || verdict(&c) != crate::analysis::Verdict::Fail
+        {
+            continue;
+        }
+        let cmp = compare_runs(&b, &c);
+        let growth = item(&cmp, "memory.growth");
+        let ci = growth.ci.unwrap();
+        if ci[0] <= 0.0 {
+            flipped += 1;
+            assert_eq!(growth.judgement, Judgement::Unchanged, "{}", growth.reason);
+        }
+    }
+    assert!(flipped > 0, "no pair where only the candidate failed");
+}
