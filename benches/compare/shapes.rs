@@ -86,6 +86,17 @@ impl PairParams {
     }
 }
 
+impl PairParams {
+    /// The mean level of the shape's signal once warmed up.
+    fn plateau_bytes(&self, base: Base) -> f64 {
+        match base {
+            Base::White | Base::Ar1 { .. } | Base::FlatLoad => self.base_bytes,
+            Base::Sawtooth => self.base_bytes + self.saw_amp / 2.0,
+            Base::Warmup => self.base_bytes + self.warm_amp,
+        }
+    }
+}
+
 /// The memory signal of one run (before the measurement noise and the change).
 fn memory_signal(base: Base, p: &PairParams, n: usize, rng: &mut Rng) -> Vec<f64> {
     match base {
@@ -154,9 +165,10 @@ fn with_blips(level: f64, n: usize, rng: &mut Rng) -> Vec<u64> {
 pub fn run(base: Base, change: Change, p: &PairParams, duration_s: u64, rng: &mut Rng) -> RunData {
     let n = duration_s as usize + 1;
     let mut memory = memory_signal(base, p, n, rng);
+    let plateau = p.plateau_bytes(base);
     for (i, v) in memory.iter_mut().enumerate() {
         match change {
-            Change::Steady { fraction } => *v *= 1.0 + fraction,
+            Change::Steady { fraction } => *v += fraction * plateau,
             Change::Leak { mb_per_min } => *v += mb_per_min * MB / 60.0 * i as f64,
             Change::None | Change::Latency { .. } => {}
         }
