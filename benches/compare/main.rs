@@ -34,6 +34,18 @@ pub const LONG_S: u64 = 3600;
 /// Latency within 2 minutes of load at 200 req/s.
 pub const LOAD_SHORT_S: u64 = 120;
 
+/// Pairs per cell: more where they are cheap (runs up to 15 min) and where a rate is
+/// read (no change: false regressions); an hour-long pair costs about 10× a 15-minute one.
+fn pairs(change: Change, length_s: u64, quick: bool) -> u64 {
+    match (quick, change == Change::None, length_s <= SHORT_S) {
+        (true, _, _) => 3,
+        (false, true, true) => 50,
+        (false, true, false) => 20,
+        (false, false, true) => 20,
+        (false, false, false) => 10,
+    }
+}
+
 /// One row of the tables: a base shape and what the candidate adds, at several lengths.
 pub struct Case {
     /// The base shape's name; the pair's seeds come from it (not from the change), so a
@@ -295,18 +307,12 @@ fn run_all(jobs: &[Job], cases: &[Case]) -> Vec<PairResult> {
 fn main() {
     // cargo passes `--bench`; only `--quick` means anything here.
     let quick = std::env::args().skip(1).any(|a| a == "--quick");
-    let (no_change_pairs, change_pairs) = if quick { (3, 3) } else { (50, 20) };
     let cases = cases(quick);
     let started = Instant::now();
     let mut jobs = Vec::new();
     for (c, case) in cases.iter().enumerate() {
-        let pairs = if case.change == Change::None {
-            no_change_pairs
-        } else {
-            change_pairs
-        };
         for &length_s in &case.lengths_s {
-            for pair in 0..pairs {
+            for pair in 0..pairs(case.change, length_s, quick) {
                 jobs.push(Job {
                     case: c,
                     length_s,
