@@ -186,8 +186,9 @@ pub struct PairResult {
     pub naive_memory: bool,
     /// `None` without load.
     pub naive_p95: Option<bool>,
-    /// `analyse` of both runs and `compare`.
-    pub judge_time: Duration,
+    /// `analyse` of both runs, and `compare`.
+    pub analyse_time: Duration,
+    pub compare_time: Duration,
 }
 
 fn final_rss(run: &RunData) -> Option<f64> {
@@ -235,6 +236,7 @@ fn run_pair(job: &Job, cases: &[Case]) -> PairResult {
         )
     };
     let (bv, cv) = (verdict_of(&baseline), verdict_of(&candidate));
+    let analyse_time = started.elapsed();
     let comparison = compare(
         &Side {
             dir: "baseline",
@@ -248,7 +250,7 @@ fn run_pair(job: &Job, cases: &[Case]) -> PairResult {
         },
         &CompareLimits::default(),
     );
-    let judge_time = started.elapsed();
+    let compare_time = started.elapsed() - analyse_time;
     let regressed = comparison
         .regressions()
         .map(|i| (i.id.clone(), i.reason.clone()))
@@ -269,7 +271,8 @@ fn run_pair(job: &Job, cases: &[Case]) -> PairResult {
             .base
             .has_load()
             .then(|| over(p95(&bv), p95(&cv)).unwrap_or(false)),
-        judge_time,
+        analyse_time,
+        compare_time,
     }
 }
 
@@ -327,15 +330,20 @@ fn main() {
         cells.entry((job.case, job.length_s)).or_default().push(r);
     }
     let acceptance: Acceptance = print_tables(&cases, &cells, quick);
-    let judge_time: Duration = results.iter().map(|r| r.judge_time).sum();
+    let analyse_time: Duration = results.iter().map(|r| r.analyse_time).sum();
+    let compare_time: Duration = results.iter().map(|r| r.compare_time).sum();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_pair = |d: Duration| d.as_secs_f64() * 1e3 / results.len().max(1) as f64;
     println!(
-        "Runtime: {:.1} s wall for {} pairs on {workers} thread(s); `analyse` ×2 + `compare`: \
-         {:.1} s CPU ({:.1} ms per pair).",
+        "Runtime: {:.1} s wall for {} pairs on {workers} thread(s); summed over the threads, \
+         `analyse` of both runs {:.1} s ({:.1} ms per pair), `compare` {:.1} s ({:.1} ms per \
+         pair); the rest is making the runs.",
         started.elapsed().as_secs_f64(),
         results.len(),
-        judge_time.as_secs_f64(),
-        judge_time.as_secs_f64() * 1e3 / results.len().max(1) as f64
+        analyse_time.as_secs_f64(),
+        per_pair(analyse_time),
+        compare_time.as_secs_f64(),
+        per_pair(compare_time),
     );
     if !acceptance.all_met() {
         println!();
