@@ -8,7 +8,6 @@
 //! in the analysis, not noise.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use soakprof::analysis::compare::{CompareLimits, Judgement, Side, compare};
@@ -17,6 +16,8 @@ use soakprof::runlog::RunData;
 
 mod load;
 mod output;
+#[path = "../common/parallel.rs"]
+mod parallel;
 #[path = "../detect/rng.rs"]
 mod rng;
 mod shapes;
@@ -276,37 +277,6 @@ fn run_pair(job: &Job, cases: &[Case]) -> PairResult {
     }
 }
 
-/// Run every job on all cores; results come back in job order whatever the scheduling.
-fn run_all(jobs: &[Job], cases: &[Case]) -> Vec<PairResult> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, PairResult)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(i) else { break };
-                        mine.push((i, run_pair(job, cases)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(results) => results,
-                // The panic message is already on stderr; a partial table would mislead.
-                Err(_) => std::process::exit(101),
-            })
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
-}
-
 fn main() {
     // cargo passes `--bench`; only `--quick` means anything here.
     let quick = std::env::args().skip(1).any(|a| a == "--quick");
@@ -324,7 +294,7 @@ fn main() {
             }
         }
     }
-    let results = run_all(&jobs, &cases);
+    let results = parallel::run_parallel(&jobs, |job| run_pair(job, &cases));
     let mut cells: BTreeMap<(usize, u64), Vec<&PairResult>> = BTreeMap::new();
     for (job, r) in jobs.iter().zip(&results) {
         cells.entry((job.case, job.length_s)).or_default().push(r);

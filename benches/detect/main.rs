@@ -7,7 +7,6 @@
 //! in the analysis, not noise.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use soakprof::analysis::sequential::{
@@ -20,6 +19,8 @@ use soakprof::sample::Sample;
 mod baselines;
 mod cases;
 mod output;
+#[path = "../common/parallel.rs"]
+mod parallel;
 mod rng;
 
 use baselines::{endpoints_fail, prometheus_alert};
@@ -635,37 +636,6 @@ fn run_one(job: &Job, rows: &[Row], cfg: &Config, th: &Thresholds) -> RunResult 
     }
 }
 
-/// Run every job on all cores; results come back in job order whatever the scheduling.
-fn run_all(jobs: &[Job], rows: &[Row], cfg: &Config, th: &Thresholds) -> Vec<RunResult> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, RunResult)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(i) else { break };
-                        mine.push((i, run_one(job, rows, cfg, th)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(results) => results,
-                // The panic message is already on stderr; a partial table would mislead.
-                Err(_) => std::process::exit(101),
-            })
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
-}
-
 fn main() {
     // cargo passes `--bench` (and filters); only `--quick` and `--rows TEXT` (the rows whose
     // shape contains TEXT, for a quick look at a few) mean anything here.
@@ -695,7 +665,7 @@ fn main() {
             }
         }
     }
-    let results = run_all(&jobs, &rows, &cfg, &th);
+    let results = parallel::run_parallel(&jobs, |job| run_one(job, &rows, &cfg, &th));
 
     print_header(&cfg, &th);
 
