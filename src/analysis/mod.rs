@@ -5,6 +5,7 @@
 pub mod capacity;
 pub mod compare;
 pub mod exits;
+pub mod fleet;
 pub mod lives;
 pub mod load;
 pub mod memory;
