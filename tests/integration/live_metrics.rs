@@ -4,111 +4,12 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::prom::*;
 use crate::util::*;
-
-/// A daemon this test started (Prometheus, a Pushgateway): killed when dropped.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A port free now on 127.0.0.1 (the OS's choice; closed again for the caller to bind).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
-
-/// GET `url`; `None` while nothing answers there.
-fn get(url: &str) -> Option<reqwest::blocking::Response> {
-    client().get(url).send().ok()
-}
-
-fn get_text(url: &str) -> Option<String> {
-    get(url).filter(|r| r.status().is_success())?.text().ok()
-}
-
-/// Wait until `probe` gives a value, for at most `timeout`.
-fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn spawn_daemon(program: &str, args: &[String], log: &Path) -> Daemon {
-    let log = std::fs::File::create(log).unwrap();
-    let child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    Daemon(child)
-}
-
-/// Prometheus on a free loopback port with its data in `dir`, scraping `targets` every
-/// second; returns it and its base URL once it is ready.
-fn start_prometheus(dir: &Path, targets: &[String]) -> (Daemon, String) {
-    let config = dir.join("prometheus.yml");
-    let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: soak\n    static_configs:\n      - targets: [{}]\n",
-            list.join(", ")
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let daemon = spawn_daemon(
-        "prometheus",
-        &[
-            format!("--config.file={}", config.display()),
-            format!("--storage.tsdb.path={}", dir.join("data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--log.level=warn".to_string(),
-        ],
-        &dir.join("prometheus.log"),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    poll("Prometheus to be ready", Duration::from_secs(60), || {
-        get_text(&format!("{base}/-/ready"))
-    });
-    (daemon, base)
-}
-
-/// An instant query; the API's whole answer.
-fn query(base: &str, promql: &str) -> Value {
-    let response = client()
-        .get(format!("{base}/api/v1/query"))
-        .query(&[("query", promql)])
-        .send()
-        .unwrap();
-    serde_json::from_str(&response.text().unwrap()).unwrap()
-}
 
 /// `soakprof record` of a leaking fixture with `args`, in the background.
 fn record_leak(out_dir: &Path, args: &[&str]) -> Child {
@@ -124,47 +25,6 @@ fn record_leak(out_dir: &Path, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Wait for a background soakprof, bounded; its exit code and stderr.
-fn finish(mut child: Child, timeout: Duration) -> (Option<i32>, String) {
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("soakprof still running after {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
-    }
-    (status.code(), err)
-}
-
-/// A running soakprof is stopped (SIGINT: it still reports) if the test fails midway.
-struct Recording(Option<Child>);
-
-impl Recording {
-    fn take(&mut self) -> Child {
-        self.0.take().unwrap()
-    }
-}
-
-impl Drop for Recording {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            signal(child.id(), libc::SIGINT);
-            std::thread::sleep(Duration::from_secs(2));
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 #[test]
@@ -246,32 +106,6 @@ fn live_metrics_pass_promtool_and_reach_prometheus() {
     assert_complete_run(&out_dir);
     // Stopped with the run: nothing listens any more.
     assert!(std::net::TcpStream::connect(&addr).is_err());
-}
-
-/// `promtool check metrics` on a scraped page: clean, nothing said (skipped without
-/// promtool, unless SOAKPROF_REQUIRE_ALL is set).
-fn promtool_check(page: &str, test: &str) {
-    if !have_tool("promtool", test) {
-        return;
-    }
-    let mut check = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut check.stdin.take().unwrap(), page.as_bytes()).unwrap();
-    let out = check.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && said.trim().is_empty(),
-        "promtool: {said}\n{page}"
-    );
 }
 
 /// Every expression of the dashboard is valid PromQL to this Prometheus (its variables

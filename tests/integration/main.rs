@@ -3,12 +3,14 @@
 mod ci_outputs;
 mod compare;
 mod detection;
+mod fleet;
 mod follow;
 mod honest;
 mod live_metrics;
 mod load;
 mod load_hostile;
 mod output_logs;
+mod prom;
 mod report;
 mod run_dir;
 mod schema;

@@ -279,3 +279,44 @@ pub fn have_tool(program: &str, test: &str) -> bool {
     }
     found
 }
+
+/// Wait for a background soakprof, bounded; its exit code and stderr.
+pub fn finish(mut child: Child, timeout: Duration) -> (Option<i32>, String) {
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("soakprof still running after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
+    }
+    (status.code(), err)
+}
+
+/// A running soakprof is stopped (SIGINT: it still reports) if the test fails midway.
+pub struct Recording(pub Option<Child>);
+
+impl Recording {
+    pub fn take(&mut self) -> Child {
+        self.0.take().unwrap()
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            signal(child.id(), libc::SIGINT);
+            std::thread::sleep(Duration::from_secs(2));
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
