@@ -316,7 +316,12 @@ fn a_backfilled_day_is_judged_instance_by_instance() {
         let s = series_of(&fleet, &instance.name);
         let v = &s["verdict"];
         let what = format!("{}\n{table}", instance.name);
-        assert_eq!(s["labels"]["job"], "api", "{what}");
+        // --group-by instance: the target is named by its instance alone.
+        assert_eq!(
+            s["labels"],
+            serde_json::json!({ "instance": instance.name }),
+            "{what}"
+        );
         let truth = instance.true_growth_bytes_per_min();
         if truth > 0.0 {
             failing += 1;
@@ -660,7 +665,6 @@ fn a_live_fleet_is_judged_from_the_prometheus_that_scrapes_it() {
     assert_eq!(fleet["source"]["step_s"].as_f64(), Some(1.0));
     for ((name, _), addr) in shapes.iter().zip(&addrs) {
         let s = series_of(&fleet, addr);
-        assert_eq!(s["labels"]["job"], "soak");
         let verdict = &s["verdict"]["verdict"];
         if *name == "leak" {
             assert_eq!(verdict, "fail", "{name} on {addr}: {table}");

@@ -154,8 +154,11 @@ pub fn query_range(base: &str, promql: &str, start_s: i64, end_s: i64, step_s: i
     serde_json::from_str(&response.text().unwrap()).unwrap()
 }
 
-/// The series of a successful range query: labels and `(t, value)` points.
-pub fn matrix(answer: &Value) -> Vec<(serde_json::Map<String, Value>, Vec<(i64, f64)>)> {
+/// One series of a range query's answer: its labels and `(t, value)` points.
+pub type RangeSeries = (serde_json::Map<String, Value>, Vec<(i64, f64)>);
+
+/// The series of a successful range query.
+pub fn matrix(answer: &Value) -> Vec<RangeSeries> {
     assert_eq!(answer["status"], "success", "{answer}");
     answer["data"]["result"]
         .as_array()
