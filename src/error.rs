@@ -46,6 +46,8 @@ pub enum Error {
     Live(#[from] crate::sources::live::LiveError),
     #[error(transparent)]
     Push(#[from] crate::sources::push::PushError),
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetError),
     /// What was being done when `source` happened ("starting the load driver").
     #[error("{doing}")]
     Context {
@@ -108,6 +110,7 @@ impl Error {
             Error::Report(e) => e.is_bad_input(),
             Error::Live(e) => e.is_bad_input(),
             Error::Push(e) => e.is_bad_input(),
+            Error::Fleet(e) => e.is_bad_input(),
             Error::Context { source, .. } => source.is_bad_input(),
             Error::Reread { .. }
             | Error::Output { .. }
