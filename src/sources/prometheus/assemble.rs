@@ -1,0 +1,1 @@
+//! Series joined into runs (written by the lead).
