@@ -48,6 +48,8 @@ pub enum Error {
     Push(#[from] crate::sources::push::PushError),
     #[error(transparent)]
     Fleet(#[from] crate::fleet::FleetError),
+    #[error(transparent)]
+    Prom(#[from] crate::sources::prometheus::PromError),
     /// What was being done when `source` happened ("starting the load driver").
     #[error("{doing}")]
     Context {
@@ -111,6 +113,7 @@ impl Error {
             Error::Live(e) => e.is_bad_input(),
             Error::Push(e) => e.is_bad_input(),
             Error::Fleet(e) => e.is_bad_input(),
+            Error::Prom(e) => e.is_bad_input(),
             Error::Context { source, .. } => source.is_bad_input(),
             Error::Reread { .. }
             | Error::Output { .. }
@@ -464,6 +467,14 @@ mod tests {
                 }
                 .into(),
                 RT,
+            ),
+            (
+                crate::sources::prometheus::PromError::Rejected {
+                    query: "rate(x[5m]".into(),
+                    message: "parse error (bad_data)".into(),
+                }
+                .into(),
+                BAD,
             ),
         ]
     }
