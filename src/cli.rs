@@ -217,7 +217,7 @@ pub struct AnalyzeArgs {
 pub struct FleetArgs {
     /// Judge series from this Prometheus server (base URL, e.g. http://127.0.0.1:9090)
     /// instead of a run directory: one verdict per series, in a fleet directory.
-    #[arg(long, value_name = "URL", help_heading = "Fleet (Prometheus)")]
+    #[arg(long, value_name = "URL", value_parser = crate::sources::prometheus::client::parse_prometheus_url, help_heading = "Fleet (Prometheus)")]
     pub prometheus: Option<url::Url>,
     /// A PromQL query to judge, as METRIC=PROMQL (METRIC: rss, vms, pss, uss, threads,
     /// fds, cpu for a CPU-seconds counter, cpu_cores, start for
