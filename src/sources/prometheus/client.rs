@@ -190,6 +190,9 @@ impl PromClient {
             .default_headers(map)
             .timeout(timeout)
             .connect_timeout(timeout)
+            // A followed redirect turns the POST into a GET without the query, which the
+            // server would then reject as if the query were wrong: say where it points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| PromError::Read {
                 url: shown.clone(),
@@ -244,6 +247,10 @@ impl PromClient {
             }
         }
         series.retain(|s| !s.points.is_empty());
+        // Parsing grows each list by doubling: give back the slack of 200 long series.
+        for one in &mut series {
+            one.points.shrink_to_fit();
+        }
         Ok(series)
     }
 
@@ -274,6 +281,22 @@ impl PromClient {
             return Err(PromError::Denied {
                 url: self.shown.clone(),
                 status: status.as_u16(),
+            });
+        }
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| self.endpoint.join(l).ok())
+                .map(|l| format!(" to {}", shown_url(&l)))
+                .unwrap_or_default();
+            return Err(PromError::NotPrometheus {
+                url: self.shown.clone(),
+                what: format!(
+                    "HTTP {} for /{QUERY_RANGE_PATH}, a redirect{to}",
+                    status.as_u16()
+                ),
             });
         }
         let body = self.read_body(response, promql, read_bytes, progress)?;

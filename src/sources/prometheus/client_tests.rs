@@ -603,3 +603,23 @@ fn boundary_duplicates_are_dropped_and_quotes_are_bounded() {
         "https://h:1/x/"
     );
 }
+
+#[test]
+fn a_redirect_is_reported_not_followed() {
+    let (got, requests) = query_one(
+        "HTTP/1.1 301 Moved Permanently\r\nLocation: https://u:pw@prom.example/api/v1/query_range\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+            .to_string(),
+    );
+    assert_eq!(requests.len(), 1);
+    let err = got.unwrap_err();
+    assert!(err.is_bad_input());
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "(HTTP 301 for /api/v1/query_range, a redirect to \
+             https://prom.example/api/v1/query_range): check the --prometheus URL"
+        ),
+        "{text}"
+    );
+}
