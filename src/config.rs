@@ -147,7 +147,8 @@ impl AnalyzeConfig {
     pub fn from_args(args: crate::cli::AnalyzeArgs) -> Result<AnalyzeConfig, ConfigError> {
         let baseline = BaselineConfig::from_args(&args.baseline)?;
         if let Some(b) = &baseline
-            && std::fs::canonicalize(&args.run_dir).is_ok_and(|run| run == b.dir)
+            && let Some(run_dir) = &args.run_dir
+            && std::fs::canonicalize(run_dir).is_ok_and(|run| run == b.dir)
         {
             return Err(ConfigError::SameRun {
                 path: b.dir.clone(),
@@ -155,7 +156,8 @@ impl AnalyzeConfig {
         }
         Ok(AnalyzeConfig {
             ci: ci_outputs(&args.ci, step_summary_env())?,
-            run_dir: args.run_dir,
+            // clap requires RUN_DIR unless --prometheus is given, which is judged apart.
+            run_dir: args.run_dir.unwrap_or_default(),
             format: args.format,
             overrides: JudgeOverrides::from_args(&args.judge),
             baseline,

@@ -46,6 +46,10 @@ pub enum Error {
     Live(#[from] crate::sources::live::LiveError),
     #[error(transparent)]
     Push(#[from] crate::sources::push::PushError),
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetError),
+    #[error(transparent)]
+    Prom(#[from] crate::sources::prometheus::PromError),
     /// What was being done when `source` happened ("starting the load driver").
     #[error("{doing}")]
     Context {
@@ -108,6 +112,8 @@ impl Error {
             Error::Report(e) => e.is_bad_input(),
             Error::Live(e) => e.is_bad_input(),
             Error::Push(e) => e.is_bad_input(),
+            Error::Fleet(e) => e.is_bad_input(),
+            Error::Prom(e) => e.is_bad_input(),
             Error::Context { source, .. } => source.is_bad_input(),
             Error::Reread { .. }
             | Error::Output { .. }
@@ -461,6 +467,14 @@ mod tests {
                 }
                 .into(),
                 RT,
+            ),
+            (
+                crate::sources::prometheus::PromError::Rejected {
+                    query: "rate(x[5m]".into(),
+                    message: "parse error (bad_data)".into(),
+                }
+                .into(),
+                BAD,
             ),
         ]
     }

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fleet;
 #[path = "../fixtures/fixture.rs"]
 pub mod fixture;
 pub mod load;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             pushed?;
             Ok(commands::verdict_exit_code(outcome.verdict.verdict))
         }
+        Command::Analyze(args) if args.fleet.prometheus.is_some() => analyze_fleet(args),
         Command::Analyze(args) => {
             let config = config::AnalyzeConfig::from_args(args)?;
             let (verdict, written) = commands::analyze_and_report(
@@ -106,4 +108,37 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             .map(|code| u8::try_from(code).unwrap_or(1))
             .map_err(Error::Fixture),
     }
+}
+
+/// `analyze --prometheus`: judge the fleet, write its directory, print the table (or
+/// fleet.json with `--format json`); exit 1 when any series fails.
+fn analyze_fleet(args: cli::AnalyzeArgs) -> Result<u8, Error> {
+    if args.baseline.baseline.is_some() || args.ci.junit.is_some() || args.ci.summary_md.is_some() {
+        return Err(fleet::FleetError::Unsupported {
+            flag: if args.baseline.baseline.is_some() { "--baseline" } else { "--junit and --summary-md" },
+        }
+        .into());
+    }
+    let Some(url) = args.fleet.prometheus.clone() else {
+        return Ok(EXIT_BAD_INPUT);
+    };
+    let config = fleet::FleetConfig::from_args(
+        url,
+        &args.fleet,
+        args.format,
+        config::JudgeOverrides::from_args(&args.judge),
+        fleet::config::now_unix_s(),
+    )?;
+    let judged = fleet::run(&config)?;
+    let text = match config.format {
+        cli::OutputFormat::Text => report::fleet::fleet_table(&judged.fleet, Some(&judged.dir)),
+        cli::OutputFormat::Json => {
+            report::fleet::fleet_json(&judged.fleet).map_err(|e| Error::Output {
+                what: "stdout",
+                source: e.into(),
+            })?
+        }
+    };
+    output::product(&text)?;
+    Ok(commands::verdict_exit_code(judged.fleet.verdict))
 }

@@ -5,6 +5,7 @@ pub mod charts;
 pub mod ci;
 pub mod ci_compare;
 pub mod compare;
+pub mod fleet;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -23,8 +24,11 @@ use crate::units::{
 };
 
 pub const VERDICT_FILE: &str = "verdict.json";
+pub use fleet::FLEET_FILE;
 pub use charts::RunView;
-pub use html::{COMPARE_HTML_FILE, REPORT_FILE, write_compare_html};
+pub use html::{
+    COMPARE_HTML_FILE, FLEET_HTML_FILE, REPORT_FILE, write_compare_html, write_fleet_html,
+};
 
 /// Every file the report of a run may write (`record --force` removes those of the run it
 /// replaces).

@@ -2,6 +2,7 @@
 //! recording and the Pushgateway push at the end.
 
 pub mod live;
+pub mod prometheus;
 pub mod push;
 
 use std::sync::Arc;

@@ -18,7 +18,8 @@
 //! [`marks`] (events and their labels), [`panel`] (what a chart holds, and the rule for a
 //! limit above the data), [`legend`], [`style`] (palette, sizes, looks) and [`render`]
 //! (drawing with plotters). One file per chart: [`memory`], [`threads_fds`], [`cpu`],
-//! [`load`]; and [`compare`], the charts of two runs overlaid for compare.html.
+//! [`load`]; [`compare`], the charts of two runs overlaid for compare.html; and [`mini`],
+//! the small multiples of fleet.html, written as SVG text.
 
 mod axis;
 mod compare;
@@ -27,6 +28,7 @@ mod legend;
 mod load;
 mod marks;
 mod memory;
+mod mini;
 mod panel;
 mod render;
 mod series;
@@ -43,6 +45,7 @@ use crate::runlog::RunData;
 use axis::TimeAxis;
 pub use compare::{OverlayChart, RunView, overlay_charts};
 use marks::{Mark, run_marks};
+pub use mini::{MINI_BUCKETS, MiniChart};
 use panel::ChartSpec;
 
 pub const MEMORY_CHART_FILE: &str = "memory.svg";

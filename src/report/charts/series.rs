@@ -160,7 +160,7 @@ fn thin_segment(points: impl Iterator<Item = Point>, len: usize, max_points: usi
 /// the two middle values, not their mean, so the typical step is a step some samples
 /// took. Exact; a long stream is never held (a short one is copied: at most 1 MiB).
 /// `None` when it is empty.
-fn upper_middle<I: Iterator<Item = f64>>(replay: impl Fn() -> I) -> Option<f64> {
+pub(super) fn upper_middle<I: Iterator<Item = f64>>(replay: impl Fn() -> I) -> Option<f64> {
     select_ranks(&replay, |count| vec![count / 2]).map(|picked| picked.values[0])
 }
 

@@ -10,6 +10,7 @@
 
 mod compare;
 mod figures;
+mod fleet;
 mod load;
 mod run;
 mod verdict;
@@ -24,6 +25,8 @@ use crate::runlog::RunData;
 
 pub use compare::{COMPARE_HTML_FILE, render_compare, write_compare_html};
 pub use figures::inline_svg;
+pub use fleet::{FLEET_HTML_FILE, render_fleet, write_fleet_html};
+use verdict::Place;
 
 pub const REPORT_FILE: &str = "report.html";
 
@@ -153,10 +156,10 @@ pub fn render(run: &RunData, verdict: &RunVerdict, charts: &[(String, String)]) 
         word.to_uppercase(),
         escape(name)
     ));
-    verdict::header(&mut out, verdict);
-    verdict::reasons(&mut out, verdict);
-    verdict::metrics(&mut out, verdict);
-    verdict::capacity(&mut out, verdict);
+    verdict::header(&mut out, verdict, Place::Report);
+    verdict::reasons(&mut out, verdict, Place::Report);
+    verdict::metrics(&mut out, verdict, Place::Report);
+    verdict::capacity(&mut out, verdict, Place::Report);
     if let Some(load) = &verdict.load {
         load::load_section(&mut out, load);
     }

@@ -25,40 +25,88 @@ fn p_value(p: f64) -> String {
     }
 }
 
-pub(super) fn header(out: &mut String, verdict: &RunVerdict) {
+/// Where a verdict's sections are: alone on report.html, or one of many on fleet.html,
+/// where each series' ids are prefixed with its own (`s3-metrics`, unique in the page),
+/// its headings sit a level lower (the page has its own `<h1>`) and only the sections the
+/// fleet page gives a series are linked.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Place<'a> {
+    Report,
+    Series { id: &'a str, name: &'a str },
+}
+
+impl Place<'_> {
+    /// The id of the section `name` here.
+    fn id(self, name: &str) -> String {
+        match self {
+            Place::Report => name.to_string(),
+            Place::Series { id, .. } => format!("{id}-{name}"),
+        }
+    }
+
+    /// `<section id="…">` and its `<h2>` (an `<h3>` on fleet.html); `title` is HTML.
+    fn open(self, out: &mut String, name: &str, title: &str) {
+        let level = match self {
+            Place::Report => 2,
+            Place::Series { .. } => 3,
+        };
+        out.push_str(&format!(
+            "<section id=\"{}\">\n<h{level}>{title}</h{level}>\n",
+            escape(&self.id(name))
+        ));
+    }
+}
+
+pub(super) fn header(out: &mut String, verdict: &RunVerdict, place: Place<'_>) {
     let word = verdict.verdict.as_str();
     let target = &verdict.target;
     out.push_str(&format!(
         "<header class=\"verdict\">\n<div class=\"badge v-{word}\" role=\"status\" aria-label=\"verdict: {word}\">{}</div>\n",
         word.to_uppercase()
     ));
-    out.push_str(&format!(
-        "<div>\n<h1>Soak report: {}</h1>\n<p class=\"sub\">verdict <strong>{word}</strong> · {} samples over {} of <strong>{}</strong> ({}), started {}</p>\n",
-        escape(target_label(target)),
-        verdict.samples,
-        escape(&format_duration_s(verdict.duration_s)),
-        escape(target_label(target)),
-        escape(&pid_list(target)),
-        escape(&verdict.started_at),
-    ));
     let mut links = vec![
         ("reasons", "Findings"),
         ("metrics", "Metrics"),
         ("capacity", "Capacity"),
     ];
-    if verdict.load.is_some() {
-        links.push(("load", "Load"));
+    match place {
+        Place::Report => {
+            out.push_str(&format!(
+                "<div>\n<h1>Soak report: {}</h1>\n<p class=\"sub\">verdict <strong>{word}</strong> · {} samples over {} of <strong>{}</strong> ({}), started {}</p>\n",
+                escape(target_label(target)),
+                verdict.samples,
+                escape(&format_duration_s(verdict.duration_s)),
+                escape(target_label(target)),
+                escape(&pid_list(target)),
+                escape(&verdict.started_at),
+            ));
+            if verdict.load.is_some() {
+                links.push(("load", "Load"));
+            }
+            links.extend([("charts", "Charts"), ("run", "Target and run")]);
+        }
+        // A series has no process: its name is its labels.
+        Place::Series { id, name } => out.push_str(&format!(
+            "<div>\n<h2>{}: <code>{}</code></h2>\n<p class=\"sub\">verdict <strong>{word}</strong> · {} samples over {}, from {}</p>\n",
+            escape(id),
+            escape(name),
+            verdict.samples,
+            escape(&format_duration_s(verdict.duration_s)),
+            escape(&verdict.started_at),
+        )),
     }
-    links.extend([("charts", "Charts"), ("run", "Target and run")]);
     out.push_str("<nav>");
     for (id, text) in links {
-        out.push_str(&format!("<a href=\"#{id}\">{text}</a>"));
+        out.push_str(&format!(
+            "<a href=\"#{}\">{text}</a>",
+            escape(&place.id(id))
+        ));
     }
     out.push_str("</nav>\n</div>\n</header>\n");
 }
 
-pub(super) fn reasons(out: &mut String, verdict: &RunVerdict) {
-    out.push_str("<section id=\"reasons\">\n<h2>Findings</h2>\n");
+pub(super) fn reasons(out: &mut String, verdict: &RunVerdict, place: Place<'_>) {
+    place.open(out, "reasons", "Findings");
     if verdict.reasons.is_empty() {
         out.push_str("<p>Nothing to report: every metric stayed within its thresholds.</p>\n");
     } else {
@@ -89,8 +137,9 @@ fn trend_notes(trend: &MetricTrend) -> String {
     notes.join("; ")
 }
 
-pub(super) fn metrics(out: &mut String, verdict: &RunVerdict) {
-    out.push_str("<section id=\"metrics\">\n<h2>Metrics</h2>\n<table class=\"metrics\">\n<thead>");
+pub(super) fn metrics(out: &mut String, verdict: &RunVerdict, place: Place<'_>) {
+    place.open(out, "metrics", "Metrics");
+    out.push_str("<table class=\"metrics\">\n<thead>");
     header_row(
         out,
         &[
@@ -200,9 +249,10 @@ fn longest_span(longest_s: Option<f64>, from_s: Option<f64>) -> Option<String> {
     })
 }
 
-pub(super) fn capacity(out: &mut String, verdict: &RunVerdict) {
+pub(super) fn capacity(out: &mut String, verdict: &RunVerdict, place: Place<'_>) {
     let cap = &verdict.capacity;
-    out.push_str("<section id=\"capacity\">\n<h2>Capacity</h2>\n<table class=\"kv\">\n");
+    place.open(out, "capacity", "Capacity");
+    out.push_str("<table class=\"kv\">\n");
     let source = |s: &Option<String>| {
         s.as_ref()
             .map_or(String::new(), |s| format!(" (from {})", escape(s)))
