@@ -56,7 +56,7 @@ fn serve_backfill(dir: &Path, fleet: &[Instance], span: &Span) -> (Daemon, Strin
     drop(out);
     let data = dir.join("data");
     backfill(&file, &data);
-    start_prometheus_on(dir, &data)
+    start_prometheus_on(dir, &data, &[])
 }
 
 /// The test fleet's day in a Prometheus started here.
@@ -373,25 +373,33 @@ fn a_backfilled_day_is_judged_instance_by_instance() {
     assert_fleet_page(&out_dir, &fleet);
 }
 
-/// fleet.html: one tile per series linking to its full verdict in the same page, failing
-/// ones first.
+/// fleet.html: one tile per series, worst first, each a mini-chart (restarts marked)
+/// linking to the series' full verdict in the same page.
 fn assert_fleet_page(dir: &Path, fleet: &Value) {
     let html = std::fs::read_to_string(dir.join("fleet.html")).unwrap();
     let series = fleet["series"].as_array().unwrap();
-    let mut at = Vec::new();
-    for s in series {
+    let tiles: Vec<&str> = html.split("<li><a class=\"tile ").skip(1).collect();
+    assert_eq!(tiles.len(), series.len(), "one tile per series");
+    for (tile, s) in tiles.iter().zip(series) {
         let id = s["id"].as_str().unwrap();
-        let link = format!("href=\"#{id}\"");
-        assert!(html.contains(&link), "no tile links to {id}");
+        let verdict = s["verdict"]["verdict"].as_str().unwrap();
+        let tile = &tile[..tile.find("</li>").unwrap()];
         assert!(
-            html.contains(&format!("id=\"{id}\"")),
-            "no anchor {id} for its verdict"
+            tile.starts_with(&format!("t-{verdict}\" href=\"#{id}\"")),
+            "tile {id}: {tile}"
         );
-        at.push(html.find(&link).unwrap());
+        assert!(tile.contains("<svg"), "tile {id} has no chart: {tile}");
+        let restarts = s["verdict"]["restarts"]["count"].as_u64().unwrap_or(0);
+        assert_eq!(
+            tile.matches("<line class=\"restart\"").count() as u64,
+            restarts,
+            "restarts marked on {id}"
+        );
+        assert!(
+            html.contains(&format!("<section class=\"series\" id=\"{id}\">")),
+            "no verdict section {id}"
+        );
     }
-    assert!(at.is_sorted(), "tiles in fleet.json's order (worst first)");
-    let beyond = format!("href=\"#s{}\"", series.len() + 1);
-    assert!(!html.contains(&beyond), "a tile more than series");
 }
 
 /// When a `for: 3h` alert on `condition` (1 = true, evaluated every `step_s`) first
@@ -548,16 +556,16 @@ fn the_fleet_judge_flags_the_fast_leak_before_the_users_alert() {
     assert!(alert["flat:9100"].is_none(), "{table}");
     let alert_leak20 = alert_leak20.expect("the alert fires on the 20 MB/min leak");
     assert!(alert_leak20 >= 3 * 3600, "{table}");
-    // soakprof flags it first, and fails nothing the alert leaves alone.
+    // soakprof flags it first; it fails every leak (the alert misses the one that restarts
+    // every 3 h) and nothing that does not grow where the alert stays quiet.
     let flagged = flagged_after_min.expect("soakprof flags the 20 MB/min leak within an hour");
     assert!(flagged * 60 < alert_leak20, "{table}");
     for instance in &b.fleet {
         let verdict = &series_of(&fleet, &instance.name)["verdict"]["verdict"];
-        if alert[&instance.name].is_none() {
-            assert_ne!(verdict, "fail", "{}: {table}", instance.name);
-        }
         if instance.true_growth_bytes_per_min() > 0.0 {
             assert_eq!(verdict, "fail", "{}: {table}", instance.name);
+        } else if alert[&instance.name].is_none() {
+            assert_ne!(verdict, "fail", "false fail on {}: {table}", instance.name);
         }
     }
 }
@@ -693,6 +701,7 @@ fn assert_refused(out: &Output, code: i32, needle: &str, out_dir: &Path) {
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains(needle), "expected '{needle}' in: {err}");
+    eprintln!("refused (exit {code}): {}", err.trim_end());
     assert!(
         !out_dir.exists(),
         "{} created by a failed fetch ({err})",
@@ -788,6 +797,29 @@ fn bad_servers_queries_and_headers_are_one_line_and_no_run_directory() {
         ),
         2,
         "SOAKPROF_TEST_UNSET_TOKEN",
+        &out_dir,
+    );
+    // A server-side failure is exit 3: a Prometheus allowed 1 ms per query times out
+    // (503) on a subquery of 86,400 points per step.
+    let strict_dir = dir.path().join("strict");
+    std::fs::create_dir(&strict_dir).unwrap();
+    let (_strict, strict) = start_prometheus_on(
+        &strict_dir,
+        &strict_dir.join("data"),
+        &["--query.timeout=1ms"],
+    );
+    assert_refused(
+        &run(
+            &strict,
+            &[
+                "--query",
+                "count_over_time(vector(1)[1d:1s])",
+                "--step",
+                "15s",
+            ],
+        ),
+        3,
+        "timed out",
         &out_dir,
     );
     // The same with a token file that exists: the fetch goes ahead (this Prometheus takes

@@ -71,24 +71,22 @@ pub fn spawn_daemon(program: &str, args: &[String], log: &Path) -> Daemon {
     Daemon(child)
 }
 
-/// Prometheus on a free loopback port with `config` (YAML) and its TSDB in `data`;
-/// returns it and its base URL once it is ready. Retention is ten years, so backfilled
-/// blocks are never dropped whatever their age.
-fn prometheus(dir: &Path, config: &str, data: &Path) -> (Daemon, String) {
+/// Prometheus on a free loopback port with `config` (YAML), its TSDB in `data` and
+/// `extra` flags; returns it and its base URL once it is ready. Retention is ten years, so
+/// backfilled blocks are never dropped whatever their age.
+fn prometheus(dir: &Path, config: &str, data: &Path, extra: &[&str]) -> (Daemon, String) {
     let config_file = dir.join("prometheus.yml");
     std::fs::write(&config_file, config).unwrap();
     let port = free_port();
-    let daemon = spawn_daemon(
-        "prometheus",
-        &[
-            format!("--config.file={}", config_file.display()),
-            format!("--storage.tsdb.path={}", data.display()),
-            "--storage.tsdb.retention.time=3650d".to_string(),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--log.level=warn".to_string(),
-        ],
-        &dir.join("prometheus.log"),
-    );
+    let mut args = vec![
+        format!("--config.file={}", config_file.display()),
+        format!("--storage.tsdb.path={}", data.display()),
+        "--storage.tsdb.retention.time=3650d".to_string(),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--log.level=warn".to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let daemon = spawn_daemon("prometheus", &args, &dir.join("prometheus.log"));
     let base = format!("http://127.0.0.1:{port}");
     poll("Prometheus to be ready", Duration::from_secs(60), || {
         get_text(&format!("{base}/-/ready"))
@@ -103,12 +101,13 @@ pub fn start_prometheus(dir: &Path, targets: &[String]) -> (Daemon, String) {
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: soak\n    static_configs:\n      - targets: [{}]\n",
         list.join(", ")
     );
-    prometheus(dir, &config, &dir.join("data"))
+    prometheus(dir, &config, &dir.join("data"), &[])
 }
 
-/// Prometheus serving the TSDB in `data` (backfilled blocks), scraping nothing.
-pub fn start_prometheus_on(dir: &Path, data: &Path) -> (Daemon, String) {
-    prometheus(dir, "global:\n  scrape_interval: 15s\n", data)
+/// Prometheus serving the TSDB in `data` (backfilled blocks, or none), scraping nothing,
+/// with `extra` flags; its files beside the TSDB in `dir`.
+pub fn start_prometheus_on(dir: &Path, data: &Path, extra: &[&str]) -> (Daemon, String) {
+    prometheus(dir, "global:\n  scrape_interval: 15s\n", data, extra)
 }
 
 /// `promtool tsdb create-blocks-from openmetrics FILE DATA`: blocks Prometheus can open.
