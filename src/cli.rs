@@ -195,7 +195,11 @@ pub struct JudgeArgs {
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// The run directory to analyse (or --prometheus URL, to judge a fleet's series).
-    #[arg(value_name = "RUN_DIR", required_unless_present = "prometheus", conflicts_with = "prometheus")]
+    #[arg(
+        value_name = "RUN_DIR",
+        required_unless_present = "prometheus",
+        conflicts_with = "prometheus"
+    )]
     pub run_dir: Option<PathBuf>,
     /// What to print: `text`, the summary for people, or `json`, verdict.json's content
     /// alone on stdout, for scripts.
@@ -223,20 +227,41 @@ pub struct FleetArgs {
     /// fds, cpu for a CPU-seconds counter, cpu_cores, start for
     /// process_start_time_seconds) or PROMQL alone for rss. Repeatable: the series of all
     /// queries that carry the same labels are one target, judged together.
-    #[arg(long, value_name = "[METRIC=]PROMQL", requires = "prometheus", help_heading = "Fleet (Prometheus)")]
+    #[arg(
+        long,
+        value_name = "[METRIC=]PROMQL",
+        requires = "prometheus",
+        help_heading = "Fleet (Prometheus)"
+    )]
     pub query: Vec<String>,
     /// The standard process_* queries of a scrape job (rss, vms, fds, cpu, start, and
     /// soakprof_threads), each filtered by job="NAME"; --query adds to or replaces them.
-    #[arg(long, value_name = "NAME", requires = "prometheus", help_heading = "Fleet (Prometheus)")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "prometheus",
+        help_heading = "Fleet (Prometheus)"
+    )]
     pub job: Option<String>,
     /// How far back to judge, ending at --end (default: now) [default: 1h].
     #[arg(long, value_parser = units::parse_positive_duration, value_name = "DURATION", requires = "prometheus", help_heading = "Fleet (Prometheus)")]
     pub range: Option<Duration>,
     /// Start of the range: RFC 3339 (2026-12-01T08:00:00Z) or unix seconds.
-    #[arg(long, value_name = "TIME", requires = "prometheus", conflicts_with = "range", help_heading = "Fleet (Prometheus)")]
+    #[arg(
+        long,
+        value_name = "TIME",
+        requires = "prometheus",
+        conflicts_with = "range",
+        help_heading = "Fleet (Prometheus)"
+    )]
     pub start: Option<String>,
     /// End of the range: RFC 3339 or unix seconds [default: now].
-    #[arg(long, value_name = "TIME", requires = "prometheus", help_heading = "Fleet (Prometheus)")]
+    #[arg(
+        long,
+        value_name = "TIME",
+        requires = "prometheus",
+        help_heading = "Fleet (Prometheus)"
+    )]
     pub end: Option<String>,
     /// Resolution of the series [default: the range / 1440, rounded up to whole seconds,
     /// at least 1s]; a range of more than 11,000 steps is fetched in chunks.
@@ -245,19 +270,35 @@ pub struct FleetArgs {
     /// The labels that name a target, comma-separated (e.g. instance): series that differ
     /// only in other labels (a new pod, a new PID) are segments of the same target
     /// [default: every label].
-    #[arg(long, value_name = "LABELS", value_delimiter = ',', requires = "prometheus", help_heading = "Fleet (Prometheus)")]
+    #[arg(
+        long,
+        value_name = "LABELS",
+        value_delimiter = ',',
+        requires = "prometheus",
+        help_heading = "Fleet (Prometheus)"
+    )]
     pub group_by: Vec<String>,
     /// A header for every request, its value read from the environment or a file so no
     /// secret is on the command line: 'NAME: [PREFIX ]env:VAR' or 'NAME: [PREFIX ]file:PATH'
     /// (e.g. 'Authorization: Bearer file:/run/secrets/prom-token'). Repeatable.
-    #[arg(long, value_name = "HEADER", requires = "prometheus", help_heading = "Fleet (Prometheus)")]
+    #[arg(
+        long,
+        value_name = "HEADER",
+        requires = "prometheus",
+        help_heading = "Fleet (Prometheus)"
+    )]
     pub prometheus_header: Vec<String>,
     /// Time allowed for each request to the server.
     #[arg(long, default_value = "30s", value_parser = units::parse_positive_duration, value_name = "DURATION", help_heading = "Fleet (Prometheus)")]
     pub prometheus_timeout: Duration,
     /// The fleet directory for fleet.json and fleet.html (default:
     /// reports/<YYYYmmdd-HHMMSS>-fleet-<job>); one that holds a fleet.json is refused.
-    #[arg(long, value_name = "DIR", requires = "prometheus", help_heading = "Fleet (Prometheus)")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "prometheus",
+        help_heading = "Fleet (Prometheus)"
+    )]
     pub out: Option<PathBuf>,
 }
 

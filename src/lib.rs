@@ -12,9 +12,9 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod error;
-pub mod fleet;
 #[path = "../fixtures/fixture.rs"]
 pub mod fixture;
+pub mod fleet;
 pub mod load;
 pub mod output;
 pub mod output_log;
@@ -115,7 +115,11 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
 fn analyze_fleet(args: cli::AnalyzeArgs) -> Result<u8, Error> {
     if args.baseline.baseline.is_some() || args.ci.junit.is_some() || args.ci.summary_md.is_some() {
         return Err(fleet::FleetError::Unsupported {
-            flag: if args.baseline.baseline.is_some() { "--baseline" } else { "--junit and --summary-md" },
+            flag: if args.baseline.baseline.is_some() {
+                "--baseline"
+            } else {
+                "--junit and --summary-md"
+            },
         }
         .into());
     }

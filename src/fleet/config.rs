@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::FleetError;
 use crate::cli::FleetArgs;
 use crate::config::JudgeOverrides;
-use crate::runlog::{Limits, Thresholds};
 use crate::report::FLEET_FILE;
+use crate::runlog::{Limits, Thresholds};
 use crate::sources::prometheus::assemble::{MetricKey, Range};
 use crate::sources::prometheus::headers::{HeaderSpec, parse_header_spec};
 
@@ -98,7 +98,13 @@ impl FleetConfig {
                     .as_deref()
                     .unwrap_or("prometheus")
                     .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .take(40)
                     .collect();
                 PathBuf::from("reports").join(format!("{timestamp}-fleet-{name}"))
@@ -190,14 +196,15 @@ fn queries(args: &FleetArgs) -> Result<Vec<(MetricKey, String)>, FleetError> {
 /// A time as `--start`/`--end` take it: RFC 3339, or seconds since the epoch.
 fn parse_time(flag: &'static str, text: &str) -> Result<f64, FleetError> {
     let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        if seconds.is_finite() && seconds >= 0.0 {
-            return Ok(seconds);
-        }
-    } else if let Ok(time) = humantime::parse_rfc3339_weak(text) {
-        if let Ok(d) = time.duration_since(UNIX_EPOCH) {
-            return Ok(d.as_secs_f64());
-        }
+    let seconds = match text.parse::<f64>() {
+        Ok(seconds) => Some(seconds),
+        Err(_) => humantime::parse_rfc3339_weak(text)
+            .ok()
+            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64()),
+    };
+    if let Some(seconds) = seconds.filter(|s| s.is_finite() && *s >= 0.0) {
+        return Ok(seconds);
     }
     Err(FleetError::Time {
         flag,
@@ -224,7 +231,9 @@ fn range(args: &FleetArgs, now_unix_s: f64) -> Result<Range, FleetError> {
         return Err(FleetError::EmptyRange);
     }
     let span = end - start;
-    let step = args.step.map_or_else(|| auto_step_s(span), |s| s.as_secs_f64());
+    let step = args
+        .step
+        .map_or_else(|| auto_step_s(span), |s| s.as_secs_f64());
     if step > span {
         return Err(FleetError::Step {
             why: format!(
@@ -301,7 +310,10 @@ mod tests {
         }));
         let queries = c.map(|c| c.queries).unwrap_or_default();
         let threads = queries.iter().find(|(k, _)| *k == MetricKey::Threads);
-        assert_eq!(threads.map(|(_, q)| q.as_str()), Some(r#"go_threads{job="api"}"#));
+        assert_eq!(
+            threads.map(|(_, q)| q.as_str()),
+            Some(r#"go_threads{job="api"}"#)
+        );
         let rss = queries.iter().find(|(k, _)| *k == MetricKey::Rss);
         assert_eq!(
             rss.map(|(_, q)| q.as_str()),
@@ -321,7 +333,10 @@ mod tests {
             Some((MetricKey::Rss, r#"up{job="x"}"#.into()))
         );
         // `rss==5` and `rss=~"a"` are PromQL, not a named query.
-        assert_eq!(parse_query("rss==5").ok().map(|q| q.0), Some(MetricKey::Rss));
+        assert_eq!(
+            parse_query("rss==5").ok().map(|q| q.0),
+            Some(MetricKey::Rss)
+        );
         assert_eq!(
             parse_query("rss==5").ok().map(|q| q.1),
             Some("rss==5".to_string())
@@ -357,7 +372,10 @@ mod tests {
     #[test]
     fn times_parse_as_rfc3339_or_unix_seconds_and_bad_ranges_are_refused() {
         assert_eq!(parse_time("--end", "1700000000").ok(), Some(1.7e9));
-        assert_eq!(parse_time("--end", "1970-01-02T00:00:00Z").ok(), Some(86400.0));
+        assert_eq!(
+            parse_time("--end", "1970-01-02T00:00:00Z").ok(),
+            Some(86400.0)
+        );
         assert!(parse_time("--end", "yesterday").is_err());
         let reversed = args(|a| {
             a.query = vec!["x".into()];

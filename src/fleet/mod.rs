@@ -26,7 +26,9 @@ pub enum FleetError {
     NoQuery,
     #[error("--query '{spec}': {why}")]
     Query { spec: String, why: String },
-    #[error("{flag} '{value}': not a time (give RFC 3339, e.g. 2026-12-01T08:00:00Z, or unix seconds)")]
+    #[error(
+        "{flag} '{value}': not a time (give RFC 3339, e.g. 2026-12-01T08:00:00Z, or unix seconds)"
+    )]
     Time { flag: &'static str, value: String },
     #[error("the range is empty: --start must be before --end")]
     EmptyRange,
@@ -128,7 +130,10 @@ fn judged_growth(verdict: &analysis::RunVerdict) -> Option<f64> {
 }
 
 /// Judge each target as a run of its own.
-fn judge_targets(targets: Vec<Target>, analysis_config: &AnalysisConfig) -> Vec<(SeriesVerdict, RunData)> {
+fn judge_targets(
+    targets: Vec<Target>,
+    analysis_config: &AnalysisConfig,
+) -> Vec<(SeriesVerdict, RunData)> {
     targets
         .into_iter()
         .map(|target| {
@@ -200,7 +205,12 @@ pub fn judge_fleet(config: &FleetConfig) -> Result<(FleetVerdict, Vec<RunData>),
         .enumerate()
         .map(|(k, s)| (s.name.as_str(), k))
         .collect();
-    runs.sort_by_key(|r| order.get(r.header.target.name.as_str()).copied().unwrap_or(usize::MAX));
+    runs.sort_by_key(|r| {
+        order
+            .get(r.header.target.name.as_str())
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
     Ok((fleet, runs))
 }
 
@@ -219,7 +229,11 @@ fn create_dir(config: &FleetConfig) -> Result<PathBuf, FleetError> {
     if let Some(parent) = base.parent() {
         std::fs::create_dir_all(parent).map_err(|e| write_error(parent, e))?;
     }
-    let name = base.file_name().unwrap_or_default().to_string_lossy().to_string();
+    let name = base
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
     for n in 1..=999 {
         let candidate = if n == 1 {
             base.clone()
@@ -234,7 +248,10 @@ fn create_dir(config: &FleetConfig) -> Result<PathBuf, FleetError> {
     }
     Err(write_error(
         &base,
-        std::io::Error::new(std::io::ErrorKind::AlreadyExists, "999 fleets of that name exist"),
+        std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "999 fleets of that name exist",
+        ),
     )
     .into())
 }

@@ -115,7 +115,11 @@ pub fn fleet_table(fleet: &FleetVerdict, written: Option<&Path>) -> String {
             w5 = w[5],
         ));
     }
-    if let Some(worst) = fleet.series.first().filter(|s| !s.verdict.reasons.is_empty()) {
+    if let Some(worst) = fleet
+        .series
+        .first()
+        .filter(|s| !s.verdict.reasons.is_empty())
+    {
         out.push_str(&format!("  worst: {}\n", short(&worst.name)));
         for reason in &worst.verdict.reasons {
             out.push_str(&format!("    - {reason}\n"));

@@ -24,8 +24,8 @@ use crate::units::{
 };
 
 pub const VERDICT_FILE: &str = "verdict.json";
-pub use fleet::FLEET_FILE;
 pub use charts::RunView;
+pub use fleet::FLEET_FILE;
 pub use html::{
     COMPARE_HTML_FILE, FLEET_HTML_FILE, REPORT_FILE, write_compare_html, write_fleet_html,
 };

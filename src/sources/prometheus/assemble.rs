@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use super::RawSeries;
 use crate::analysis::fleet::label_string;
 use crate::columns::Columns;
-use crate::runlog::{Event, EventKind, Header, Limits, RunData, StopReason, TargetInfo, Thresholds};
+use crate::runlog::{
+    Event, EventKind, Header, Limits, RunData, StopReason, TargetInfo, Thresholds,
+};
 use crate::sample::{Backend, HostInfo, Sample};
 
 /// What a query's series measure.
@@ -188,7 +190,12 @@ fn restart_times(by_key: &SeriesByKey<'_>, step_s: f64) -> (Vec<f64>, usize) {
     }
     if let Some(list) = by_key.get(&MetricKey::Cpu) {
         let points = joined_points(list);
-        times.extend(points.windows(2).filter(|w| w[1].1 < w[0].1).map(|w| w[1].0));
+        times.extend(
+            points
+                .windows(2)
+                .filter(|w| w[1].1 < w[0].1)
+                .map(|w| w[1].0),
+        );
     }
     // A memory series continued under other labels: the later series' first point.
     if let Some(list) = by_key
@@ -329,8 +336,8 @@ fn build_target(
 
 /// The header a run of Prometheus series has: the range's start, the step as interval.
 fn header(name: &str, range: Range, context: &RunContext) -> Header {
-    let started = std::time::UNIX_EPOCH
-        + std::time::Duration::from_secs_f64(range.start_unix_s.max(0.0));
+    let started =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(range.start_unix_s.max(0.0));
     Header {
         schema_version: crate::runlog::SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -473,7 +480,13 @@ mod tests {
                 // The counter resets a step after the start time changes: the same restart.
                 series: vec![series(
                     &labels,
-                    grid(0.0, 600.0, |t| if t < 315.0 { t * 0.5 } else { (t - 315.0) * 0.5 }),
+                    grid(0.0, 600.0, |t| {
+                        if t < 315.0 {
+                            t * 0.5
+                        } else {
+                            (t - 315.0) * 0.5
+                        }
+                    }),
                 )],
             },
         ];
@@ -516,7 +529,10 @@ mod tests {
             .points(crate::columns::Metric::Rss)
             .collect();
         assert_eq!(rss.len(), 41);
-        assert!(rss.iter().all(|&(t, v)| v == if t < 330.0 { 9e7 } else { 5e7 }));
+        assert!(
+            rss.iter()
+                .all(|&(t, v)| v == if t < 330.0 { 9e7 } else { 5e7 })
+        );
     }
 
     #[test]
