@@ -196,14 +196,15 @@ fn queries(args: &FleetArgs) -> Result<Vec<(MetricKey, String)>, FleetError> {
 /// A time as `--start`/`--end` take it: RFC 3339, or seconds since the epoch.
 fn parse_time(flag: &'static str, text: &str) -> Result<f64, FleetError> {
     let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        if seconds.is_finite() && seconds >= 0.0 {
-            return Ok(seconds);
-        }
-    } else if let Ok(time) = humantime::parse_rfc3339_weak(text) {
-        if let Ok(d) = time.duration_since(UNIX_EPOCH) {
-            return Ok(d.as_secs_f64());
-        }
+    let seconds = match text.parse::<f64>() {
+        Ok(seconds) => Some(seconds),
+        Err(_) => humantime::parse_rfc3339_weak(text)
+            .ok()
+            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64()),
+    };
+    if let Some(seconds) = seconds.filter(|s| s.is_finite() && *s >= 0.0) {
+        return Ok(seconds);
     }
     Err(FleetError::Time {
         flag,

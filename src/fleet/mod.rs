@@ -104,7 +104,13 @@ fn fetch_all(config: &FleetConfig, client: &PromClient) -> Result<Vec<Fetched>, 
     let mut fetched = Vec::with_capacity(config.queries.len());
     for (key, promql) in &config.queries {
         bar.set_message(format!("fetching {}", key.name()));
-        let mut on_progress = |_: u64| bar.tick();
+        let mut on_progress = |read_bytes: u64| {
+            bar.set_message(format!(
+                "fetching {} ({})",
+                key.name(),
+                crate::units::format_bytes(read_bytes as f64)
+            ));
+        };
         let series = client.query_range(
             promql,
             range.start_unix_s,

@@ -31,7 +31,7 @@ pub enum PromError {
     )]
     Unreachable { url: String, reason: String },
     #[error(
-        "Prometheus at {url} did not answer within {} (a heavy query or a long range: narrow it, or give the server more time)",
+        "Prometheus at {url} did not answer within {} (a heavy query or a long range: narrow it, or raise --prometheus-timeout)",
         humantime::format_duration(*timeout)
     )]
     Timeout { url: String, timeout: Duration },
