@@ -136,6 +136,25 @@ fn fleet_validator() -> jsonschema::Validator {
         .unwrap()
 }
 
+/// fleet.json follows its schema, which refuses a field it does not document.
+fn assert_valid_fleet(fleet: &Value) {
+    let validator = fleet_validator();
+    let errors: Vec<String> = validator
+        .iter_errors(fleet)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "fleet.json: {errors:#?}");
+    for pointer in ["", "/source", "/counts", "/series/0"] {
+        let mut extra = fleet.clone();
+        extra
+            .pointer_mut(pointer)
+            .and_then(Value::as_object_mut)
+            .unwrap()
+            .insert("new_field".into(), Value::from(1));
+        assert!(!validator.is_valid(&extra), "new_field at '{pointer}'");
+    }
+}
+
 /// The series whose `instance` label is `instance`.
 fn series_of<'a>(fleet: &'a Value, instance: &str) -> &'a Value {
     let series = fleet["series"].as_array().unwrap();
@@ -276,22 +295,7 @@ fn a_backfilled_day_is_judged_instance_by_instance() {
     let table = fleet_table(&fleet);
     eprintln!("{TEST}: the backfilled day at 1 MB/min:\n{table}");
 
-    let validator = fleet_validator();
-    let errors: Vec<String> = validator
-        .iter_errors(&fleet)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "fleet.json: {errors:#?}");
-    for pointer in ["", "/source", "/counts", "/series/0"] {
-        let mut extra = fleet.clone();
-        extra
-            .pointer_mut(pointer)
-            .and_then(Value::as_object_mut)
-            .unwrap()
-            .insert("new_field".into(), Value::from(1));
-        assert!(!validator.is_valid(&extra), "new_field at '{pointer}'");
-    }
-
+    assert_valid_fleet(&fleet);
     assert_eq!(fleet["kind"], "fleet");
     assert_eq!(fleet["verdict"], "fail");
     let source = &fleet["source"];
@@ -356,8 +360,12 @@ fn a_backfilled_day_is_judged_instance_by_instance() {
     assert_eq!(fleet["worst"]["verdict"], "fail");
     assert_eq!(fleet["worst"]["name"], first["name"]);
 
-    // The terminal table lists the series in fleet.json's order (sorted by growth).
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_terminal_order(&String::from_utf8_lossy(&out.stdout), &fleet);
+    assert_fleet_page(&out_dir, &fleet);
+}
+
+/// The terminal table lists the series in fleet.json's order (worst first, by growth).
+fn assert_terminal_order(stdout: &str, fleet: &Value) {
     let positions: Vec<usize> = fleet["series"]
         .as_array()
         .unwrap()
@@ -370,7 +378,6 @@ fn a_backfilled_day_is_judged_instance_by_instance() {
         })
         .collect();
     assert!(positions.is_sorted(), "{stdout}");
-    assert_fleet_page(&out_dir, &fleet);
 }
 
 /// fleet.html: one tile per series, worst first, each a mini-chart (restarts marked)
@@ -429,6 +436,54 @@ fn hours(s: i64) -> String {
     format!("{:.2} h", s as f64 / 3600.0)
 }
 
+/// How long soakprof needs to fail the 20 MB/min leak, in minutes from the start of its
+/// deployment, with the default thresholds (10 MB/min fails): windows of growing length
+/// from there until one fails; and what each window said.
+fn time_to_flag_leak20(b: &Backfilled) -> (Option<i64>, Vec<String>) {
+    let leak20 = "process_resident_memory_bytes{job=\"api\",instance=\"leak20:9100\"}";
+    let mut flagged_after_min = None;
+    let mut tries = Vec::new();
+    for minutes in [1, 2, 3, 5, 10, 15, 30, 60] {
+        let dir = b.dir.path().join(format!("leak20-{minutes}min"));
+        let out = analyze(
+            &b.base,
+            &[
+                "--query",
+                leak20,
+                "--start",
+                &b.leak20_start_s.to_string(),
+                "--end",
+                &(b.leak20_start_s + minutes * 60).to_string(),
+                "--step",
+                "15s",
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+        );
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{minutes} min: {}",
+            stderr(&out)
+        );
+        let judged = read_fleet(&dir);
+        let s = &judged["series"][0];
+        tries.push(format!(
+            "{minutes} min: {} ({})",
+            s["verdict"]["verdict"].as_str().unwrap_or("?"),
+            s["growth_bytes_per_min"]
+                .as_f64()
+                .map_or("unjudged".into(), |g| format!("{:.1} MB/min", g / MB))
+        ));
+        if code == Some(1) {
+            assert_eq!(s["verdict"]["verdict"], "fail");
+            flagged_after_min = Some(minutes);
+            break;
+        }
+    }
+    (flagged_after_min, tries)
+}
+
 #[test]
 fn the_fleet_judge_flags_the_fast_leak_before_the_users_alert() {
     const TEST: &str = "the_fleet_judge_flags_the_fast_leak_before_the_users_alert";
@@ -471,49 +526,7 @@ fn the_fleet_judge_flags_the_fast_leak_before_the_users_alert() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let fleet = read_fleet(&day_dir);
 
-    // How long soakprof needs on the 20 MB/min leak, from the start of its deployment,
-    // with the default thresholds (10 MB/min fails).
-    let leak20 = "process_resident_memory_bytes{job=\"api\",instance=\"leak20:9100\"}";
-    let mut flagged_after_min = None;
-    let mut tries = Vec::new();
-    for minutes in [1, 2, 3, 5, 10, 15, 30, 60] {
-        let dir = b.dir.path().join(format!("leak20-{minutes}min"));
-        let out = analyze(
-            &b.base,
-            &[
-                "--query",
-                leak20,
-                "--start",
-                &b.leak20_start_s.to_string(),
-                "--end",
-                &(b.leak20_start_s + minutes * 60).to_string(),
-                "--step",
-                "15s",
-                "--out",
-                dir.to_str().unwrap(),
-            ],
-        );
-        let code = out.status.code();
-        assert!(
-            matches!(code, Some(0 | 1)),
-            "{minutes} min: {}",
-            stderr(&out)
-        );
-        let judged = read_fleet(&dir);
-        let s = &judged["series"][0];
-        tries.push(format!(
-            "{minutes} min: {} ({})",
-            s["verdict"]["verdict"].as_str().unwrap_or("?"),
-            s["growth_bytes_per_min"]
-                .as_f64()
-                .map_or("unjudged".into(), |g| format!("{:.1} MB/min", g / MB))
-        ));
-        if code == Some(1) {
-            assert_eq!(s["verdict"]["verdict"], "fail");
-            flagged_after_min = Some(minutes);
-            break;
-        }
-    }
+    let (flagged_after_min, tries) = time_to_flag_leak20(&b);
 
     let mut table = vec![format!(
         "{:<20} {:<34} {}",
@@ -664,11 +677,7 @@ fn a_live_fleet_is_judged_from_the_prometheus_that_scrapes_it() {
     let fleet = read_fleet(&out_dir);
     let table = fleet_table(&fleet);
     eprintln!("{TEST}:\n{table}");
-    let errors: Vec<String> = fleet_validator()
-        .iter_errors(&fleet)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "fleet.json: {errors:#?}");
+    assert_valid_fleet(&fleet);
     assert_eq!(fleet["counts"]["series"], 3, "{table}");
     assert_eq!(fleet["source"]["step_s"].as_f64(), Some(1.0));
     for ((name, _), addr) in shapes.iter().zip(&addrs) {
@@ -709,17 +718,18 @@ fn assert_refused(out: &Output, code: i32, needle: &str, out_dir: &Path) {
     );
 }
 
+/// `analyze --prometheus BASE EXTRA... --range 1h --out OUT`.
+fn analyze_into(base: &str, extra: &[&str], out_dir: &Path) -> Output {
+    let mut args = extra.to_vec();
+    args.extend_from_slice(&["--range", "1h", "--out", out_dir.to_str().unwrap()]);
+    analyze(base, &args)
+}
+
 #[test]
-fn bad_servers_queries_and_headers_are_one_line_and_no_run_directory() {
-    const TEST: &str = "bad_servers_queries_and_headers_are_one_line_and_no_run_directory";
+fn a_closed_port_or_a_server_that_is_not_prometheus_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("fleet");
-    let out_arg = out_dir.to_str().unwrap().to_string();
-    let run = |base: &str, extra: &[&str]| {
-        let mut args = extra.to_vec();
-        args.extend_from_slice(&["--range", "1h", "--out", &out_arg]);
-        analyze(base, &args)
-    };
+    let run = |base: &str, extra: &[&str]| analyze_into(base, extra, &out_dir);
     // Nothing listens on a port just freed.
     let port = free_port().to_string();
     let closed = format!("http://127.0.0.1:{port}");
@@ -736,9 +746,17 @@ fn bad_servers_queries_and_headers_are_one_line_and_no_run_directory() {
         &server_port,
         &out_dir,
     );
+}
+
+#[test]
+fn bad_queries_headers_and_server_failures_are_one_line_and_no_run_directory() {
+    const TEST: &str = "bad_queries_headers_and_server_failures_are_one_line_and_no_run_directory";
     if !have_tool("promtool", TEST) || !have_tool("prometheus", TEST) {
         return;
     }
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("fleet");
+    let run = |base: &str, extra: &[&str]| analyze_into(base, extra, &out_dir);
     let span = recent_span(2);
     let fleet = [
         Instance::new("a:9100", fleet_shapes::Shape::Flat, 11),
