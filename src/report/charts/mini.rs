@@ -89,11 +89,19 @@ impl MiniChart<'_> {
             out.push_str("<polyline class=\"data\" fill=\"none\" stroke=\"");
             out.push_str(DATA_STROKE);
             out.push_str("\" stroke-width=\"1.2\" stroke-linejoin=\"round\" points=\"");
-            for (k, &(t, v)) in segment.iter().enumerate() {
-                if k > 0 {
+            // In tenths of a unit, as written: a point that lands where the one before it
+            // did is left out.
+            let mut last: Option<(i64, i64)> = None;
+            for &(t, v) in segment {
+                let at = (tenths(canvas.x(t)), tenths(canvas.y(v)));
+                if last == Some(at) {
+                    continue;
+                }
+                if last.is_some() {
                     out.push(' ');
                 }
-                let _ = write!(out, "{:.1},{:.1}", canvas.x(t), canvas.y(v));
+                last = Some(at);
+                let _ = write!(out, "{:.1},{:.1}", at.0 as f64 / 10.0, at.1 as f64 / 10.0);
             }
             out.push_str("\"/>\n");
         }
@@ -199,6 +207,11 @@ pub(super) fn envelope(
         segments.push(current);
     }
     segments
+}
+
+/// A coordinate in tenths, as the SVG has it.
+fn tenths(v: f64) -> i64 {
+    (v * 10.0).round() as i64
 }
 
 /// From seconds and values to the view box.

@@ -6,7 +6,8 @@
 //! This file holds the page's skeleton and what every section uses; the sections are
 //! [`verdict`] (the verdict, findings, metrics and capacity), [`load`], [`figures`] (the
 //! charts) and [`run`] (the target and the run). [`compare`] is the page of two runs
-//! compared (compare.html), on the same skeleton.
+//! compared (compare.html), and [`fleet`] the page of a fleet's series (fleet.html, each
+//! series' verdict from the same [`verdict`] sections), on the same skeleton.
 
 mod compare;
 mod figures;
