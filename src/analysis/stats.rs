@@ -332,6 +332,11 @@ fn bracket_pass(
         at_position[position] += 1;
         if position % 2 == 1 {
             let k = position / 2;
+            // A bracket of one value (a mass of ties, such as the zero slopes between
+            // equal counts) needs only its count: every value inside is that one.
+            if brackets[k].0 == brackets[k].1 {
+                return;
+            }
             if inside[k].len() < BRACKET_MAX {
                 inside[k].push(v);
             } else if !overflow[k] {
@@ -351,6 +356,9 @@ fn bracket_pass(
             let (lo, _) = bracket(sample, count, rank);
             let k = brackets.iter().rposition(|&(blo, _)| blo <= lo)?;
             let local = rank.checked_sub(below[k])?;
+            if brackets[k].0 == brackets[k].1 {
+                return (local < at_position[2 * k + 1]).then(|| from_order_key(brackets[k].0));
+            }
             if overflow[k] || local >= inside[k].len() {
                 return None;
             }
@@ -428,6 +436,9 @@ fn radix_pass(replay: &impl Replay, wanted: &mut [Wanted], known_bits: u32) {
         .iter()
         .map(|&b| if copy(b) { Vec::new() } else { vec![0; DIGITS] })
         .collect();
+    // The smallest and largest key counted per bucket: when they are equal the bucket is
+    // one value repeated (ties), known now rather than after the remaining digits.
+    let mut key_range: Vec<(u64, u64)> = vec![(u64::MAX, 0); buckets.len()];
     let shift = 64 - known_bits - DIGIT_BITS;
     replay.replay(&mut |v| {
         let key = order_key(v);
@@ -439,13 +450,17 @@ fn radix_pass(replay: &impl Replay, wanted: &mut [Wanted], known_bits: u32) {
             copies[k].push(v);
         } else {
             counts[k][((key >> shift) as usize) & (DIGITS - 1)] += 1;
+            let range = &mut key_range[k];
+            *range = (range.0.min(key), range.1.max(key));
         }
     });
     for w in wanted.iter_mut().filter(|w| w.value.is_none()) {
         let Ok(k) = buckets.binary_search(&w.prefix) else {
             continue;
         };
-        if counts[k].is_empty() {
+        if !counts[k].is_empty() && key_range[k].0 == key_range[k].1 {
+            w.value = Some(from_order_key(key_range[k].0));
+        } else if counts[k].is_empty() {
             let bucket = &mut copies[k];
             let rank = w.rank.min(bucket.len().saturating_sub(1));
             let pick = select_in_place(bucket, &[rank]);
@@ -532,6 +547,43 @@ mod tests {
         assert_eq!(med, (s[199_999] + s[200_000]) / 2.0);
         let p95 = quantile_of(|| values.iter().copied(), 0.95).unwrap();
         assert_eq!(p95, s[(0.95f64 * 400_000.0).ceil() as usize - 1]);
+    }
+
+    #[test]
+    fn a_mass_of_ties_is_selected_exactly_at_and_around_its_edges() {
+        // The slopes between equal counts: most values exactly 0, a spread on each side,
+        // long enough that the 0 bracket overflows any copy.
+        let mut rng = SplitMix64(11);
+        let values: Vec<f64> = (0..1_200_000)
+            .map(|i| match i % 5 {
+                0 => -1.0 - rng.unit_f64(),
+                1 => 1.0 + rng.unit_f64(),
+                _ => 0.0,
+            })
+            .collect();
+        let s = sorted(&values);
+        let zeros_from = s.iter().position(|&v| v == 0.0).unwrap();
+        let zeros_to = s.iter().rposition(|&v| v == 0.0).unwrap();
+        let ranks = [
+            zeros_from - 1,
+            zeros_from,
+            600_000,
+            zeros_to,
+            zeros_to + 1,
+        ];
+        let got = select_ranks(&|| values.iter().copied(), |_| ranks.to_vec()).unwrap();
+        for (r, v) in ranks.iter().zip(&got.values) {
+            assert_eq!(v.to_bits(), s[*r].to_bits(), "rank {r}");
+        }
+        // And through the radix passes alone (a sample that misses every rank).
+        let replay = || values.iter().copied();
+        let wrong_sample: Vec<u64> = (0..SAMPLE_MAX as u64)
+            .map(|k| order_key(1e6 + k as f64))
+            .collect();
+        let picked = select_long(&replay, values.len(), &wrong_sample, &ranks).unwrap();
+        for (r, v) in ranks.iter().zip(&picked.values) {
+            assert_eq!(v.to_bits(), s[*r].to_bits(), "radix, rank {r}");
+        }
     }
 
     #[test]
