@@ -293,7 +293,9 @@ impl Replay for PairSlopes<'_> {
             for j in i + 1..t.len() {
                 let dt = t[j] - t[i];
                 if dt != 0.0 {
-                    each((y[j] - y[i]) / dt);
+                    // `+ 0.0` makes −0.0 (equal values, dt < 0) the same 0.0 as every
+                    // other tie, so the mass of zero slopes is one value to the selection.
+                    each((y[j] - y[i]) / dt + 0.0);
                 }
             }
         }
@@ -341,7 +343,8 @@ impl SampledPairSlopes<'_> {
             let dt = self.t[j] - self.t[i];
             if dt != 0.0 {
                 left -= 1;
-                each((self.y[j] - self.y[i]) / dt);
+                // Equal values over a negative dt give −0.0: made 0.0 (see PairSlopes).
+                each((self.y[j] - self.y[i]) / dt + 0.0);
             }
         }
     }
