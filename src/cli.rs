@@ -234,7 +234,7 @@ pub struct FleetArgs {
         help_heading = "Fleet (Prometheus)"
     )]
     pub query: Vec<String>,
-    /// The standard process_* queries of a scrape job (rss, vms, fds, cpu, start, and
+    /// The standard process_* queries of a scrape job (rss, fds, cpu, start, and
     /// soakprof_threads), each filtered by job="NAME"; --query adds to or replaces them.
     #[arg(
         long,

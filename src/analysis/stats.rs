@@ -564,13 +564,7 @@ mod tests {
         let s = sorted(&values);
         let zeros_from = s.iter().position(|&v| v == 0.0).unwrap();
         let zeros_to = s.iter().rposition(|&v| v == 0.0).unwrap();
-        let ranks = [
-            zeros_from - 1,
-            zeros_from,
-            600_000,
-            zeros_to,
-            zeros_to + 1,
-        ];
+        let ranks = [zeros_from - 1, zeros_from, 600_000, zeros_to, zeros_to + 1];
         let got = select_ranks(&|| values.iter().copied(), |_| ranks.to_vec()).unwrap();
         for (r, v) in ranks.iter().zip(&got.values) {
             assert_eq!(v.to_bits(), s[*r].to_bits(), "rank {r}");

@@ -89,7 +89,12 @@ fn time_text(unix_s: f64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// Fetch every query, with a progress bar on a terminal.
+/// Queries in flight at once: two keep the server and the parse busy together, while
+/// holding at most two answers' bodies in memory.
+const FETCH_THREADS: usize = 2;
+
+/// Fetch every query, `FETCH_THREADS` at a time, with a progress bar on a terminal. The
+/// first error (in query order) is the one reported.
 fn fetch_all(config: &FleetConfig, client: &PromClient) -> Result<Vec<Fetched>, FleetError> {
     let range = config.range;
     let bar = indicatif::ProgressBar::with_draw_target(
@@ -101,9 +106,8 @@ fn fetch_all(config: &FleetConfig, client: &PromClient) -> Result<Vec<Fetched>, 
     {
         bar.set_style(style.progress_chars("=> "));
     }
-    let mut fetched = Vec::with_capacity(config.queries.len());
-    for (key, promql) in &config.queries {
-        bar.set_message(format!("fetching {}", key.name()));
+    bar.set_message("fetching");
+    let fetch_one = |key: crate::sources::prometheus::assemble::MetricKey, promql: &str| {
         let mut on_progress = |read_bytes: u64| {
             bar.set_message(format!(
                 "fetching {} ({})",
@@ -117,12 +121,40 @@ fn fetch_all(config: &FleetConfig, client: &PromClient) -> Result<Vec<Fetched>, 
             range.end_unix_s,
             range.step_s,
             &mut on_progress,
-        )?;
-        fetched.push(Fetched { key: *key, series });
+        );
         bar.inc(1);
-    }
+        series.map(|series| Fetched { key, series })
+    };
+    let mut results: Vec<(usize, Result<Fetched, PromError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..FETCH_THREADS)
+            .map(|worker| {
+                let fetch_one = &fetch_one;
+                scope.spawn(move || {
+                    config
+                        .queries
+                        .iter()
+                        .enumerate()
+                        .skip(worker)
+                        .step_by(FETCH_THREADS)
+                        .map(|(k, (key, promql))| (k, fetch_one(*key, promql)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
     bar.finish_and_clear();
-    Ok(fetched)
+    results.sort_by_key(|(k, _)| *k);
+    results
+        .into_iter()
+        .map(|(_, r)| r.map_err(FleetError::from))
+        .collect()
 }
 
 /// The judged memory's growth of a verdict, bytes per minute.
@@ -210,7 +242,7 @@ pub fn judge_fleet(config: &FleetConfig) -> Result<(FleetVerdict, Vec<RunData>),
         limits: config.limits.clone(),
         url: url.clone(),
     };
-    let targets = assemble::assemble(&fetched, &config.group_by, config.range, &context);
+    let targets = assemble::assemble(fetched, &config.group_by, config.range, &context);
     if targets.iter().all(|t| t.run.columns.is_empty()) {
         let queries: Vec<&str> = config.queries.iter().map(|(_, q)| q.as_str()).collect();
         return Err(FleetError::Empty {

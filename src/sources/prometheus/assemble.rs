@@ -129,20 +129,22 @@ fn target_labels(series: &RawSeries, group_by: &[String]) -> BTreeMap<String, St
 }
 
 /// One target's series, by metric, in the order they began.
-type SeriesByKey<'a> = BTreeMap<MetricKey, Vec<&'a RawSeries>>;
+type SeriesByKey = BTreeMap<MetricKey, Vec<RawSeries>>;
 
 /// Group every fetched series by target, then build each target's run, in label order.
+/// The series are consumed target by target, so the fetched points and the runs built
+/// from them are not all held twice.
 pub fn assemble(
-    fetched: &[Fetched],
+    fetched: Vec<Fetched>,
     group_by: &[String],
     range: Range,
     context: &RunContext,
 ) -> Vec<Target> {
-    let mut targets: BTreeMap<BTreeMap<String, String>, SeriesByKey<'_>> = BTreeMap::new();
+    let mut targets: BTreeMap<BTreeMap<String, String>, SeriesByKey> = BTreeMap::new();
     for f in fetched {
-        for series in f.series.iter().filter(|s| !s.points.is_empty()) {
+        for series in f.series.into_iter().filter(|s| !s.points.is_empty()) {
             targets
-                .entry(target_labels(series, group_by))
+                .entry(target_labels(&series, group_by))
                 .or_default()
                 .entry(f.key)
                 .or_default()
@@ -155,7 +157,7 @@ pub fn assemble(
             for list in by_key.values_mut() {
                 list.sort_by(|a, b| a.points[0].0.total_cmp(&b.points[0].0));
             }
-            build_target(labels, &by_key, range, context)
+            build_target(labels, by_key, range, context)
         })
         .collect()
 }
@@ -163,7 +165,7 @@ pub fn assemble(
 /// A metric's points over all of its series: a later series takes over from its first
 /// point on (a new pod or process replaces the old one, whose last value Prometheus may
 /// still repeat for a few minutes).
-fn joined_points(list: &[&RawSeries]) -> Vec<(f64, f64)> {
+fn joined_points(list: &[RawSeries]) -> Vec<(f64, f64)> {
     let mut points: Vec<(f64, f64)> = Vec::new();
     for series in list {
         let from = series.points[0].0;
@@ -176,7 +178,7 @@ fn joined_points(list: &[&RawSeries]) -> Vec<(f64, f64)> {
 }
 
 /// Restart times (unix seconds) of one target, in order, close ones merged.
-fn restart_times(by_key: &SeriesByKey<'_>, step_s: f64) -> (Vec<f64>, usize) {
+fn restart_times(by_key: &SeriesByKey, step_s: f64) -> (Vec<f64>, usize) {
     let mut times = Vec::new();
     let mut segments = 1;
     if let Some(list) = by_key.get(&MetricKey::Start) {
@@ -266,13 +268,13 @@ fn fill(rows: &mut [Option<Sample>], key: MetricKey, points: &[(f64, f64)], rang
 
 fn build_target(
     labels: BTreeMap<String, String>,
-    by_key: &SeriesByKey<'_>,
+    by_key: SeriesByKey,
     range: Range,
     context: &RunContext,
 ) -> Target {
     let rows_len = row_of(range.end_unix_s, range).map_or(0, |r| r + 1);
     let mut rows: Vec<Option<Sample>> = vec![None; rows_len];
-    for (&key, list) in by_key {
+    for (&key, list) in &by_key {
         fill(&mut rows, key, &joined_points(list), range);
     }
     // A row that holds only a start time, or only the first CPU reading, has no metric.
@@ -289,7 +291,8 @@ fn build_target(
                 || s.cpu.is_some()
         })
         .collect();
-    let (restarts_unix, segments) = restart_times(by_key, range.step_s);
+    let (restarts_unix, segments) = restart_times(&by_key, range.step_s);
+    drop(by_key);
     let mut events: Vec<Event> = restarts_unix
         .iter()
         .map(|&t| Event {
@@ -420,7 +423,7 @@ mod tests {
                 series: vec![series(&fds_a, grid(0.0, 600.0, |_| 12.0))],
             },
         ];
-        let targets = assemble(&fetched, &[], RANGE, &context());
+        let targets = assemble(fetched.to_vec(), &[], RANGE, &context());
         assert_eq!(targets.len(), 2);
         let a = &targets[0];
         assert_eq!(a.run.header.target.name, r#"{instance="a",job="api"}"#);
@@ -445,7 +448,7 @@ mod tests {
             key: MetricKey::Rss,
             series: vec![series(&labels, points)],
         }];
-        let targets = assemble(&fetched, &[], RANGE, &context());
+        let targets = assemble(fetched.to_vec(), &[], RANGE, &context());
         let gaps: Vec<&Event> = targets[0]
             .run
             .events
@@ -490,7 +493,7 @@ mod tests {
                 )],
             },
         ];
-        let targets = assemble(&fetched, &[], RANGE, &context());
+        let targets = assemble(fetched.to_vec(), &[], RANGE, &context());
         let run = &targets[0].run;
         let restarts = crate::analysis::lives::restart_times(&run.events);
         assert_eq!(restarts, [300.0]);
@@ -515,7 +518,12 @@ mod tests {
                 series(&old, grid(0.0, 420.0, |_| 9e7)),
             ],
         }];
-        let targets = assemble(&fetched, &["instance".to_string()], RANGE, &context());
+        let targets = assemble(
+            fetched.to_vec(),
+            &["instance".to_string()],
+            RANGE,
+            &context(),
+        );
         assert_eq!(targets.len(), 1);
         let target = &targets[0];
         assert_eq!(target.segments, 2);
@@ -558,7 +566,7 @@ mod tests {
                 series(&[("instance", "leak")], points(20e6 / 60.0)),
             ],
         }];
-        let targets = assemble(&fetched, &[], range, &context());
+        let targets = assemble(fetched.to_vec(), &[], range, &context());
         let config = crate::analysis::AnalysisConfig::default();
         let verdicts: Vec<_> = targets
             .iter()
