@@ -89,6 +89,43 @@ fn time_text(unix_s: f64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// `f` of every item on `workers` threads, dealt round-robin (so slow and fast items
+/// spread over them); the results in the items' order.
+fn in_parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    workers: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let workers = workers.clamp(1, items.len().max(1));
+    let mut hands: Vec<Vec<(usize, T)>> = (0..workers).map(|_| Vec::new()).collect();
+    for (k, item) in items.into_iter().enumerate() {
+        hands[k % workers].push((k, item));
+    }
+    let f = &f;
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = hands
+            .into_iter()
+            .map(|hand| {
+                scope.spawn(move || {
+                    hand.into_iter()
+                        .map(|(k, item)| (k, f(item)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(done) => done,
+                // A panic in a worker is a bug: raise it as the panic it was.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    done.sort_by_key(|(k, _)| *k);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Queries in flight at once: two keep the server and the parse busy together, while
 /// holding at most two answers' bodies in memory.
 const FETCH_THREADS: usize = 2;
@@ -125,35 +162,15 @@ fn fetch_all(config: &FleetConfig, client: &PromClient) -> Result<Vec<Fetched>, 
         bar.inc(1);
         series.map(|series| Fetched { key, series })
     };
-    let mut results: Vec<(usize, Result<Fetched, PromError>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..FETCH_THREADS)
-            .map(|worker| {
-                let fetch_one = &fetch_one;
-                scope.spawn(move || {
-                    config
-                        .queries
-                        .iter()
-                        .enumerate()
-                        .skip(worker)
-                        .step_by(FETCH_THREADS)
-                        .map(|(k, (key, promql))| (k, fetch_one(*key, promql)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(done) => done,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
+    let results = in_parallel(
+        config.queries.iter().collect(),
+        FETCH_THREADS,
+        |(key, promql)| fetch_one(*key, promql),
+    );
     bar.finish_and_clear();
-    results.sort_by_key(|(k, _)| *k);
     results
         .into_iter()
-        .map(|(_, r)| r.map_err(FleetError::from))
+        .map(|r| r.map_err(FleetError::from))
         .collect()
 }
 
@@ -187,43 +204,8 @@ fn judge_targets(
     targets: Vec<Target>,
     analysis_config: &AnalysisConfig,
 ) -> Vec<(SeriesVerdict, RunData)> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 16)
-        .min(targets.len().max(1));
-    if workers == 1 {
-        return targets
-            .into_iter()
-            .map(|t| judge_target(t, analysis_config))
-            .collect();
-    }
-    // Deal the targets round-robin so slow and fast ones spread over the workers.
-    let mut hands: Vec<Vec<(usize, Target)>> = (0..workers).map(|_| Vec::new()).collect();
-    for (k, target) in targets.into_iter().enumerate() {
-        hands[k % workers].push((k, target));
-    }
-    let mut judged: Vec<(usize, (SeriesVerdict, RunData))> = std::thread::scope(|scope| {
-        let handles: Vec<_> = hands
-            .into_iter()
-            .map(|hand| {
-                scope.spawn(move || {
-                    hand.into_iter()
-                        .map(|(k, t)| (k, judge_target(t, analysis_config)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(done) => done,
-                // A panic in the analysis is a bug: raise it as the panic it was.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    judged.sort_by_key(|(k, _)| *k);
-    judged.into_iter().map(|(_, j)| j).collect()
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
+    in_parallel(targets, workers, |t| judge_target(t, analysis_config))
 }
 
 /// Fetch, join, judge: the fleet document and its runs, in the document's order.
