@@ -337,7 +337,7 @@ pub enum CgroupVersion {
 
 /// The directories of one cgroup, one per controller soakprof reads (all the same directory
 /// on v2). A controller whose directory was not found is `None`, and its values are too.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupDirs {
     pub version: CgroupVersion,
     pub memory: Option<PathBuf>,
