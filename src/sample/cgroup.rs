@@ -44,7 +44,8 @@ pub struct CgroupEntry {
 }
 
 impl CgroupEntry {
-    fn is_v2(&self) -> bool {
+    /// The line of the unified (v2) hierarchy: `0::PATH`.
+    pub fn is_v2(&self) -> bool {
         self.hierarchy_id == 0 && self.controllers.is_empty()
     }
 }
@@ -211,6 +212,13 @@ fn cores(quota_us: f64, period_us: f64) -> Option<f64> {
 /// hierarchy (no cgroup namespace) or lie outside our namespace (`/../..`), while the mount
 /// shows only the container's own cgroup.
 pub fn cgroup_dir(mount: &CgroupMount, path: &str) -> PathBuf {
+    find_cgroup_dir(mount, path).unwrap_or_else(|| mount.mount_point.clone())
+}
+
+/// The directory of cgroup `path` inside `mount` when it exists there, without
+/// [`cgroup_dir`]'s fallback to the mount point (usage read from a fallback would be some
+/// other cgroup's).
+pub fn find_cgroup_dir(mount: &CgroupMount, path: &str) -> Option<PathBuf> {
     let mount_root = mount.root.trim_end_matches('/');
     let relative = match path.strip_prefix(mount_root) {
         Some(rest) if !mount_root.is_empty() && (rest.is_empty() || rest.starts_with('/')) => rest,
@@ -222,14 +230,10 @@ pub fn cgroup_dir(mount: &CgroupMount, path: &str) -> PathBuf {
         .components()
         .any(|c| !matches!(c, Component::Normal(_)))
     {
-        return mount.mount_point.clone();
+        return None;
     }
     let dir = mount.mount_point.join(relative);
-    if dir.is_dir() {
-        dir
-    } else {
-        mount.mount_point.clone()
-    }
+    dir.is_dir().then_some(dir)
 }
 
 /// Directories from `dir` up to and including `mount_point`.
@@ -347,13 +351,19 @@ pub fn limits_for_pid(pid: u32) -> CgroupLimits {
     let Ok(proc_cgroup) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
         return CgroupLimits::default();
     };
-    let mut mounts = fs::read_to_string("/proc/self/mountinfo")
+    limits_from(&proc_cgroup, &host_mounts())
+}
+
+/// The cgroup hierarchies mounted in our mount namespace: /proc/self/mountinfo, or the usual
+/// layout under /sys/fs/cgroup when that cannot be read.
+pub fn host_mounts() -> Vec<CgroupMount> {
+    let mounts = fs::read_to_string("/proc/self/mountinfo")
         .map(|text| parse_mountinfo(&text))
         .unwrap_or_default();
     if mounts.is_empty() {
-        mounts = guess_mounts(Path::new("/sys/fs/cgroup"));
+        return guess_mounts(Path::new("/sys/fs/cgroup"));
     }
-    limits_from(&proc_cgroup, &mounts)
+    mounts
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! `portable` (sysinfo, everywhere else, and on Linux with `--sampler portable`).
 
 pub mod cgroup;
+pub mod cgroup_stats;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod portable;
