@@ -113,16 +113,10 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
 /// `analyze --prometheus`: judge the fleet, write its directory, print the table (or
 /// fleet.json with `--format json`); exit 1 when any series fails.
 fn analyze_fleet(args: cli::AnalyzeArgs) -> Result<u8, Error> {
-    if args.baseline.baseline.is_some() || args.ci.junit.is_some() || args.ci.summary_md.is_some() {
-        return Err(fleet::FleetError::Unsupported {
-            flag: if args.baseline.baseline.is_some() {
-                "--baseline"
-            } else {
-                "--junit and --summary-md"
-            },
-        }
-        .into());
+    if args.baseline.baseline.is_some() {
+        return Err(fleet::FleetError::Unsupported { flag: "--baseline" }.into());
     }
+    let ci = config::ci_outputs(&args.ci, config::step_summary_env())?;
     let Some(url) = args.fleet.prometheus.clone() else {
         return Ok(EXIT_BAD_INPUT);
     };
@@ -143,6 +137,20 @@ fn analyze_fleet(args: cli::AnalyzeArgs) -> Result<u8, Error> {
             })?
         }
     };
-    output::product(&text)?;
+    let printed = output::product(&text);
+    let ci_written = if ci.is_empty() {
+        Ok(())
+    } else {
+        let files = vec![
+            judged.dir.join(report::FLEET_HTML_FILE),
+            judged.dir.join(report::FLEET_FILE),
+        ];
+        ci.write(
+            &report::ci_fleet::fleet_suite(&judged.fleet, files),
+            &report::ci_fleet::fleet_items(&judged.fleet),
+        )
+    };
+    printed?;
+    ci_written?;
     Ok(commands::verdict_exit_code(judged.fleet.verdict))
 }

@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod ci;
 pub mod ci_compare;
+pub mod ci_fleet;
 pub mod compare;
 pub mod fleet;
 pub mod html;

@@ -287,6 +287,10 @@ fn a_backfilled_day_is_judged_instance_by_instance() {
             "0.5MB/min",
             "--out",
             out_dir.to_str().unwrap(),
+            "--junit",
+            b.dir.path().join("junit.xml").to_str().unwrap(),
+            "--summary-md",
+            b.dir.path().join("summary.md").to_str().unwrap(),
         ],
     );
     let err = stderr(&out);
@@ -294,6 +298,7 @@ fn a_backfilled_day_is_judged_instance_by_instance() {
     let fleet = read_fleet(&out_dir);
     let table = fleet_table(&fleet);
     eprintln!("{TEST}: the backfilled day at 1 MB/min:\n{table}");
+    assert_ci_outputs(b.dir.path(), &fleet);
 
     assert_valid_fleet(&fleet);
     assert_eq!(fleet["kind"], "fleet");
@@ -362,6 +367,31 @@ fn a_backfilled_day_is_judged_instance_by_instance() {
 
     assert_terminal_order(&String::from_utf8_lossy(&out.stdout), &fleet);
     assert_fleet_page(&out_dir, &fleet);
+}
+
+/// `--junit`: one testcase per series (classname soakprof.fleet, named by its labels), a
+/// failure for each failing one; `--summary-md`: a row per series.
+fn assert_ci_outputs(dir: &Path, fleet: &Value) {
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    let series = fleet["series"].as_array().unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), series.len(), "{junit}");
+    assert_eq!(
+        junit.matches("classname=\"soakprof.fleet\"").count(),
+        series.len(),
+        "{junit}"
+    );
+    let failing = series
+        .iter()
+        .filter(|s| s["verdict"]["verdict"] == "fail")
+        .count();
+    assert_eq!(junit.matches("<failure").count(), failing, "{junit}");
+    for s in series {
+        let instance = s["labels"]["instance"].as_str().unwrap();
+        assert!(junit.contains(instance), "{instance}: {junit}");
+        assert!(summary.contains(instance), "{instance}: {summary}");
+    }
+    assert!(summary.contains("fleet.html"), "{summary}");
 }
 
 /// The terminal table lists the series in fleet.json's order (worst first, by growth).
