@@ -47,6 +47,14 @@ pub enum FleetError {
         start: String,
         end: String,
     },
+    #[error(
+        "no usable values: {queries} returned {series} series from {url}, but none holds a value that is a size or count (finite, not negative); check what the queries measure"
+    )]
+    Unusable {
+        queries: String,
+        series: usize,
+        url: String,
+    },
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
@@ -70,7 +78,8 @@ impl FleetError {
             | FleetError::Step { .. }
             | FleetError::Label { .. }
             | FleetError::OutTaken { .. }
-            | FleetError::Empty { .. } => true,
+            | FleetError::Empty { .. }
+            | FleetError::Unusable { .. } => true,
         }
     }
 }
@@ -224,11 +233,20 @@ pub fn judge_fleet(config: &FleetConfig) -> Result<(FleetVerdict, Vec<RunData>),
         limits: config.limits.clone(),
         url: url.clone(),
     };
+    let returned: usize = fetched.iter().map(|f| f.series.len()).sum();
     let targets = assemble::assemble(fetched, &config.group_by, config.range, &context);
     if targets.iter().all(|t| t.run.columns.is_empty()) {
         let queries: Vec<&str> = config.queries.iter().map(|(_, q)| q.as_str()).collect();
+        let queries = queries.join(", ");
+        if returned > 0 {
+            return Err(FleetError::Unusable {
+                queries,
+                series: returned,
+                url,
+            });
+        }
         return Err(FleetError::Empty {
-            queries: queries.join(", "),
+            queries,
             url,
             start: time_text(config.range.start_unix_s),
             end: time_text(config.range.end_unix_s),

@@ -814,6 +814,21 @@ fn bad_queries_headers_and_server_failures_are_one_line_and_no_run_directory() {
         "no_such_metric",
         &out_dir,
     );
+    // Series whose values are no size (negative): returned, but nothing to judge.
+    assert_refused(
+        &run(
+            &base,
+            &[
+                "--query",
+                "rss=-process_resident_memory_bytes{job=\"api\"}",
+                "--end",
+                &end,
+            ],
+        ),
+        2,
+        "no usable values",
+        &out_dir,
+    );
     // Header values come from a file or the environment, never the command line.
     fn header<'a>(good: &[&'a str], value: &'a str) -> Vec<&'a str> {
         let mut args = good.to_vec();

@@ -117,13 +117,14 @@ const START_TIME_EPSILON_S: f64 = 0.5;
 const GAP_STEPS: f64 = 2.0;
 
 /// The labels that name a series' target: `group_by` when given, else all but `__name__`.
+/// A series that has none of the `group_by` labels keeps all of its own, so unrelated
+/// series without them are not joined into one target.
 fn target_labels(series: &RawSeries, group_by: &[String]) -> BTreeMap<String, String> {
+    let grouped = !group_by.is_empty() && group_by.iter().any(|g| series.labels.contains_key(g));
     series
         .labels
         .iter()
-        .filter(|(k, _)| {
-            k.as_str() != "__name__" && (group_by.is_empty() || group_by.iter().any(|g| g == *k))
-        })
+        .filter(|(k, _)| k.as_str() != "__name__" && (!grouped || group_by.iter().any(|g| g == *k)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -437,6 +438,31 @@ mod tests {
         // b has rss only, and no gap.
         assert_eq!(targets[1].run.columns.len(), 41);
         assert!(targets[1].run.events.is_empty());
+    }
+
+    #[test]
+    fn series_without_the_grouping_labels_keep_their_own() {
+        let fetched = [Fetched {
+            key: MetricKey::Rss,
+            series: vec![
+                series(
+                    &[("instance", "a"), ("pod", "p1")],
+                    grid(0.0, 600.0, |_| 1e8),
+                ),
+                series(&[("instance", "b")], grid(0.0, 600.0, |_| 2e8)),
+                series(&[("instance", "c")], grid(0.0, 600.0, |_| 3e8)),
+            ],
+        }];
+        let targets = assemble(fetched.to_vec(), &["pod".to_string()], RANGE, &context());
+        let names: Vec<&str> = targets
+            .iter()
+            .map(|t| t.run.header.target.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [r#"{instance="b"}"#, r#"{instance="c"}"#, r#"{pod="p1"}"#]
+        );
+        assert!(targets.iter().all(|t| t.segments == 1));
     }
 
     #[test]
