@@ -151,17 +151,19 @@ pub fn label_string(labels: &BTreeMap<String, String>) -> String {
     format!("{{{}}}", body.join(","))
 }
 
+/// Series with a given verdict, growth and restart count, for tests of what reads fleets.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_kit {
     use super::*;
     use crate::analysis::{Capacity, Metrics, RunSummary};
     use crate::runlog::TargetInfo;
 
-    fn verdict(v: Verdict, restarts: usize) -> RunVerdict {
+    /// A verdict whose one reason is "NAME reason".
+    pub fn verdict(name: &str, v: Verdict, restarts: usize) -> RunVerdict {
         RunVerdict {
             schema_version: 1,
             verdict: v,
-            reasons: vec![format!("{} reason", v.as_str())],
+            reasons: vec![format!("{name} reason")],
             target: TargetInfo::default(),
             started_at: String::new(),
             duration_s: 60.0,
@@ -181,16 +183,23 @@ mod tests {
         }
     }
 
-    fn series(name: &str, v: Verdict, growth: Option<f64>, restarts: usize) -> SeriesVerdict {
+    /// A series named NAME (its `instance` label).
+    pub fn series(name: &str, v: Verdict, growth: Option<f64>, restarts: usize) -> SeriesVerdict {
         SeriesVerdict {
             id: String::new(),
             name: name.into(),
             labels: BTreeMap::from([("instance".to_string(), name.to_string())]),
             growth_bytes_per_min: growth,
             segments: restarts + 1,
-            verdict: verdict(v, restarts),
+            verdict: verdict(name, v, restarts),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_kit::series;
+    use super::*;
 
     #[test]
     fn fleet_is_sorted_worst_first_counted_and_named() {

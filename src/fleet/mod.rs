@@ -185,11 +185,9 @@ fn fetch_all(config: &FleetConfig, client: &PromClient) -> Result<Vec<Fetched>, 
 
 /// The judged memory's growth of a verdict, bytes per minute.
 fn judged_growth(verdict: &analysis::RunVerdict) -> Option<f64> {
-    let m = &verdict.metrics;
-    [&m.rss, &m.uss, &m.pss, &m.vms]
-        .into_iter()
-        .flatten()
-        .find(|t| t.judged)
+    verdict
+        .metrics
+        .judged_memory(verdict.capacity.judged_memory)
         .map(|t| t.slope_per_min)
 }
 

@@ -70,34 +70,12 @@ pub fn fleet_items(fleet: &FleetVerdict) -> Vec<CiItem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::fleet::{FleetSource, SeriesVerdict, summarize};
-    use crate::analysis::{Capacity, Metrics, RunSummary, RunVerdict, Verdict};
-    use crate::runlog::{TargetInfo, Thresholds};
+    use crate::analysis::Verdict;
+    use crate::analysis::fleet::{FleetSource, SeriesVerdict, summarize, test_kit};
+    use crate::runlog::Thresholds;
 
     fn series(name: &str, verdict: Verdict, growth: Option<f64>) -> SeriesVerdict {
-        SeriesVerdict {
-            id: String::new(),
-            name: name.into(),
-            labels: Default::default(),
-            growth_bytes_per_min: growth,
-            segments: 1,
-            verdict: RunVerdict {
-                schema_version: 1,
-                verdict,
-                reasons: vec![format!("{name} reason")],
-                target: TargetInfo::default(),
-                started_at: String::new(),
-                duration_s: 60.0,
-                samples: 60,
-                metrics: Metrics::default(),
-                capacity: Capacity::default(),
-                thresholds: Thresholds::default(),
-                run: RunSummary::default(),
-                load: None,
-                restarts: None,
-                baseline: None,
-            },
-        }
+        test_kit::series(name, verdict, growth, 0)
     }
 
     #[test]

@@ -74,48 +74,19 @@ pub fn compare_table(comparison: &Comparison, written: Option<&Path>) -> String 
     for note in &comparison.notes {
         out.push_str(&format!("  note: {note}\n"));
     }
-    let rows: Vec<[String; 5]> = comparison
-        .items
-        .iter()
-        .map(|i| {
-            [
+    let header = ["metric", "baseline", "candidate", "change", "judgement"].map(String::from);
+    let rows: Vec<Vec<String>> = std::iter::once(header.to_vec())
+        .chain(comparison.items.iter().map(|i| {
+            vec![
                 i.label.clone(),
                 value_text(&i.unit, i.baseline),
                 value_text(&i.unit, i.candidate),
                 change_text(i),
                 i.judgement.as_str().to_string(),
             ]
-        })
+        }))
         .collect();
-    let header = [
-        "metric".to_string(),
-        "baseline".to_string(),
-        "candidate".to_string(),
-        "change".to_string(),
-        "judgement".to_string(),
-    ];
-    let width = |k: usize| {
-        rows.iter()
-            .chain(std::iter::once(&header))
-            .map(|r| r[k].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let widths = [width(0), width(1), width(2), width(3)];
-    for row in std::iter::once(&header).chain(&rows) {
-        out.push_str(&format!(
-            "  {:<w0$}  {:>w1$}  {:>w2$}  {:>w3$}  {}\n",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-        ));
-    }
+    out.push_str(&super::aligned_table(&rows));
     for item in comparison
         .items
         .iter()

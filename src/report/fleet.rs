@@ -39,10 +39,7 @@ fn short(name: &str) -> String {
 /// One table row: verdict, growth, last memory, threads and FD growth, restarts, name.
 fn row(s: &SeriesVerdict) -> [String; 7] {
     let m = &s.verdict.metrics;
-    let memory = [&m.rss, &m.uss, &m.pss, &m.vms]
-        .into_iter()
-        .flatten()
-        .find(|t| t.judged);
+    let memory = m.judged_memory(s.verdict.capacity.judged_memory);
     let count_rate = |t: &Option<crate::analysis::MetricTrend>| {
         t.as_ref()
             .map_or("-".to_string(), |t| format_count_rate(t.slope_per_min))
@@ -86,35 +83,11 @@ pub fn fleet_table(fleet: &FleetVerdict, written: Option<&Path>) -> String {
     });
     let header = [
         "verdict", "growth", "memory", "threads", "fds", "restarts", "series",
-    ]
-    .map(String::from);
-    let rows: Vec<[String; 7]> = by_growth.iter().map(|s| row(s)).collect();
-    let width = |k: usize| {
-        rows.iter()
-            .chain(std::iter::once(&header))
-            .map(|r| r[k].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let w: Vec<usize> = (0..6).map(width).collect();
-    for r in std::iter::once(&header).chain(&rows) {
-        out.push_str(&format!(
-            "  {:<w0$}  {:>w1$}  {:>w2$}  {:>w3$}  {:>w4$}  {:>w5$}  {}\n",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3],
-            w4 = w[4],
-            w5 = w[5],
-        ));
-    }
+    ];
+    let rows: Vec<Vec<String>> = std::iter::once(header.map(String::from).to_vec())
+        .chain(by_growth.iter().map(|s| row(s).to_vec()))
+        .collect();
+    out.push_str(&super::aligned_table(&rows));
     if let Some(worst) = fleet
         .series
         .first()
@@ -138,34 +111,12 @@ pub fn fleet_table(fleet: &FleetVerdict, written: Option<&Path>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::fleet::{FleetSource, summarize};
-    use crate::analysis::{Capacity, Metrics, RunSummary, RunVerdict, Verdict};
-    use crate::runlog::{TargetInfo, Thresholds};
+    use crate::analysis::Verdict;
+    use crate::analysis::fleet::{FleetSource, summarize, test_kit};
+    use crate::runlog::Thresholds;
 
     fn series(name: &str, verdict: Verdict, growth: Option<f64>) -> SeriesVerdict {
-        SeriesVerdict {
-            id: String::new(),
-            name: name.into(),
-            labels: Default::default(),
-            growth_bytes_per_min: growth,
-            segments: 1,
-            verdict: RunVerdict {
-                schema_version: 1,
-                verdict,
-                reasons: vec![format!("{name} reason")],
-                target: TargetInfo::default(),
-                started_at: String::new(),
-                duration_s: 60.0,
-                samples: 60,
-                metrics: Metrics::default(),
-                capacity: Capacity::default(),
-                thresholds: Thresholds::default(),
-                run: RunSummary::default(),
-                load: None,
-                restarts: None,
-                baseline: None,
-            },
-        }
+        test_kit::series(name, verdict, growth, 0)
     }
 
     #[test]

@@ -106,6 +106,38 @@ fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<PathBuf, ReportErr
     Ok(path)
 }
 
+/// Rows as an aligned table, two spaces in: the first column left-aligned, the last one
+/// as it is (a name or a judgement, of any length), the ones between right-aligned.
+fn aligned_table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|k| {
+            rows.iter()
+                .filter_map(|r| r.get(k))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let last = row.len().saturating_sub(1);
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(k, cell)| match k {
+                _ if k == last => cell.clone(),
+                0 => format!("{cell:<w$}", w = widths[k]),
+                _ => format!("{cell:>w$}", w = widths[k]),
+            })
+            .collect();
+        out.push_str("  ");
+        out.push_str(&cells.join("  "));
+        out.push('\n');
+    }
+    out
+}
+
 /// Write verdict.json atomically, so a reader never sees half.
 pub fn write_verdict(dir: &Path, verdict: &RunVerdict) -> Result<PathBuf, ReportError> {
     let text = verdict_json(verdict).map_err(|e| ReportError::Write {
