@@ -174,6 +174,7 @@ fn run_header(
             cmdline: first.cmdline.clone(),
             children: config.children,
             follow: config.follow,
+            cgroup: None,
         },
         interval_s: config.interval.as_secs_f64(),
         duration_s: config.duration.map(|d| d.as_secs_f64()),

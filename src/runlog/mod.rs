@@ -100,6 +100,27 @@ pub struct TargetInfo {
     /// `--follow`: restarts were followed (a target exit is then the end of one life).
     #[serde(default)]
     pub follow: bool,
+    /// The cgroup whose counters were read: the target itself (`cgroup`/`container` mode)
+    /// or the one the target process lives in. `None` when none was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<CgroupTarget>,
+}
+
+/// The cgroup a run read, as the header records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CgroupTarget {
+    /// The path as `/proc/PID/cgroup` shows it (`/docker/3f2a…`, `/system.slice/x.service`).
+    pub path: String,
+    /// "v1" or "v2".
+    pub version: String,
+    /// Where the memory (or, v2, the unified) directory was found on this host.
+    pub dir: String,
+    /// The container ID, when the target was named by `--container` or the path shows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    /// True when the cgroup is the target (`--cgroup`/`--container`): its processes are
+    /// summed, re-read every sample, and its anon memory is what is judged.
+    pub is_target: bool,
 }
 
 /// Limits in force for the run, and where each came from.
@@ -291,8 +312,26 @@ pub enum EventKind {
     /// What sampling has cost soakprof itself so far (its sampling thread's CPU): written
     /// when a window first passes the warning level and at the end; the last one counts.
     ProfilerCpu(crate::analysis::profiler::ProfilerCpu),
+    /// The cgroup's OOM-kill count rose by `kills` since the previous sample (to `total`).
+    /// `victims` are the processes that were in the cgroup at the previous sample and are
+    /// gone now (the kernel does not say whom it killed; empty when none was seen to go).
+    OomKill {
+        kills: u64,
+        total: u64,
+        victims: Vec<OomVictim>,
+    },
+    /// The target cgroup's directory is gone (the container was stopped or removed).
+    CgroupGone { path: String },
     /// The run ended; always the last line of a run that was not killed.
     Stop { reason: StopReason },
+}
+
+/// A process that left its cgroup as its OOM-kill count rose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OomVictim {
+    pub pid: u32,
+    /// The kernel's process name (`comm`), when it was known.
+    pub name: Option<String>,
 }
 
 /// One line of `samples.jsonl`.

@@ -48,6 +48,65 @@ pub struct Sample {
     pub ctx_invol: Option<u64>,
     /// Host memory available for new allocations (MemAvailable), bytes.
     pub host_avail: Option<u64>,
+    // The cgroup's own counters (a `--cgroup`/`--container` target, or the cgroup a process
+    // target lives in), read on every sample. Absent from a log line when not read: a run
+    // with no cgroup carries none of them, and an absent field reads as `null`.
+    /// Memory charged to the cgroup (v2 `memory.current`, v1 `memory.usage_in_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_memory_bytes: Option<u64>,
+    /// Anonymous memory (`memory.stat` anon / total_rss): what a leak grows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_anon_bytes: Option<u64>,
+    /// Page cache (`memory.stat` file / total_cache): reclaimable, grows on any busy service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_file_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_kernel_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_sock_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_shmem_bytes: Option<u64>,
+    /// Memory in use minus inactive page cache: what kubelet and cAdvisor act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_working_set_bytes: Option<u64>,
+    /// Cumulative count of OOM events (v2 `oom`) and OOM kills (`oom_kill`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_oom_events: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_oom_kills: Option<u64>,
+    /// v1: the cgroup is out of memory now (its tasks wait, with the OOM killer disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_under_oom: Option<bool>,
+    /// Cumulative CPU seconds of the cgroup, and cores used over the last interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_cpu_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_cpu: Option<f64>,
+    /// Cumulative CFS periods with runnable tasks, and those in which the quota ran out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_periods: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_throttled_periods: Option<u64>,
+    /// Cumulative seconds throttled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_throttled_s: Option<f64>,
+    /// Tasks (threads) in the cgroup (`pids.current`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_pids: Option<u64>,
+    /// Memory pressure: share of the last 10 s some / all tasks stalled (percent), and the
+    /// cumulative stall seconds; the same for CPU (`some` only: `full` is rarely there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_memory_pressure_some_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_memory_pressure_full_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_memory_pressure_some_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_memory_pressure_full_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_cpu_pressure_some_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_cpu_pressure_some_s: Option<f64>,
 }
 
 /// A process's identity: its PID plus its start time, so a PID reused by another

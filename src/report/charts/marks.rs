@@ -113,6 +113,14 @@ pub(super) fn run_marks(run: &RunData, axis: &TimeAxis) -> Vec<Mark> {
             EventKind::PidReused { .. } => (MarkKind::Restart, "PID reused".to_string()),
             EventKind::Restart { new_pid, .. } => (MarkKind::Restart, format!("restart {new_pid}")),
             EventKind::FailFast { .. } => (MarkKind::FailFast, "fail-fast".to_string()),
+            EventKind::OomKill { victims, .. } => {
+                let label = match victims.first() {
+                    Some(v) => format!("OOM kill {}", v.pid),
+                    None => "OOM kill".to_string(),
+                };
+                (MarkKind::Exit, label)
+            }
+            EventKind::CgroupGone { .. } => (MarkKind::Exit, "cgroup gone".to_string()),
             EventKind::Gap { late_s, .. } => {
                 gaps.push((event.t, *late_s));
                 continue;

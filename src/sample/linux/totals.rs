@@ -146,6 +146,7 @@ impl Totals {
             ctx_vol: self.ctx_vol,
             ctx_invol: self.ctx_invol,
             host_avail,
+            ..Sample::default()
         }
     }
 }

@@ -357,6 +357,7 @@ fn header(name: &str, range: Range, context: &RunContext) -> Header {
             cmdline: Vec::new(),
             children: false,
             follow: true,
+            cgroup: None,
         },
         interval_s: range.step_s,
         duration_s: Some(range.end_unix_s - range.start_unix_s),
