@@ -41,7 +41,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["pid", "name", "match_regex", "command"])))]
+#[command(group(ArgGroup::new("target").required(true).args(["pid", "name", "match_regex", "cgroup", "container", "command"])))]
 pub struct RecordArgs {
     /// Attach to the process with this PID.
     #[arg(long, value_name = "PID")]
@@ -52,6 +52,15 @@ pub struct RecordArgs {
     /// Attach to the process whose full command line matches this regex.
     #[arg(long = "match", value_name = "REGEX")]
     pub match_regex: Option<String>,
+    /// Profile a cgroup: its processes summed (re-read every sample) and its own memory,
+    /// CPU, throttling and OOM counters. The path as /proc/PID/cgroup shows it
+    /// (`/docker/ID`, `/system.slice/x.service`) or a directory under a cgroup mount.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
+    /// Profile a container or Kubernetes pod by its ID (or a unique prefix) or pod UID,
+    /// found through /proc/*/cgroup (Docker, containerd, CRI-O, podman; no daemon asked).
+    #[arg(long, value_name = "ID")]
+    pub container: Option<String>,
     /// When several processes match --name/--match: take the newest, the oldest, or all.
     #[arg(long, value_enum, value_name = "WHICH")]
     pub pick: Option<Pick>,

@@ -17,7 +17,11 @@ use crate::process;
 use crate::record::{self, Clock, EarlyStop, INTERRUPT, LoopSettings, Recorder, SystemClock};
 use crate::report;
 use crate::runlog::{self, Event, EventKind, Header, Limits, RunLogWriter, RunStart, TargetInfo};
+use crate::runlog::CgroupTarget;
+use crate::sample::cgroup_sampler::{CgroupRole, CgroupSampler};
+use crate::sample::cgroup_stats::{CgroupDirs, SysFiles};
 use crate::sample::{self, ProcInfo};
+use crate::target::cgroup::CgroupQuery;
 use crate::sources::live::{LiveState, LiveStatus};
 use crate::status::{self, LoadWatch};
 use crate::target::{self, TargetSpec};
@@ -50,6 +54,38 @@ impl Companion for LoadDriver {
 pub struct RecordOutcome {
     pub run_dir: PathBuf,
     pub verdict: RunVerdict,
+}
+
+/// A target resolved before the run directory is made: its processes and, where one is
+/// read, its cgroup (the target itself, or the one its first process lives in).
+struct Resolved {
+    infos: Vec<ProcInfo>,
+    cgroup: Option<(CgroupDirs, CgroupTarget)>,
+}
+
+/// Resolve an existing target (`None` for one to start): a typo is found before anything
+/// is created.
+fn resolve_existing(
+    config: &RecordConfig,
+    table: &mut dyn sample::ProcessTable,
+) -> Result<Option<Resolved>, Error> {
+    let query = match &config.target {
+        TargetSpec::Spawn(_) => return Ok(None),
+        TargetSpec::Cgroup(path) => CgroupQuery::Path(path),
+        TargetSpec::Container(id) => CgroupQuery::Container(id),
+        spec => {
+            let infos = target::resolve(spec, config.pick, table)?;
+            let cgroup = infos
+                .first()
+                .and_then(|p| target::cgroup::alongside_pid(p.id.pid));
+            return Ok(Some(Resolved { infos, cgroup }));
+        }
+    };
+    let found = target::cgroup::resolve_on_host(query, table)?;
+    Ok(Some(Resolved {
+        infos: found.procs,
+        cgroup: Some((found.dirs, found.info)),
+    }))
 }
 
 /// Start a target or resolve an existing one; returns its processes and, when started, the child.
@@ -162,19 +198,28 @@ fn run_header(
     config: &RecordConfig,
     table: &mut dyn sample::ProcessTable,
     infos: &[ProcInfo],
+    cgroup: Option<&CgroupTarget>,
 ) -> Header {
     let first = &infos[0];
+    let is_target = cgroup.is_some_and(|c| c.is_target);
+    let name = match cgroup {
+        Some(c) if is_target => match &c.container_id {
+            Some(id) => format!("container {}", id.chars().take(12).collect::<String>()),
+            None => format!("cgroup {}", c.path),
+        },
+        _ => first.name.clone(),
+    };
     Header::new(RunStart {
         host: table.host_info(),
         target: TargetInfo {
             mode: config.target.mode().to_string(),
             spec: config.target.describe(),
             roots: infos.iter().map(|p| p.id).collect(),
-            name: first.name.clone(),
+            name,
             cmdline: first.cmdline.clone(),
-            children: config.children,
+            children: config.children || is_target,
             follow: config.follow,
-            cgroup: None,
+            cgroup: cgroup.cloned(),
         },
         interval_s: config.interval.as_secs_f64(),
         duration_s: config.duration.map(|d| d.as_secs_f64()),
@@ -227,10 +272,7 @@ pub fn record_live(
     process::adopt_orphans();
     let mut backend = sample::open_backend(config.backend);
     // Resolve an existing target before creating anything, so a typo leaves no directory.
-    let resolved = match &config.target {
-        TargetSpec::Spawn(_) => None,
-        spec => Some(target::resolve(spec, config.pick, backend.as_mut())?),
-    };
+    let resolved = resolve_existing(config, backend.as_mut())?;
     let run_dir = claim_run_dir(config)?;
     let recorded = record_into(
         config,
@@ -266,17 +308,23 @@ fn record_into(
     config: &RecordConfig,
     mut companion: Option<&mut (dyn Companion + '_)>,
     backend: &mut dyn sample::ProcessBackend,
-    resolved: Option<Vec<ProcInfo>>,
+    resolved: Option<Resolved>,
     run_dir: PathBuf,
     live: Option<Arc<LiveState>>,
 ) -> Result<RecordOutcome, Error> {
     let mut log = RunLogWriter::create(&run_dir)?;
-    let (infos, mut child) = match resolved {
-        Some(infos) => (infos, None),
-        None => acquire_target(config, backend, &run_dir)?,
+    let (infos, cgroup, mut child) = match resolved {
+        Some(r) => (r.infos, r.cgroup, None),
+        None => {
+            let (infos, child) = acquire_target(config, backend, &run_dir)?;
+            let cgroup = infos
+                .first()
+                .and_then(|p| target::cgroup::alongside_pid(p.id.pid));
+            (infos, cgroup, child)
+        }
     };
     record::install_interrupt_handler();
-    let header = run_header(config, backend, &infos);
+    let header = run_header(config, backend, &infos, cgroup.as_ref().map(|c| &c.1));
     let load_watch = companion
         .as_ref()
         .and_then(|c| c.live())
@@ -332,8 +380,20 @@ fn record_into(
         (Some(_), Some(_)) => Vec::new(),
         _ => infos.iter().map(|p| p.id).collect(),
     };
+    let mut cgroup_sampler = cgroup.map(|(dirs, info)| {
+        let role = if info.is_target {
+            CgroupRole::Target
+        } else {
+            CgroupRole::Alongside
+        };
+        CgroupSampler::new(backend, dirs, Box::new(SysFiles), role, info.path)
+    });
+    let sampler: &mut dyn sample::Sampler = match cgroup_sampler.as_mut() {
+        Some(s) => s,
+        None => backend,
+    };
     let mut recorder = Recorder {
-        sampler: backend,
+        sampler,
         clock: &clock,
         stop: &INTERRUPT,
         log: &mut log,

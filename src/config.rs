@@ -30,6 +30,12 @@ pub enum ConfigError {
         "--follow does not apply to --pid: a PID does not restart; give --name, --match or the supervisor's command"
     )]
     FollowPid,
+    #[error(
+        "--follow does not apply to --cgroup/--container: processes that restart inside the cgroup are followed anyway, and the run ends when the cgroup is removed"
+    )]
+    FollowCgroup,
+    #[error("--cgroup must not be empty")]
+    EmptyCgroup,
     #[error(transparent)]
     Scenario(#[from] crate::load::scenario::ScenarioError),
     #[error("--load-cmd must not be empty")]
@@ -88,6 +94,8 @@ impl ConfigError {
             | ConfigError::EmptyName
             | ConfigError::PickWithoutSearch
             | ConfigError::FollowPid
+            | ConfigError::FollowCgroup
+            | ConfigError::EmptyCgroup
             | ConfigError::EmptyLoadCommand
             | ConfigError::LoadProgramNotFound { .. }
             | ConfigError::IntervalOverDuration { .. }
@@ -440,6 +448,13 @@ impl RecordConfig {
                     .to_string(),
             })?;
             TargetSpec::Match(re)
+        } else if let Some(path) = args.cgroup {
+            if path.trim().is_empty() {
+                return Err(ConfigError::EmptyCgroup);
+            }
+            TargetSpec::Cgroup(path)
+        } else if let Some(id) = args.container {
+            TargetSpec::Container(id)
         } else {
             TargetSpec::Spawn(args.command)
         };
@@ -448,6 +463,9 @@ impl RecordConfig {
         }
         if args.follow && matches!(target, TargetSpec::Pid(_)) {
             return Err(ConfigError::FollowPid);
+        }
+        if args.follow && matches!(target, TargetSpec::Cgroup(_) | TargetSpec::Container(_)) {
+            return Err(ConfigError::FollowCgroup);
         }
         if let Some(duration) = args.duration
             && args.interval > duration
@@ -502,6 +520,13 @@ impl RecordConfig {
             TargetSpec::Pid(pid) => format!("pid{pid}"),
             TargetSpec::Name(name) => name.clone(),
             TargetSpec::Match(_) => "match".to_string(),
+            TargetSpec::Cgroup(path) => path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .filter(|s| !s.is_empty())
+                .map_or_else(|| "cgroup".to_string(), |s| s.chars().take(24).collect()),
+            TargetSpec::Container(id) => format!("container-{}", id.chars().take(12).collect::<String>()),
             TargetSpec::Spawn(cmd) => cmd
                 .first()
                 .and_then(|c| Path::new(c).file_name())

@@ -22,7 +22,7 @@ use crate::analysis::OnlineSlope;
 use crate::analysis::profiler::{busy_text, too_busy};
 use crate::process::{self, Exit};
 use crate::runlog::{Event, EventKind, Header, RunLogError, RunLogWriter, StopReason};
-use crate::sample::{Gone, ProcId, Reading, Reads, Sample, Sampler};
+use crate::sample::{CgroupNews, Gone, ProcId, Reading, Reads, Sample, Sampler};
 use crate::status::StatusSink;
 
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +218,45 @@ impl Recorder<'_> {
         Ok(last)
     }
 
+    /// Log what the cgroup's counters told: OOM kills, and the target cgroup's removal
+    /// (true: the run ends, as when a process target exits).
+    fn cgroup_news(&mut self, now_s: f64, news: CgroupNews) -> Result<bool, RecordError> {
+        if let Some(seen) = news.oom_kill {
+            let who = if seen.victims.is_empty() {
+                "a process (not seen to go)".to_string()
+            } else {
+                seen.victims
+                    .iter()
+                    .map(|v| match &v.name {
+                        Some(name) => format!("PID {} ({name})", v.pid),
+                        None => format!("PID {}", v.pid),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            self.status.note(&format!(
+                "the OOM killer killed {who} at {:.1} s ({} kill(s) in the cgroup so far)",
+                seen.at_s, seen.total
+            ));
+            self.event(
+                seen.at_s,
+                EventKind::OomKill {
+                    kills: seen.kills,
+                    total: seen.total,
+                    victims: seen.victims,
+                },
+            )?;
+        }
+        let Some(path) = news.gone else {
+            return Ok(false);
+        };
+        self.status.note(&format!(
+            "cgroup {path} is gone (the container was stopped or removed)"
+        ));
+        self.event(now_s, EventKind::CgroupGone { path })?;
+        Ok(true)
+    }
+
     /// `--follow -- CMD`: CMD is the supervisor whose children are followed; when it exits
     /// (logged as a target exit), the run ends.
     fn supervisor_exited(&mut self, now_s: f64) -> Result<bool, RecordError> {
@@ -332,6 +371,7 @@ impl Recorder<'_> {
             sample,
             gone,
             smaps_read_s,
+            cgroup_news,
         } = self.sampler.sample(roots, settings.children, now_s, reads);
         if let Some(read_s) = smaps_read_s {
             self.observe_smaps_cost(state, read_s, interval_s, now_s)?;
@@ -349,6 +389,9 @@ impl Recorder<'_> {
             self.event(now_s, kind)?;
         }
         if self.supervisor_exited(now_s)? {
+            return Ok(Some(StopReason::TargetExited));
+        }
+        if self.cgroup_news(now_s, cgroup_news)? {
             return Ok(Some(StopReason::TargetExited));
         }
         let sampled = !roots.is_empty();

@@ -326,13 +326,7 @@ pub enum EventKind {
     Stop { reason: StopReason },
 }
 
-/// A process that left its cgroup as its OOM-kill count rose.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OomVictim {
-    pub pid: u32,
-    /// The kernel's process name (`comm`), when it was known.
-    pub name: Option<String>,
-}
+pub use crate::sample::OomVictim;
 
 /// One line of `samples.jsonl`.
 // One value at a time, per line read or written; boxing would allocate for every sample.

@@ -499,6 +499,11 @@ impl CgroupDirs {
             || self.pressure.is_some()
     }
 
+    /// The directory that stands for the cgroup: the memory (or unified) one when found.
+    pub fn main_dir(&self) -> Option<&Path> {
+        self.procs_dir()
+    }
+
     /// The directory whose `cgroup.procs` lists the cgroup's processes.
     fn procs_dir(&self) -> Option<&Path> {
         [
@@ -522,7 +527,7 @@ fn first_v2(mounts: &[CgroupMount]) -> Option<&CgroupMount> {
 
 /// A directory under a mount point becomes the cgroup path it stands for (the mount's root
 /// plus the rest); anything else is taken as a cgroup path already.
-fn as_cgroup_path(path: &str, mounts: &[CgroupMount]) -> String {
+pub fn as_cgroup_path(path: &str, mounts: &[CgroupMount]) -> String {
     let as_dir = Path::new(path);
     // The deepest mount point wins: /sys/fs/cgroup (v2 or a tmpfs) holds the v1 mounts.
     let under = mounts

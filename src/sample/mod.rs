@@ -5,6 +5,7 @@
 //! `portable` (sysinfo, everywhere else, and on Linux with `--sampler portable`).
 
 pub mod cgroup;
+pub mod cgroup_sampler;
 pub mod cgroup_stats;
 #[cfg(target_os = "linux")]
 pub mod linux;
@@ -149,6 +150,34 @@ pub struct Reading {
     pub gone: Vec<(ProcId, Gone)>,
     /// Seconds spent reading smaps_rollup in this call, when it was read.
     pub smaps_read_s: Option<f64>,
+    /// What the cgroup read alongside said happened since the previous call.
+    pub cgroup_news: CgroupNews,
+}
+
+/// Events a cgroup's counters showed between two samples.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CgroupNews {
+    /// The OOM-kill count rose: by how much, to what, and who went.
+    pub oom_kill: Option<OomKillSeen>,
+    /// The target cgroup's directory is gone (its path).
+    pub gone: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OomKillSeen {
+    pub kills: u64,
+    pub total: u64,
+    pub victims: Vec<OomVictim>,
+    /// The run time of the sample at which the count was seen to rise.
+    pub at_s: f64,
+}
+
+/// A process that left its cgroup as its OOM-kill count rose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OomVictim {
+    pub pid: u32,
+    /// The kernel's process name (`comm`), when it was known.
+    pub name: Option<String>,
 }
 
 /// The machine the run was recorded on.

@@ -336,7 +336,7 @@ impl Sampler for PortableSampler {
         Reading {
             sample: totals.into_sample(elapsed_s, cpu, host_avail),
             gone,
-            smaps_read_s: None,
+            ..Reading::default()
         }
     }
 }

@@ -304,6 +304,7 @@ impl Sampler for LinuxSampler {
             sample: ctx.totals.into_sample(elapsed_s, cpu, host_avail),
             gone,
             smaps_read_s: reads.smaps.then_some(ctx.smaps_s),
+            ..Reading::default()
         }
     }
 }

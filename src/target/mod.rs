@@ -9,6 +9,8 @@ use std::process::{Child, Command};
 
 use regex::Regex;
 
+pub mod cgroup;
+
 use crate::process::{self, ProcessError};
 use crate::sample::{ProcInfo, ProcessTable, SampleError};
 
@@ -33,6 +35,24 @@ pub enum TargetError {
     IsSelf(u32),
     #[error(transparent)]
     Table(#[from] SampleError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::sample::cgroup_stats::CgroupStatsError),
+    #[error(
+        "--container '{0}' is not a container ID: give the ID or a prefix of it (hex, as `docker ps` shows it), or a pod UID; for a name use --container \"$(docker inspect -f '{{{{.Id}}}}' NAME)\""
+    )]
+    NotAContainerId(String),
+    #[error(
+        "no running container or pod has an ID starting with '{0}' (no process's /proc/PID/cgroup names it; list IDs with `docker ps --no-trunc`)"
+    )]
+    NoContainer(String),
+    #[error("--container '{query}' matches {count} containers: {list}; give more of the ID")]
+    AmbiguousContainer {
+        query: String,
+        count: usize,
+        list: String,
+    },
+    #[error("cgroup {0} has no processes; give the cgroup of a running service")]
+    EmptyCgroup(String),
 }
 
 impl TargetError {
@@ -41,6 +61,11 @@ impl TargetError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             TargetError::Table(e) => e.is_bad_input(),
+            TargetError::Cgroup(e) => e.is_bad_input(),
+            TargetError::NotAContainerId(_)
+            | TargetError::NoContainer(_)
+            | TargetError::AmbiguousContainer { .. }
+            | TargetError::EmptyCgroup(_) => true,
             TargetError::NoSuchPid(_)
             | TargetError::NoMatch { .. }
             | TargetError::Ambiguous { .. }
@@ -56,6 +81,10 @@ pub enum TargetSpec {
     Name(String),
     Match(Regex),
     Spawn(Vec<String>),
+    /// `--cgroup PATH`: the cgroup's processes, summed, and its own counters.
+    Cgroup(String),
+    /// `--container ID`: the container's (or pod's) cgroup, found through /proc/*/cgroup.
+    Container(String),
 }
 
 impl TargetSpec {
@@ -65,6 +94,8 @@ impl TargetSpec {
             TargetSpec::Name(_) => "name",
             TargetSpec::Match(_) => "match",
             TargetSpec::Spawn(_) => "spawn",
+            TargetSpec::Cgroup(_) => "cgroup",
+            TargetSpec::Container(_) => "container",
         }
     }
 
@@ -74,6 +105,8 @@ impl TargetSpec {
             TargetSpec::Name(name) => name.clone(),
             TargetSpec::Match(re) => re.as_str().to_string(),
             TargetSpec::Spawn(cmd) => cmd.join(" "),
+            TargetSpec::Cgroup(path) => path.clone(),
+            TargetSpec::Container(id) => id.clone(),
         }
     }
 }
@@ -214,9 +247,11 @@ pub fn resolve(
                 .collect();
             choose(found, format!("regex '{}'", re.as_str()), pick)
         }
-        TargetSpec::Spawn(_) => Err(TargetError::NoMatch {
-            what: "a command to start (use spawn)".into(),
-        }),
+        TargetSpec::Spawn(_) | TargetSpec::Cgroup(_) | TargetSpec::Container(_) => {
+            Err(TargetError::NoMatch {
+                what: "a command to start or a cgroup (resolved elsewhere)".into(),
+            })
+        }
     }
 }
 
