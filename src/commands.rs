@@ -16,14 +16,14 @@ use crate::output::diag;
 use crate::process;
 use crate::record::{self, Clock, EarlyStop, INTERRUPT, LoopSettings, Recorder, SystemClock};
 use crate::report;
-use crate::runlog::{self, Event, EventKind, Header, Limits, RunLogWriter, RunStart, TargetInfo};
 use crate::runlog::CgroupTarget;
+use crate::runlog::{self, Event, EventKind, Header, Limits, RunLogWriter, RunStart, TargetInfo};
 use crate::sample::cgroup_sampler::{CgroupRole, CgroupSampler};
 use crate::sample::cgroup_stats::{CgroupDirs, SysFiles};
 use crate::sample::{self, ProcInfo};
-use crate::target::cgroup::CgroupQuery;
 use crate::sources::live::{LiveState, LiveStatus};
 use crate::status::{self, LoadWatch};
+use crate::target::cgroup::CgroupQuery;
 use crate::target::{self, TargetSpec};
 
 /// Work that runs beside the sampler for the length of a run (the demo's request loop,
@@ -386,7 +386,9 @@ fn record_into(
         } else {
             CgroupRole::Alongside
         };
+        let kernel_log = sample::kmsg::DevKmsg::open().map(|k| Box::new(k) as Box<_>);
         CgroupSampler::new(backend, dirs, Box::new(SysFiles), role, info.path)
+            .with_kernel_log(kernel_log)
     });
     let sampler: &mut dyn sample::Sampler = match cgroup_sampler.as_mut() {
         Some(s) => s,

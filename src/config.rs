@@ -526,7 +526,9 @@ impl RecordConfig {
                 .next()
                 .filter(|s| !s.is_empty())
                 .map_or_else(|| "cgroup".to_string(), |s| s.chars().take(24).collect()),
-            TargetSpec::Container(id) => format!("container-{}", id.chars().take(12).collect::<String>()),
+            TargetSpec::Container(id) => {
+                format!("container-{}", id.chars().take(12).collect::<String>())
+            }
             TargetSpec::Spawn(cmd) => cmd
                 .first()
                 .and_then(|c| Path::new(c).file_name())

@@ -530,6 +530,7 @@ mod tests {
                 },
                 gone: vec![],
                 smaps_read_s: reads.smaps.then_some(self.smaps_cost_s),
+                ..Reading::default()
             }
         }
     }

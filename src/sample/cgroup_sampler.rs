@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::cgroup_stats::{self, CgroupDirs, CgroupFiles, CgroupStats};
+use super::kmsg::KernelLog;
 use super::{
     CgroupNews, Gone, OomKillSeen, OomVictim, ProcId, ProcessBackend, Reading, Reads, Sample,
     Sampler,
@@ -41,6 +42,8 @@ pub struct CgroupSampler<'a> {
     departed_before: Vec<OomVictim>,
     /// Kills seen with no process gone yet: told at the next sample, with who went then.
     pending: Option<OomKillSeen>,
+    /// The kernel log, which names OOM victims exactly (when it can be read).
+    kernel_log: Option<Box<dyn KernelLog>>,
 }
 
 impl<'a> CgroupSampler<'a> {
@@ -64,7 +67,29 @@ impl<'a> CgroupSampler<'a> {
             departed: Vec::new(),
             departed_before: Vec::new(),
             pending: None,
+            kernel_log: None,
         }
+    }
+
+    /// Name OOM victims from the kernel's own log.
+    pub fn with_kernel_log(mut self, log: Option<Box<dyn KernelLog>>) -> CgroupSampler<'a> {
+        self.kernel_log = log;
+        self
+    }
+
+    /// The victims the kernel log names in this cgroup since the last look, if it is read.
+    fn logged_victims(&mut self) -> Vec<OomVictim> {
+        let Some(log) = self.kernel_log.as_mut() else {
+            return Vec::new();
+        };
+        log.oom_kills()
+            .into_iter()
+            .filter(|k| k.concerns(&self.path))
+            .map(|k| OomVictim {
+                pid: k.pid,
+                name: Some(k.name),
+            })
+            .collect()
     }
 
     /// The cgroup's processes as identities, reusing those already known (a PID reused
@@ -134,14 +159,22 @@ impl<'a> CgroupSampler<'a> {
             _ => 0,
         };
         if let Some(mut pending) = self.pending.take() {
-            pending.victims.append(&mut self.departed);
+            let logged = self.logged_victims();
+            if logged.is_empty() {
+                pending.victims.append(&mut self.departed);
+            } else {
+                pending.victims = logged;
+            }
             pending.kills += new_kills;
             pending.total = total.unwrap_or(pending.total);
             return Some(pending);
         }
         let total = total.filter(|_| new_kills > 0)?;
-        let mut victims = std::mem::take(&mut self.departed_before);
-        victims.append(&mut self.departed);
+        let mut victims = self.logged_victims();
+        if victims.is_empty() {
+            victims = std::mem::take(&mut self.departed_before);
+            victims.append(&mut self.departed);
+        }
         let seen = OomKillSeen {
             kills: new_kills,
             total,

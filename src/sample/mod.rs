@@ -7,6 +7,7 @@
 pub mod cgroup;
 pub mod cgroup_sampler;
 pub mod cgroup_stats;
+pub mod kmsg;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod portable;

@@ -56,10 +56,9 @@ pub fn segment_names(segment: &str) -> Option<Named> {
     )?;
     let uid = pod.replace('_', "-").to_ascii_lowercase();
     let is_uid = uid.len() == 36
-        && uid
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit()));
+        && uid.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        });
     is_uid.then_some(Named::Pod(uid))
 }
 
@@ -80,6 +79,13 @@ pub fn named_in_path(path: &str) -> Vec<(Named, String)> {
         }
     }
     found
+}
+
+/// The innermost container or pod ID a cgroup path names.
+fn last_named_id(path: &str) -> Option<String> {
+    named_in_path(path).pop().map(|(named, _)| match named {
+        Named::Container(id) | Named::Pod(id) => id,
+    })
 }
 
 /// A container (or pod) `--container` found.
@@ -130,9 +136,10 @@ pub fn find_container(
     match matches.len() {
         0 => Err(TargetError::NoContainer(query.to_owned())),
         1 => {
-            let (id, (cgroup_path, is_pod)) = matches.into_iter().next().ok_or_else(|| {
-                TargetError::NoContainer(query.to_owned())
-            })?;
+            let (id, (cgroup_path, is_pod)) = matches
+                .into_iter()
+                .next()
+                .ok_or_else(|| TargetError::NoContainer(query.to_owned()))?;
             Ok(FoundContainer {
                 id,
                 cgroup_path,
@@ -198,9 +205,7 @@ pub fn resolve_cgroup(
 ) -> Result<CgroupResolved, TargetError> {
     let (path, container_id) = match query {
         CgroupQuery::Path(path) => {
-            let id = named_in_path(path).into_iter().rev().find_map(|(n, _)| match n {
-                Named::Container(id) | Named::Pod(id) => Some(id),
-            });
+            let id = last_named_id(path);
             (path.to_owned(), id)
         }
         CgroupQuery::Container(q) => {
@@ -219,7 +224,10 @@ pub fn resolve_cgroup(
     if procs.is_empty() {
         return Err(TargetError::EmptyCgroup(cgroup_path));
     }
-    let dir = dirs.main_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    let dir = dirs
+        .main_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
     Ok(CgroupResolved {
         info: CgroupTarget {
             path: cgroup_path,
@@ -246,7 +254,7 @@ pub fn version_text(version: CgroupVersion) -> &'static str {
 pub fn alongside(proc_cgroup: &str, mounts: &[CgroupMount]) -> Option<(CgroupDirs, CgroupTarget)> {
     let entries: Vec<_> = parse_proc_cgroup(proc_cgroup)
         .into_iter()
-        .filter(|e| e.path.trim_end_matches('/') != "")
+        .filter(|e| !e.path.trim_end_matches('/').is_empty())
         .collect();
     let dirs = CgroupDirs::for_entries(&entries, mounts)?;
     // The memory (or unified) entry names the cgroup; else the first one left.
@@ -255,10 +263,11 @@ pub fn alongside(proc_cgroup: &str, mounts: &[CgroupMount]) -> Option<(CgroupDir
         .find(|e| e.is_v2() || e.controllers.iter().any(|c| c == "memory"))
         .or(entries.first())
         .map(|e| e.path.clone())?;
-    let container_id = named_in_path(&path).into_iter().rev().find_map(|(n, _)| match n {
-        Named::Container(id) | Named::Pod(id) => Some(id),
-    });
-    let dir = dirs.main_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    let container_id = last_named_id(&path);
+    let dir = dirs
+        .main_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
     Some((
         dirs.clone(),
         CgroupTarget {
@@ -306,13 +315,20 @@ mod tests {
             format!("crio-{ID}.scope"),
             format!("libpod-{ID}.scope"),
         ] {
-            assert_eq!(segment_names(&segment), Some(Named::Container(ID.into())), "{segment}");
+            assert_eq!(
+                segment_names(&segment),
+                Some(Named::Container(ID.into())),
+                "{segment}"
+            );
         }
         assert_eq!(segment_names("system.slice"), None);
         assert_eq!(segment_names("docker"), None);
         assert_eq!(segment_names(&ID[..63]), None, "63 hex is not an ID");
         let uid = "0d5c2f43-7d8b-4a0e-9c1e-3b2a1f0e9d8c";
-        assert_eq!(segment_names(&format!("pod{uid}")), Some(Named::Pod(uid.into())));
+        assert_eq!(
+            segment_names(&format!("pod{uid}")),
+            Some(Named::Pod(uid.into()))
+        );
         let systemd = format!("kubepods-burstable-pod{}.slice", uid.replace('-', "_"));
         assert_eq!(segment_names(&systemd), Some(Named::Pod(uid.into())));
         assert_eq!(segment_names("kubepods-burstable.slice"), None);
@@ -326,36 +342,64 @@ mod tests {
         assert_eq!(
             named,
             vec![
-                (Named::Pod(uid.into()), format!("/kubepods/burstable/pod{uid}")),
+                (
+                    Named::Pod(uid.into()),
+                    format!("/kubepods/burstable/pod{uid}")
+                ),
                 (Named::Container(ID.into()), path.clone()),
             ]
         );
         let conmon = format!("/machine.slice/libpod-conmon-{ID}.scope");
-        assert!(named_in_path(&conmon).is_empty(), "conmon is not the container");
+        assert!(
+            named_in_path(&conmon).is_empty(),
+            "conmon is not the container"
+        );
     }
 
     fn procs(paths: &[&str]) -> Vec<(u32, String)> {
         paths
             .iter()
             .enumerate()
-            .map(|(i, p)| (100 + i as u32, format!("12:memory:{p}\n11:cpu,cpuacct:{p}\n0::/\n")))
+            .map(|(i, p)| {
+                (
+                    100 + i as u32,
+                    format!("12:memory:{p}\n11:cpu,cpuacct:{p}\n0::/\n"),
+                )
+            })
             .collect()
     }
 
     #[test]
     fn a_prefix_finds_one_container_and_refuses_two() {
         let other = format!("3f2b{}", &ID[4..]);
-        let table = procs(&[&format!("/docker/{ID}"), &format!("/docker/{ID}"), &format!("/docker/{other}"), "/user.slice"]);
+        let table = procs(&[
+            &format!("/docker/{ID}"),
+            &format!("/docker/{ID}"),
+            &format!("/docker/{other}"),
+            "/user.slice",
+        ]);
         let found = find_container("3f2a9", &table).unwrap();
         assert_eq!(found.id, ID);
         assert_eq!(found.cgroup_path, format!("/docker/{ID}"));
         assert!(!found.is_pod);
         let err = find_container("3f2", &table).unwrap_err();
-        assert!(matches!(err, TargetError::AmbiguousContainer { count: 2, .. }), "{err}");
+        assert!(
+            matches!(err, TargetError::AmbiguousContainer { count: 2, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("3f2a9c1b7e4d"), "{err}");
-        assert!(matches!(find_container("abc", &table), Err(TargetError::NoContainer(_))));
-        assert!(matches!(find_container("web-1", &table), Err(TargetError::NotAContainerId(_))));
-        assert!(find_container("3F2A9C", &table).is_ok(), "case does not matter");
+        assert!(matches!(
+            find_container("abc", &table),
+            Err(TargetError::NoContainer(_))
+        ));
+        assert!(matches!(
+            find_container("web-1", &table),
+            Err(TargetError::NotAContainerId(_))
+        ));
+        assert!(
+            find_container("3F2A9C", &table).is_ok(),
+            "case does not matter"
+        );
     }
 
     #[test]

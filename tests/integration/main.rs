@@ -2,7 +2,9 @@
 
 mod ci_outputs;
 mod compare;
+mod containers;
 mod detection;
+mod docker;
 mod fleet;
 mod follow;
 mod honest;
