@@ -275,3 +275,279 @@ impl Sampler for CgroupSampler<'_> {
         reading
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::sample::cgroup_stats::CgroupVersion;
+    use crate::sample::kmsg::KernelOomKill;
+    use crate::sample::{CgroupLimits, ProcInfo, ProcessTable, SampleError};
+
+    /// Cgroup files the test rewrites between samples.
+    #[derive(Clone, Default)]
+    struct Files(Arc<Mutex<BTreeMap<PathBuf, String>>>);
+
+    impl Files {
+        fn set(&self, name: &str, text: &str) {
+            let path = Path::new("/cg").join(name);
+            self.0.lock().unwrap().insert(path, text.to_owned());
+        }
+        fn remove_all(&self) {
+            self.0.lock().unwrap().clear();
+        }
+    }
+
+    impl CgroupFiles for Files {
+        fn read(&self, path: &Path) -> Option<String> {
+            self.0.lock().unwrap().get(path).cloned()
+        }
+        fn subdirs(&self, _dir: &Path) -> Vec<PathBuf> {
+            Vec::new()
+        }
+    }
+
+    /// Processes that exist, each with 1 MB of RSS; records what it was asked to sample.
+    #[derive(Clone, Default)]
+    struct Procs {
+        alive: Arc<Mutex<Vec<u32>>>,
+    }
+
+    impl Procs {
+        fn of(pids: &[u32]) -> Procs {
+            Procs {
+                alive: Arc::new(Mutex::new(pids.to_vec())),
+            }
+        }
+        fn set(&self, pids: &[u32]) {
+            *self.alive.lock().unwrap() = pids.to_vec();
+        }
+        fn has(&self, pid: u32) -> bool {
+            self.alive.lock().unwrap().contains(&pid)
+        }
+    }
+
+    impl Sampler for Procs {
+        fn sample(&mut self, roots: &[ProcId], _: bool, t: f64, _: Reads) -> Reading {
+            let gone = roots
+                .iter()
+                .filter(|r| !self.has(r.pid))
+                .map(|r| (*r, Gone::Exited { wait_status: None }))
+                .collect();
+            Reading {
+                sample: Sample {
+                    t,
+                    rss: Some(roots.len() as u64 * 1_000_000),
+                    cpu: Some(9.0),
+                    ..Sample::default()
+                },
+                gone,
+                ..Reading::default()
+            }
+        }
+    }
+
+    impl ProcessTable for Procs {
+        fn list(&mut self) -> Result<Vec<ProcInfo>, SampleError> {
+            Ok(Vec::new())
+        }
+        fn get(&mut self, pid: u32) -> Result<Option<ProcInfo>, SampleError> {
+            Ok(self.has(pid).then(|| ProcInfo {
+                id: ProcId { pid, start: 7 },
+                ppid: 1,
+                name: format!("proc{pid}"),
+                exe_name: None,
+                cmdline: Vec::new(),
+            }))
+        }
+        fn cgroup_limits(&mut self, _: u32) -> CgroupLimits {
+            CgroupLimits::default()
+        }
+    }
+
+    struct Log(Vec<KernelOomKill>);
+    impl KernelLog for Log {
+        fn oom_kills(&mut self) -> Vec<KernelOomKill> {
+            std::mem::take(&mut self.0)
+        }
+    }
+
+    fn dirs() -> CgroupDirs {
+        let dir = Some(PathBuf::from("/cg"));
+        CgroupDirs {
+            version: CgroupVersion::V2,
+            memory: dir.clone(),
+            cpu: dir.clone(),
+            cpuacct: None,
+            pids: dir.clone(),
+            pressure: dir,
+        }
+    }
+
+    fn set_counters(files: &Files, procs: &str, oom_kills: u64, usage_usec: u64) {
+        files.set("cgroup.procs", procs);
+        files.set("memory.current", "50000000\n");
+        files.set(
+            "memory.stat",
+            "anon 30000000\nfile 20000000\ninactive_file 5000000\n",
+        );
+        files.set(
+            "memory.events",
+            &format!("low 0\nhigh 0\nmax 3\noom 1\noom_kill {oom_kills}\n"),
+        );
+        files.set(
+            "cpu.stat",
+            &format!(
+                "usage_usec {usage_usec}\nnr_periods 10\nnr_throttled 4\nthrottled_usec 200000\n"
+            ),
+        );
+    }
+
+    const READS: Reads = Reads::BASIC;
+
+    #[test]
+    fn a_cgroup_target_samples_its_processes_listed_anew() {
+        let files = Files::default();
+        set_counters(&files, "10\n11\n", 0, 1_000_000);
+        let handle = Procs::of(&[10, 11]);
+        let mut procs = handle.clone();
+        let root = [ProcId { pid: 10, start: 7 }];
+        let mut s = CgroupSampler::new(
+            &mut procs,
+            dirs(),
+            Box::new(files.clone()),
+            CgroupRole::Target,
+            "/cg".into(),
+        );
+        let first = s.sample(&root, false, 0.0, READS);
+        assert_eq!(first.sample.rss, Some(2_000_000), "both processes");
+        assert_eq!(first.sample.cgroup_anon_bytes, Some(30_000_000));
+        assert_eq!(first.sample.cgroup_working_set_bytes, Some(45_000_000));
+        assert_eq!(first.sample.cgroup_cpu, None, "no rate from one read");
+        assert_eq!(
+            first.sample.cpu,
+            Some(9.0),
+            "the processes' CPU until the cgroup's is known"
+        );
+        // A third process joins; the cgroup used 0.5 s of CPU in 1 s.
+        set_counters(&files, "10\n11\n12\n", 0, 1_500_000);
+        handle.set(&[10, 11, 12]);
+        let second = s.sample(&root, false, 1.0, READS);
+        assert_eq!(second.sample.rss, Some(3_000_000));
+        assert_eq!(second.sample.cgroup_cpu, Some(0.5));
+        assert_eq!(
+            second.sample.cpu,
+            Some(0.5),
+            "a cgroup target's CPU is the cgroup's"
+        );
+        assert_eq!(
+            (
+                second.sample.cgroup_periods,
+                second.sample.cgroup_throttled_periods
+            ),
+            (Some(10), Some(4))
+        );
+        assert!(second.gone.is_empty() && second.cgroup_news == CgroupNews::default());
+        files.remove_all();
+        let gone = s.sample(&root, false, 2.0, READS);
+        assert_eq!(gone.cgroup_news.gone.as_deref(), Some("/cg"));
+    }
+
+    #[test]
+    fn an_oom_kill_names_the_process_that_went() {
+        let files = Files::default();
+        set_counters(&files, "10\n11\n", 0, 0);
+        let handle = Procs::of(&[10, 11]);
+        let mut procs = handle.clone();
+        let root = [ProcId { pid: 10, start: 7 }];
+        let mut s = CgroupSampler::new(
+            &mut procs,
+            dirs(),
+            Box::new(files.clone()),
+            CgroupRole::Target,
+            "/cg".into(),
+        );
+        s.sample(&root, false, 0.0, READS);
+        // The count rises while 11 is still listed: told a sample later, when it has gone.
+        set_counters(&files, "10\n11\n", 1, 0);
+        assert_eq!(
+            s.sample(&root, false, 1.0, READS).cgroup_news.oom_kill,
+            None
+        );
+        set_counters(&files, "10\n", 1, 0);
+        let news = s
+            .sample(&root, false, 2.0, READS)
+            .cgroup_news
+            .oom_kill
+            .unwrap();
+        assert_eq!((news.kills, news.total, news.at_s), (1, 1, 1.0));
+        assert_eq!(
+            news.victims,
+            vec![OomVictim {
+                pid: 11,
+                name: Some("proc11".into())
+            }]
+        );
+        // With the kernel log, its line names the victim, even one never sampled.
+        let kernel = Log(vec![KernelOomKill {
+            oom_memcg: "/cg".into(),
+            task_memcg: "/cg".into(),
+            pid: 99,
+            name: "worker".into(),
+        }]);
+        let mut s = s.with_kernel_log(Some(Box::new(kernel)));
+        set_counters(&files, "10\n", 2, 0);
+        let news = s
+            .sample(&root, false, 3.0, READS)
+            .cgroup_news
+            .oom_kill
+            .unwrap();
+        assert_eq!(
+            news.victims,
+            vec![OomVictim {
+                pid: 99,
+                name: Some("worker".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn a_process_target_keeps_its_roots_and_gains_the_cgroup_fields() {
+        let files = Files::default();
+        set_counters(&files, "10\n11\n12\n", 0, 0);
+        let handle = Procs::of(&[10]);
+        let mut procs = handle.clone();
+        let root = [ProcId { pid: 10, start: 7 }];
+        let mut s = CgroupSampler::new(
+            &mut procs,
+            dirs(),
+            Box::new(files.clone()),
+            CgroupRole::Alongside,
+            "/cg".into(),
+        );
+        let r = s.sample(&root, true, 0.0, READS);
+        assert_eq!(
+            r.sample.rss,
+            Some(1_000_000),
+            "only the root, not the cgroup's others"
+        );
+        assert_eq!(r.sample.cpu, Some(9.0), "a process target's CPU is its own");
+        assert_eq!(r.sample.cgroup_memory_bytes, Some(50_000_000));
+        // The root is OOM-killed: it is the victim, and it is gone for the loop too.
+        handle.set(&[]);
+        set_counters(&files, "11\n12\n", 1, 0);
+        let r = s.sample(&root, true, 1.0, READS);
+        assert_eq!(r.gone.len(), 1);
+        let news = r.cgroup_news.oom_kill.unwrap();
+        assert_eq!(
+            news.victims,
+            vec![OomVictim {
+                pid: 10,
+                name: Some("proc10".into())
+            }]
+        );
+    }
+}
