@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use soakprof::sample::cgroup_sampler::{CgroupRole, CgroupSampler};
+use soakprof::sample::cgroup_stats::SysFiles;
 use soakprof::sample::linux::LinuxSampler;
 use soakprof::sample::portable::PortableSampler;
 use soakprof::sample::{ProcId, ProcessTable, Reads, Sampler};
@@ -93,6 +95,22 @@ fn bench(c: &mut Criterion, id: ProcId) {
     group.bench_function("linux_smaps", |b| {
         b.iter(|| black_box(linux_smaps.sample(&[id], false, elapsed_s(), Reads::ALL)))
     });
+
+    // The same sample with the target's cgroup read alongside (every cgroup file soakprof
+    // reads, where this host has them), as every Linux process target is sampled.
+    if let Some((dirs, info)) = soakprof::target::cgroup::alongside_pid(id.pid) {
+        let mut inner = LinuxSampler::new();
+        let mut with_cgroup = CgroupSampler::new(
+            &mut inner,
+            dirs,
+            Box::new(SysFiles),
+            CgroupRole::Alongside,
+            info.path,
+        );
+        group.bench_function("linux_with_cgroup", |b| {
+            b.iter(|| black_box(with_cgroup.sample(&[id], false, elapsed_s(), Reads::BASIC)))
+        });
+    }
 
     let mut portable = PortableSampler::new();
     group.bench_function("portable", |b| {
