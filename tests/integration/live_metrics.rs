@@ -99,6 +99,9 @@ fn live_metrics_pass_promtool_and_reach_prometheus() {
         let scrape = query(&base, "up{job=\"soak\"}");
         assert_eq!(scrape["data"]["result"][0]["value"][1], "1", "{scrape}");
     }
+    // Enough samples (3 s at 100 ms) for the leak to be judged, also when no Prometheus
+    // was started above to take that long.
+    wait_for_log_lines(&out_dir, 32);
     let child = recording.take();
     signal(child.id(), libc::SIGINT);
     let (code, err) = finish(child, Duration::from_secs(30));
