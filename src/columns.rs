@@ -10,7 +10,9 @@
 //!   after dividing by the largest power of two, up to a 4 KiB page, that divides every
 //!   value: RSS of a 500 MB process in whole pages takes 3 bytes a sample instead of a
 //!   `u64`'s 8 (or the 16 of an `Option<u64>` in a `Sample`);
-//! - CPU, a real number, is an `f64`.
+//! - CPU, a real number, is an `f64`; the cgroup's cumulative seconds (CPU, throttled,
+//!   pressure stalls) are whole microseconds in integer columns (what the kernel counts in),
+//!   so the counters of a cgroup cost a few bytes a sample, and nothing in a run without one.
 //!
 //! A value that does not fit the current encoding re-encodes the column once (wider, or a
 //! smaller power of two); that happens a handful of times per column at most.
@@ -30,10 +32,27 @@ pub enum Metric {
     Procs,
     /// CPU used over the last interval, in cores.
     Cpu,
+    /// The cgroup's memory in use, anon, page cache and working set, bytes.
+    CgroupMemory,
+    CgroupAnon,
+    CgroupFile,
+    CgroupWorkingSet,
+    /// The cgroup's cumulative OOM events and OOM kills.
+    CgroupOomEvents,
+    CgroupOomKills,
+    /// Cumulative CFS periods and throttled periods.
+    CgroupPeriods,
+    CgroupThrottledPeriods,
+    /// Cumulative microseconds: throttled, CPU used, memory stalls (some, full), CPU stalls.
+    CgroupThrottledUs,
+    CgroupCpuUs,
+    CgroupMemoryStallSomeUs,
+    CgroupMemoryStallFullUs,
+    CgroupCpuStallSomeUs,
 }
 
 /// The integer metrics, in storage order.
-const INT_METRICS: [Metric; 7] = [
+const INT_METRICS: [Metric; 20] = [
     Metric::Rss,
     Metric::Vms,
     Metric::Pss,
@@ -41,12 +60,66 @@ const INT_METRICS: [Metric; 7] = [
     Metric::Threads,
     Metric::Fds,
     Metric::Procs,
+    Metric::CgroupMemory,
+    Metric::CgroupAnon,
+    Metric::CgroupFile,
+    Metric::CgroupWorkingSet,
+    Metric::CgroupOomEvents,
+    Metric::CgroupOomKills,
+    Metric::CgroupPeriods,
+    Metric::CgroupThrottledPeriods,
+    Metric::CgroupThrottledUs,
+    Metric::CgroupCpuUs,
+    Metric::CgroupMemoryStallSomeUs,
+    Metric::CgroupMemoryStallFullUs,
+    Metric::CgroupCpuStallSomeUs,
 ];
+
+/// A sample's value of an integer metric, as the log has it.
+enum Raw {
+    Int(Option<u64>),
+    /// Seconds, stored as whole microseconds.
+    Seconds(Option<f64>),
+}
 
 impl Metric {
     /// A metric in bytes (the others are counts, or CPU in cores).
     pub fn is_bytes(self) -> bool {
-        matches!(self, Metric::Rss | Metric::Vms | Metric::Pss | Metric::Uss)
+        matches!(
+            self,
+            Metric::Rss
+                | Metric::Vms
+                | Metric::Pss
+                | Metric::Uss
+                | Metric::CgroupMemory
+                | Metric::CgroupAnon
+                | Metric::CgroupFile
+                | Metric::CgroupWorkingSet
+        )
+    }
+
+    /// A cumulative counter of microseconds (stored from the log's seconds).
+    pub fn is_micros(self) -> bool {
+        matches!(
+            self,
+            Metric::CgroupThrottledUs
+                | Metric::CgroupCpuUs
+                | Metric::CgroupMemoryStallSomeUs
+                | Metric::CgroupMemoryStallFullUs
+                | Metric::CgroupCpuStallSomeUs
+        )
+    }
+
+    /// The largest value the metric can take; beyond it a value is impossible.
+    fn bound(self) -> u64 {
+        match self {
+            m if m.is_bytes() => MAX_BYTES,
+            // Cumulative counters of a cgroup: CFS periods (10 per second) and microseconds
+            // of a thousand cores over ten years both stay far below this.
+            m if m.is_micros() => MAX_COUNTER,
+            Metric::CgroupPeriods | Metric::CgroupThrottledPeriods => MAX_COUNTER,
+            _ => MAX_COUNT,
+        }
     }
 
     fn int_slot(self) -> Option<usize> {
@@ -54,16 +127,29 @@ impl Metric {
     }
 
     /// An integer metric's value in a sample, as read (`None` for CPU, a float).
-    fn int_of(self, s: &Sample) -> Option<Option<u64>> {
+    fn raw_of(self, s: &Sample) -> Option<Raw> {
         Some(match self {
-            Metric::Rss => s.rss,
-            Metric::Vms => s.vms,
-            Metric::Pss => s.pss,
-            Metric::Uss => s.uss,
-            Metric::Threads => s.threads,
-            Metric::Fds => s.fds,
-            Metric::Procs => s.procs.map(u64::from),
+            Metric::Rss => Raw::Int(s.rss),
+            Metric::Vms => Raw::Int(s.vms),
+            Metric::Pss => Raw::Int(s.pss),
+            Metric::Uss => Raw::Int(s.uss),
+            Metric::Threads => Raw::Int(s.threads),
+            Metric::Fds => Raw::Int(s.fds),
+            Metric::Procs => Raw::Int(s.procs.map(u64::from)),
             Metric::Cpu => return None,
+            Metric::CgroupMemory => Raw::Int(s.cgroup_memory_bytes),
+            Metric::CgroupAnon => Raw::Int(s.cgroup_anon_bytes),
+            Metric::CgroupFile => Raw::Int(s.cgroup_file_bytes),
+            Metric::CgroupWorkingSet => Raw::Int(s.cgroup_working_set_bytes),
+            Metric::CgroupOomEvents => Raw::Int(s.cgroup_oom_events),
+            Metric::CgroupOomKills => Raw::Int(s.cgroup_oom_kills),
+            Metric::CgroupPeriods => Raw::Int(s.cgroup_periods),
+            Metric::CgroupThrottledPeriods => Raw::Int(s.cgroup_throttled_periods),
+            Metric::CgroupThrottledUs => Raw::Seconds(s.cgroup_throttled_s),
+            Metric::CgroupCpuUs => Raw::Seconds(s.cgroup_cpu_s),
+            Metric::CgroupMemoryStallSomeUs => Raw::Seconds(s.cgroup_memory_pressure_some_s),
+            Metric::CgroupMemoryStallFullUs => Raw::Seconds(s.cgroup_memory_pressure_full_s),
+            Metric::CgroupCpuStallSomeUs => Raw::Seconds(s.cgroup_cpu_pressure_some_s),
         })
     }
 }
@@ -87,6 +173,16 @@ struct Presence {
 
 impl Presence {
     fn push(&mut self, present: bool) {
+        // A column that has never had a value keeps no bits: a run without a cgroup pays
+        // nothing for the cgroup's columns.
+        if self.present == 0 {
+            if !present {
+                self.rows += 1;
+                return;
+            }
+            self.bits.resize(self.rows.div_ceil(64), 0);
+            self.ranks.resize(self.rows.div_ceil(ROWS_PER_RANK), 0);
+        }
         if self.rows.is_multiple_of(ROWS_PER_RANK) {
             self.ranks
                 .push(u32::try_from(self.present).unwrap_or(u32::MAX));
@@ -104,7 +200,10 @@ impl Presence {
     }
 
     fn has(&self, row: usize) -> bool {
-        self.bits[row / 64] >> (row % 64) & 1 == 1
+        debug_assert!(row < self.rows, "row {row} of {}", self.rows);
+        self.bits
+            .get(row / 64)
+            .is_some_and(|w| w >> (row % 64) & 1 == 1)
     }
 
     /// Position of row `row`'s value among the values (rows with a value before it).
@@ -380,6 +479,8 @@ pub const MAX_TIME_S: f64 = 10.0 * 365.25 * 86400.0;
 pub const MAX_BYTES: u64 = 1 << 57;
 /// Threads, FDs or processes no metric can reach: 2^32.
 pub const MAX_COUNT: u64 = 1 << 32;
+/// A cumulative counter (CFS periods, microseconds) no cgroup can reach: 2^60.
+pub const MAX_COUNTER: u64 = 1 << 60;
 /// CPU use beyond this many cores is impossible.
 pub const MAX_CORES: f64 = 1e6;
 
@@ -423,16 +524,21 @@ impl Columns {
         }
         self.t.push(t);
         for (slot, metric) in INT_METRICS.iter().enumerate() {
-            if let Some(v) = metric.int_of(sample) {
-                let bound = if metric.is_bytes() {
-                    MAX_BYTES
-                } else {
-                    MAX_COUNT
-                };
-                let possible = v.filter(|&x| x <= bound);
-                self.impossible_values += usize::from(v.is_some() && possible.is_none());
-                self.ints[slot].push(possible);
-            }
+            let Some(raw) = metric.raw_of(sample) else {
+                continue;
+            };
+            let bound = metric.bound();
+            let (read, possible) = match raw {
+                Raw::Int(v) => (v.is_some(), v.filter(|&x| x <= bound)),
+                Raw::Seconds(v) => (
+                    v.is_some(),
+                    v.map(|s| s * 1e6)
+                        .filter(|us| us.is_finite() && (0.0..=bound as f64).contains(us))
+                        .map(|us| us.round() as u64),
+                ),
+            };
+            self.impossible_values += usize::from(read && possible.is_none());
+            self.ints[slot].push(possible);
         }
         let cpu = sample
             .cpu
@@ -612,6 +718,43 @@ mod tests {
         );
         assert_eq!(cols.max_int(Metric::Rss), Some(1009));
         assert_eq!(cols.max_int(Metric::Procs), None);
+    }
+
+    #[test]
+    fn cgroup_counters_are_exact_and_absent_ones_cost_nothing() {
+        let mut cols = Columns::default();
+        for i in 0..2000u64 {
+            cols.push(&Sample {
+                t: i as f64,
+                rss: Some(4096 * 1000),
+                cgroup_anon_bytes: (i >= 1000).then_some(4096 * (2000 + i)),
+                cgroup_throttled_s: Some(i as f64 * 0.012_345),
+                cgroup_periods: Some(10 * i),
+                ..Sample::default()
+            });
+        }
+        // Never read: no bits, no values.
+        assert_eq!(cols.int(Metric::CgroupFile).unwrap().heap_bytes(), 0);
+        assert_eq!(cols.value(Metric::CgroupFile, 1999), None);
+        // Read from row 1000 on: rows before it are missing.
+        assert_eq!(cols.value(Metric::CgroupAnon, 999), None);
+        assert_eq!(cols.value(Metric::CgroupAnon, 1000), Some(4096.0 * 3000.0));
+        assert_eq!(cols.present(Metric::CgroupAnon), 1000);
+        // Seconds are whole microseconds.
+        assert_eq!(
+            cols.int(Metric::CgroupThrottledUs).unwrap().get(1999),
+            Some(24_677_655)
+        );
+        assert_eq!(cols.value(Metric::CgroupPeriods, 7), Some(70.0));
+        let bad = Sample {
+            t: 2000.0,
+            cgroup_cpu_s: Some(-1.0),
+            cgroup_throttled_s: Some(f64::INFINITY),
+            ..Sample::default()
+        };
+        assert!(cols.push(&bad));
+        assert_eq!(cols.impossible_values(), 2);
+        assert_eq!(cols.value(Metric::CgroupCpuUs, 2000), None);
     }
 
     #[test]

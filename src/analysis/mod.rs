@@ -108,15 +108,7 @@ fn judge_metrics(
             continue;
         };
         findings.extend(judged.finding);
-        let slot = match kind {
-            MetricKind::Rss => &mut metrics.rss,
-            MetricKind::Vms => &mut metrics.vms,
-            MetricKind::Pss => &mut metrics.pss,
-            MetricKind::Uss => &mut metrics.uss,
-            MetricKind::Threads => &mut metrics.threads,
-            MetricKind::Fds => &mut metrics.fds,
-        };
-        *slot = Some(judged.trend);
+        *metrics.slot_mut(kind) = Some(judged.trend);
     }
     (metrics, findings, lives_judged)
 }
