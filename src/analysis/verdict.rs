@@ -183,6 +183,10 @@ pub struct Capacity {
     pub cpu_over_95pct_longest_s: Option<f64>,
     /// Where that span began, seconds since the start of the run.
     pub cpu_over_95pct_from_s: Option<f64>,
+    /// The cgroup's figures (a cgroup target, or the cgroup a process lives in): working
+    /// set against the limit, throttling, OOM kills, pressure; null when none was read.
+    #[serde(default)]
+    pub cgroup: Option<super::cgroup::CgroupCapacity>,
 }
 
 /// How the run went, as far as the log tells.
@@ -243,6 +247,8 @@ pub enum Subject {
     Cpu,
     /// Memory against its limit.
     Memory,
+    /// The cgroup's own counters: OOM kills, throttling, pressure.
+    Cgroup,
     /// How the target or the load command ended.
     Exit,
     /// `--fail-fast` stopped the run.
