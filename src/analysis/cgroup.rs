@@ -29,6 +29,15 @@ pub const UNTHROTTLED_FRACTION_OF_GATE: f64 = 0.25;
 /// See `UNTHROTTLED_FRACTION_OF_GATE`.
 pub const LATENCY_MIN_INTERVALS: usize = 3;
 
+/// A percentage for people: `20`, `12.5`, `0.50`.
+pub fn format_pct(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        three_figures(value)
+    }
+}
+
 /// One OOM kill (or several seen at one sample).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OomKill {
@@ -447,7 +456,7 @@ fn throttle_finding(cap: &CgroupCapacity, limits: &Limits, th: &Thresholds) -> O
     let mut text = format!(
         "{}, above --max-throttled {}%",
         throttle_text(cap, limits)?,
-        three_figures(th.max_throttled_pct).trim_end_matches(".0")
+        format_pct(th.max_throttled_pct)
     );
     if let Some(latency) = latency_clause(cap) {
         text.push_str("; ");
