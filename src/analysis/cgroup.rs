@@ -382,6 +382,18 @@ fn oom_finding(cap: &CgroupCapacity, limits: &Limits) -> Option<Finding> {
     Some(Finding::new(Verdict::Fail, Subject::Cgroup, text))
 }
 
+/// The reason an OOM kill in the run's cgroup fails it, when there was one (for
+/// `--fail-fast`, which need not wait for anything else).
+pub fn oom_kill_reason(columns: &Columns, events: &[Event], limits: &Limits) -> Option<String> {
+    let kills = oom_kills(columns, events);
+    let cap = CgroupCapacity {
+        oom_kills: Some(kills.iter().map(|k| k.kills).sum()),
+        oom_kill_events: kills,
+        ..CgroupCapacity::default()
+    };
+    oom_finding(&cap, limits).map(|f| f.text)
+}
+
 /// The cgroup hit its limit with nothing killed: tasks waited or allocations failed.
 fn oom_without_kill_finding(cap: &CgroupCapacity) -> Option<Finding> {
     let events = cap.oom_events.filter(|&n| n > 0)?;

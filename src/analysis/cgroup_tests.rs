@@ -1,4 +1,5 @@
 use super::*;
+use crate::analysis::Warmup;
 use crate::analysis::{AnalysisConfig, JudgedMemory, RunVerdict, analyse};
 use crate::runlog::RunData;
 use crate::synthetic::{self, CgroupShape, cgroup_run, cgroup_samples};
@@ -444,4 +445,48 @@ fn counters_reset_count_from_zero() {
     assert_eq!(counter_at(&at, 10.0), Some(100.0));
     assert_eq!(counter_at(&at, 11.0), None);
     assert_eq!(counter_at(&at, -1.0), None);
+}
+
+#[test]
+fn fail_fast_stops_at_an_oom_kill_and_judges_a_cgroup_on_anon() {
+    use crate::analysis::sequential::{FAIL_FAST_ALPHA, certain_fail_of_run};
+    let th = Thresholds::default();
+    let look =
+        |run: &RunData| certain_fail_of_run(run, &th, Warmup::Auto, 5, FAIL_FAST_ALPHA, 60.0);
+    let cache = cgroup_run(
+        &cgroup_samples(
+            900,
+            CgroupShape {
+                file_per_min: 60e6,
+                ..CgroupShape::default()
+            },
+        ),
+        vec![],
+    );
+    assert_eq!(look(&cache), None, "page cache is not a leak");
+    let leak = cgroup_run(
+        &cgroup_samples(
+            900,
+            CgroupShape {
+                anon_per_min: 60e6,
+                ..CgroupShape::default()
+            },
+        ),
+        vec![],
+    );
+    let reason = look(&leak).expect("a certain fail");
+    assert!(
+        reason.starts_with("cgroup anon memory growth of at least"),
+        "{reason}"
+    );
+    let mut samples = cgroup_samples(120, CgroupShape::default());
+    samples[100].cgroup_oom_kills = Some(1);
+    samples.truncate(101);
+    let oom = cgroup_run(&samples, vec![]);
+    assert_eq!(
+        look(&oom).as_deref(),
+        Some(
+            "the OOM killer killed 1 process (not identified) at 1 m 40 s: the cgroup hit its 256 MiB limit"
+        )
+    );
 }

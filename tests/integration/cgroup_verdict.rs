@@ -135,7 +135,24 @@ fn a_cgroup_target_is_judged_on_anon_and_fails_on_an_oom_kill() {
         "{summary}"
     );
     let html = std::fs::read_to_string(cache.path().join("report.html")).unwrap();
-    assert!(html.contains("cgroup"), "the report has the cgroup section");
+    for row in [
+        "peak working set",
+        "CPU throttled",
+        "OOM kills",
+        "memory pressure stalls",
+        "id=\"chart-cgroup\"",
+    ] {
+        assert!(html.contains(row), "report.html has no {row:?}");
+    }
+    assert!(cache.path().join("cgroup.svg").is_file());
+    let text = soakprof(&["analyze", cache.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(
+        text.contains("  cgroup: the working set peaked at ")
+            && text.contains("  cgroup: no OOM kill")
+            && text.contains("  cgroup anon "),
+        "{text}"
+    );
 
     // The same cgroup killed by the OOM killer at 61 s: fail, exit 1, with the victim.
     let oom = tempfile::tempdir().unwrap();

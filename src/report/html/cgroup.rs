@@ -26,18 +26,8 @@ fn stall(seconds: Option<f64>, pct: Option<f64>) -> Option<String> {
     })
 }
 
-pub(super) fn cgroup_rows(out: &mut String, cap: &CgroupCapacity) {
-    let what = match (&cap.path, &cap.version) {
-        (Some(path), Some(version)) => format!("{path} (cgroup {version})"),
-        (Some(path), None) => path.clone(),
-        _ => "read from the samples".to_string(),
-    };
-    let role = if cap.is_target {
-        "the target: its anon memory is judged"
-    } else {
-        "the target's own cgroup: reported, not judged"
-    };
-    kv(out, "cgroup", &escape(&format!("{what}; {role}")));
+/// The working set against the limit, and the peaks of the cgroup's memory.
+fn memory_rows(out: &mut String, cap: &CgroupCapacity) {
     if let Some(peak) = cap.working_set_peak_bytes {
         kv(
             out,
@@ -66,6 +56,21 @@ pub(super) fn cgroup_rows(out: &mut String, cap: &CgroupCapacity) {
     if !peaks.is_empty() {
         kv(out, "cgroup memory peaks", &escape(&peaks.join(", ")));
     }
+}
+
+pub(super) fn cgroup_rows(out: &mut String, cap: &CgroupCapacity) {
+    let what = match (&cap.path, &cap.version) {
+        (Some(path), Some(version)) => format!("{path} (cgroup {version})"),
+        (Some(path), None) => path.clone(),
+        _ => "read from the samples".to_string(),
+    };
+    let role = if cap.is_target {
+        "the target: its anon memory is judged"
+    } else {
+        "the target's own cgroup: reported, not judged"
+    };
+    kv(out, "cgroup", &escape(&format!("{what}; {role}")));
+    memory_rows(out, cap);
     if let Some(mean) = cap.cpu_mean_cores {
         let p95 = cap
             .cpu_p95_cores
