@@ -92,17 +92,29 @@ fn page_cache_growth_passes_and_an_anon_leak_fails() {
 #[test]
 fn an_oom_kill_event_fails_with_its_victim() {
     let samples = cgroup_samples(120, CgroupShape::default());
-    let events = vec![Event {
-        t: 61.0,
-        kind: EventKind::OomKill {
-            kills: 1,
-            total: 1,
-            victims: vec![OomVictim {
-                pid: 1234,
-                name: Some("soakprof-fixtu".into()),
-            }],
+    let exit = Event {
+        t: 61.5,
+        kind: EventKind::TargetExit {
+            pid: 1234,
+            code: None,
+            signal: Some(9),
+            by_profiler: false,
         },
-    }];
+    };
+    let events = vec![
+        Event {
+            t: 61.0,
+            kind: EventKind::OomKill {
+                kills: 1,
+                total: 1,
+                victims: vec![OomVictim {
+                    pid: 1234,
+                    name: Some("soakprof-fixtu".into()),
+                }],
+            },
+        },
+        exit,
+    ];
     let mut samples = samples;
     for s in samples.iter_mut().filter(|s| s.t >= 61.0) {
         s.cgroup_oom_kills = Some(1);
@@ -113,6 +125,12 @@ fn an_oom_kill_event_fails_with_its_victim() {
     assert!(
         v.reasons.iter().any(|r| r
             == "the OOM killer killed PID 1234 (soakprof-fixtu) at 1 m 1 s: the cgroup hit its 256 MiB limit"),
+        "{:?}",
+        v.reasons
+    );
+    assert!(
+        v.reasons.iter().any(|r| r
+            == "target (pid 1234) was killed by signal 9 (SIGKILL) after 1 m 2 s: the OOM killer killed it"),
         "{:?}",
         v.reasons
     );
