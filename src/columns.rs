@@ -10,9 +10,12 @@
 //!   after dividing by the largest power of two, up to a 4 KiB page, that divides every
 //!   value: RSS of a 500 MB process in whole pages takes 3 bytes a sample instead of a
 //!   `u64`'s 8 (or the 16 of an `Option<u64>` in a `Sample`);
-//! - CPU, a real number, is an `f64`; the cgroup's cumulative seconds (CPU, throttled,
-//!   pressure stalls) are whole microseconds in integer columns (what the kernel counts in),
-//!   so the counters of a cgroup cost a few bytes a sample, and nothing in a run without one.
+//! - CPU, a real number, is an `f64`;
+//! - the cgroup's cumulative counters (OOM kills, CFS periods, and seconds throttled, of
+//!   CPU and of pressure stalls as whole microseconds, what the kernel counts in) are kept
+//!   as their increase since the sample before: a second's worth of a counter takes one to
+//!   three bytes where its running total would take five. [`Columns::cumulative`] sums them
+//!   back. A run without a cgroup pays nothing for these columns.
 //!
 //! A value that does not fit the current encoding re-encodes the column once (wider, or a
 //! smaller power of two); that happens a handful of times per column at most.
@@ -108,6 +111,19 @@ impl Metric {
                 | Metric::CgroupMemoryStallFullUs
                 | Metric::CgroupCpuStallSomeUs
         )
+    }
+
+    /// A cumulative counter of the kernel's, kept as its increase since the sample before
+    /// (0 at its first value; a value below the one before is a reset, counted from 0).
+    pub fn is_counter(self) -> bool {
+        self.is_micros()
+            || matches!(
+                self,
+                Metric::CgroupOomEvents
+                    | Metric::CgroupOomKills
+                    | Metric::CgroupPeriods
+                    | Metric::CgroupThrottledPeriods
+            )
     }
 
     /// The largest value the metric can take; beyond it a value is impossible.
@@ -465,6 +481,8 @@ pub struct Columns {
     t: Vec<f64>,
     ints: [IntColumn; INT_METRICS.len()],
     cpu: FloatColumn,
+    /// The last value read of each counter (see [`Metric::is_counter`]).
+    counter_last: [Option<u64>; INT_METRICS.len()],
     /// Samples left out for an impossible time, and values read as missing for being
     /// impossible (see [`Columns::push`]).
     rejected_samples: usize,
@@ -538,7 +556,21 @@ impl Columns {
                 ),
             };
             self.impossible_values += usize::from(read && possible.is_none());
-            self.ints[slot].push(possible);
+            let stored = if metric.is_counter() {
+                let last = &mut self.counter_last[slot];
+                let step = possible.map(|v| match *last {
+                    Some(prev) if v >= prev => v - prev,
+                    Some(_) => v,
+                    None => 0,
+                });
+                if possible.is_some() {
+                    *last = possible;
+                }
+                step
+            } else {
+                possible
+            };
+            self.ints[slot].push(stored);
         }
         let cpu = sample
             .cpu
@@ -599,6 +631,17 @@ impl Columns {
             .flatten()
             .map(|(row, v)| (self.t[row], v));
         ints.chain(floats)
+    }
+
+    /// `(t, increase since the first value)` of a counter (see [`Metric::is_counter`]) at
+    /// every row where it was read: its running total over the run. For any other metric,
+    /// the running sum of its values.
+    pub fn cumulative(&self, metric: Metric) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let mut total = 0.0;
+        self.points(metric).map(move |(t, step)| {
+            total += step;
+            (t, total)
+        })
     }
 
     /// Largest value of an integer metric.
@@ -740,12 +783,26 @@ mod tests {
         assert_eq!(cols.value(Metric::CgroupAnon, 999), None);
         assert_eq!(cols.value(Metric::CgroupAnon, 1000), Some(4096.0 * 3000.0));
         assert_eq!(cols.present(Metric::CgroupAnon), 1000);
-        // Seconds are whole microseconds.
+        // Seconds are whole microseconds; counters are kept as steps, summed back exactly.
+        let throttled = cols.int(Metric::CgroupThrottledUs).unwrap();
+        assert_eq!(throttled.get(0), Some(0));
+        assert_eq!(throttled.get(1), Some(12_345));
         assert_eq!(
-            cols.int(Metric::CgroupThrottledUs).unwrap().get(1999),
-            Some(24_677_655)
+            cols.cumulative(Metric::CgroupThrottledUs).last(),
+            Some((1999.0, 24_677_655.0))
         );
-        assert_eq!(cols.value(Metric::CgroupPeriods, 7), Some(70.0));
+        assert_eq!(cols.value(Metric::CgroupPeriods, 7), Some(10.0));
+        // A week of a counter's steps at 1 Hz takes a byte or two a sample: 10 periods a
+        // second in one byte, 12 ms throttled a second in two.
+        assert_eq!(
+            cols.int(Metric::CgroupPeriods).unwrap().heap_bytes(),
+            2000 + 256 + 16
+        );
+        assert!(
+            throttled.heap_bytes() <= 2 * 2000 + 256 + 16,
+            "{}",
+            throttled.heap_bytes()
+        );
         let bad = Sample {
             t: 2000.0,
             cgroup_cpu_s: Some(-1.0),
@@ -755,6 +812,31 @@ mod tests {
         assert!(cols.push(&bad));
         assert_eq!(cols.impossible_values(), 2);
         assert_eq!(cols.value(Metric::CgroupCpuUs, 2000), None);
+    }
+
+    #[test]
+    fn a_counter_that_goes_down_was_reset_and_counts_from_zero() {
+        let mut cols = Columns::default();
+        for (t, v) in [
+            (0.0, Some(10)),
+            (1.0, Some(15)),
+            (2.0, None),
+            (3.0, Some(20)),
+            (4.0, Some(3)),
+            (5.0, Some(8)),
+        ] {
+            cols.push(&Sample {
+                t,
+                cgroup_oom_kills: v,
+                ..Sample::default()
+            });
+        }
+        let steps: Vec<f64> = cols.points(Metric::CgroupOomKills).map(|p| p.1).collect();
+        assert_eq!(steps, [0.0, 5.0, 5.0, 3.0, 5.0]);
+        assert_eq!(
+            cols.cumulative(Metric::CgroupOomKills).last(),
+            Some((5.0, 18.0))
+        );
     }
 
     #[test]

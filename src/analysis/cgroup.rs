@@ -120,29 +120,18 @@ pub struct CgroupInputs<'a> {
     pub working_set: Option<&'a MetricTrend>,
 }
 
-/// Increase of a cumulative counter over the run, as Prometheus' `increase` reads one: a
-/// value below the one before is a reset (a new cgroup of the same name), counted from 0.
-/// `None` with fewer than two values.
+/// Increase of a cumulative counter over the run (the columns keep its steps, resets
+/// already counted from 0, see [`Metric::is_counter`]). `None` with fewer than two values.
 pub fn counter_increase(columns: &Columns, metric: Metric) -> Option<f64> {
-    let mut values = columns.points(metric).map(|(_, v)| v);
-    let mut prev = values.next()?;
-    let mut total = 0.0;
-    let mut pairs = 0;
-    for v in values {
-        total += if v >= prev { v - prev } else { v };
-        prev = v;
-        pairs += 1;
-    }
-    (pairs > 0).then_some(total)
+    (columns.present(metric) >= 2).then(|| columns.points(metric).map(|(_, step)| step).sum())
 }
 
-/// `(t, increase since the sample before, seconds since it)` of a cumulative counter.
+/// `(t, increase since the value before, seconds since it)` of a cumulative counter.
 fn counter_steps(columns: &Columns, metric: Metric) -> impl Iterator<Item = (f64, f64, f64)> + '_ {
-    let points: Vec<(f64, f64)> = columns.points(metric).collect();
-    (1..points.len()).map(move |i| {
-        let ((t0, v0), (t1, v1)) = (points[i - 1], points[i]);
-        let dv = if v1 >= v0 { v1 - v0 } else { v1 };
-        (t1, dv, t1 - t0)
+    let mut prev_t: Option<f64> = None;
+    columns.points(metric).filter_map(move |(t, step)| {
+        let before = prev_t.replace(t)?;
+        Some((t, step, t - before))
     })
 }
 
@@ -180,7 +169,8 @@ pub fn cgroup_cpu_series(columns: &Columns) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// A cumulative counter's value at time `t`, interpolated between the samples around it.
+/// A counter's running total (`(t, total)`, ascending) at time `t`, interpolated between
+/// the samples around it; `None` outside them.
 fn counter_at(points: &[(f64, f64)], t: f64) -> Option<f64> {
     let i = points.partition_point(|&(pt, _)| pt < t);
     let (t1, v1) = *points.get(i)?;
@@ -315,8 +305,7 @@ fn oom_kills(columns: &Columns, events: &[Event]) -> Vec<OomKill> {
         .collect();
     let points: Vec<(f64, f64)> = columns.points(Metric::CgroupOomKills).collect();
     for i in 1..points.len() {
-        let ((t0, v0), (t1, v1)) = (points[i - 1], points[i]);
-        let rise = if v1 >= v0 { v1 - v0 } else { v1 };
+        let ((t0, _), (t1, rise)) = (points[i - 1], points[i]);
         if rise <= 0.0 {
             continue;
         }
@@ -564,8 +553,8 @@ fn throttled_latency(
     load: &LoadRun,
     th: &Thresholds,
 ) -> Option<ThrottledLatency> {
-    let periods: Vec<(f64, f64)> = columns.points(Metric::CgroupPeriods).collect();
-    let throttled: Vec<(f64, f64)> = columns.points(Metric::CgroupThrottledPeriods).collect();
+    let periods: Vec<(f64, f64)> = columns.cumulative(Metric::CgroupPeriods).collect();
+    let throttled: Vec<(f64, f64)> = columns.cumulative(Metric::CgroupThrottledPeriods).collect();
     let high = th.max_throttled_pct;
     let low = th.max_throttled_pct * UNTHROTTLED_FRACTION_OF_GATE;
     let (mut hot, mut cold) = (Vec::new(), Vec::new());
