@@ -52,10 +52,12 @@ pub enum Metric {
     CgroupMemoryStallSomeUs,
     CgroupMemoryStallFullUs,
     CgroupCpuStallSomeUs,
+    /// v1: 1 when the cgroup was out of memory at the sample (its OOM killer disabled), 0 not.
+    CgroupUnderOom,
 }
 
 /// The integer metrics, in storage order.
-const INT_METRICS: [Metric; 20] = [
+const INT_METRICS: [Metric; 21] = [
     Metric::Rss,
     Metric::Vms,
     Metric::Pss,
@@ -76,6 +78,7 @@ const INT_METRICS: [Metric; 20] = [
     Metric::CgroupMemoryStallSomeUs,
     Metric::CgroupMemoryStallFullUs,
     Metric::CgroupCpuStallSomeUs,
+    Metric::CgroupUnderOom,
 ];
 
 /// A sample's value of an integer metric, as the log has it.
@@ -166,6 +169,7 @@ impl Metric {
             Metric::CgroupMemoryStallSomeUs => Raw::Seconds(s.cgroup_memory_pressure_some_s),
             Metric::CgroupMemoryStallFullUs => Raw::Seconds(s.cgroup_memory_pressure_full_s),
             Metric::CgroupCpuStallSomeUs => Raw::Seconds(s.cgroup_cpu_pressure_some_s),
+            Metric::CgroupUnderOom => Raw::Int(s.cgroup_under_oom.map(u64::from)),
         })
     }
 }

@@ -94,6 +94,9 @@ pub struct CgroupCapacity {
     /// Times the cgroup hit its limit and reclaim could not make room (v2 `oom`).
     pub oom_events: Option<u64>,
     pub oom_kill_events: Vec<OomKill>,
+    /// v1: samples that found the cgroup out of memory with its OOM killer disabled (its
+    /// tasks waiting); null when not read.
+    pub under_oom_samples: Option<u64>,
     /// PSI stall seconds over the run, and as a share of it (percent): some task waiting
     /// for memory, every task waiting; some task waiting for CPU.
     pub memory_stall_some_s: Option<f64>,
@@ -218,12 +221,19 @@ pub fn judge_cgroup(input: &CgroupInputs) -> Option<(CgroupCapacity, Vec<Finding
         .map(|k| (k as u64).max(logged_kills))
         .or((logged_kills > 0).then_some(logged_kills));
     cap.oom_events = counter_increase(columns, Metric::CgroupOomEvents).map(|v| v as u64);
+    cap.under_oom_samples = (columns.present(Metric::CgroupUnderOom) > 0).then(|| {
+        columns
+            .points(Metric::CgroupUnderOom)
+            .filter(|&(_, v)| v > 0.0)
+            .count() as u64
+    });
     if let Some(load) = input.load {
         cap.latency_when_throttled = throttled_latency(columns, load, input.thresholds);
     }
     let mut findings = Vec::new();
     findings.extend(oom_finding(&cap, input.limits));
     findings.extend(oom_without_kill_finding(&cap));
+    findings.extend(under_oom_finding(columns, &cap));
     findings.extend(throttle_finding(&cap, input.limits, input.thresholds));
     findings.extend(pressure_finding(&cap, columns));
     cap.summary = summary(&cap, input.limits);
@@ -400,6 +410,23 @@ fn oom_without_kill_finding(cap: &CgroupCapacity) -> Option<Finding> {
         Subject::Cgroup,
         format!(
             "the cgroup hit its memory limit {count}{times} without an OOM kill: allocations failed or its tasks waited for memory"
+        ),
+    ))
+}
+
+/// v1 with the OOM killer disabled: the cgroup sat out of memory, its tasks waiting.
+fn under_oom_finding(columns: &Columns, cap: &CgroupCapacity) -> Option<Finding> {
+    let samples = cap.under_oom_samples.filter(|&n| n > 0)?;
+    let from = columns
+        .points(Metric::CgroupUnderOom)
+        .find(|&(_, v)| v > 0.0)
+        .map(|(t, _)| t)?;
+    Some(Finding::new(
+        Verdict::Warn,
+        Subject::Cgroup,
+        format!(
+            "the cgroup was out of memory with its OOM killer disabled in {samples} sample(s), from {}: its tasks waited for memory",
+            format_duration_s(from)
         ),
     ))
 }

@@ -508,3 +508,25 @@ fn fail_fast_stops_at_an_oom_kill_and_judges_a_cgroup_on_anon() {
         )
     );
 }
+
+#[test]
+fn a_v1_cgroup_out_of_memory_without_its_killer_warns() {
+    let mut samples = cgroup_samples(60, CgroupShape::default());
+    for s in &mut samples {
+        s.cgroup_under_oom = Some(s.t >= 40.0 && s.t < 45.0);
+    }
+    let v = judge(&cgroup_run(&samples, vec![]));
+    assert_eq!(v.verdict, Verdict::Warn, "{:?}", v.reasons);
+    assert!(
+        v.reasons.iter().any(|r| r
+            == "the cgroup was out of memory with its OOM killer disabled in 5 sample(s), from 40 s: its tasks waited for memory"),
+        "{:?}",
+        v.reasons
+    );
+    assert_eq!(cgroup(&v).under_oom_samples, Some(5));
+    let calm = judge(&cgroup_run(
+        &cgroup_samples(60, CgroupShape::default()),
+        vec![],
+    ));
+    assert_eq!(cgroup(&calm).under_oom_samples, None, "not read: null");
+}

@@ -121,6 +121,13 @@ pub(super) fn cgroup_rows(out: &mut String, cap: &CgroupCapacity) {
         }
     };
     kv(out, "OOM kills", &escape(&kills));
+    if let Some(n) = cap.under_oom_samples.filter(|&n| n > 0) {
+        kv(
+            out,
+            "out of memory, OOM killer disabled (v1)",
+            &escape(&format!("{n} sample(s)")),
+        );
+    }
     if let Some(some) = stall(cap.memory_stall_some_s, cap.memory_stall_some_pct) {
         let full = stall(cap.memory_stall_full_s, cap.memory_stall_full_pct)
             .map_or(String::new(), |f| format!("; every task: {f}"));
