@@ -555,10 +555,19 @@ fn summary(cap: &CgroupCapacity, limits: &Limits) -> Vec<String> {
     }
     match cap.oom_kills {
         Some(0) => out.push("no OOM kill".to_string()),
-        Some(n) => out.push(format!(
-            "{n} OOM kill{} during the run",
-            if n == 1 { "" } else { "s" }
-        )),
+        Some(n) => {
+            let listed: Vec<String> = cap
+                .oom_kill_events
+                .iter()
+                .take(OOM_KILLS_LISTED)
+                .map(|k| format!("{} at {}", victims_text(k), format_duration_s(k.t_s)))
+                .collect();
+            out.push(format!(
+                "{n} OOM kill{} during the run: {}",
+                if n == 1 { "" } else { "s" },
+                listed.join("; ")
+            ));
+        }
         None => {}
     }
     if let Some(some) = cap.memory_stall_some_pct {

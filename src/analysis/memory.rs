@@ -46,7 +46,7 @@ pub fn memory_basis_for(columns: &Columns, cgroup_target: bool) -> MemoryBasis {
         return MemoryBasis {
             metric: JudgedMemory::CgroupAnon,
             reason: format!(
-                "a cgroup: its anon memory (peak {}) is judged, since its memory in use \
+                "the target is a cgroup: its anon memory (peak {}) is judged, since its memory in use \
                  (peak {}, reported, not judged) also counts page cache (peak {}), which the \
                  kernel reclaims before it kills anything",
                 peak(Metric::CgroupAnon),
