@@ -3,19 +3,20 @@
 //! each interval against `--max-throttled`. Drawn only when the run read a cgroup.
 
 use super::axis::{TimeAxis, extent, padded};
+use super::cpu::{MEAN_POINTS, bucket_means};
 use super::legend::legend_item;
 use super::marks::{Mark, place_marks};
 use super::panel::{ChartSpec, Level, PanelSpec, RefLine, within_reach};
-use super::series::{SampleSeries, Trace, trace_values};
+use super::series::{SampleSeries, Trace, trace_values, walk_segments};
 use super::style::{
-    DOUBLE_PANEL_PX, LIMIT_LOOK, PSS_LOOK, RSS_LOOK, SINGLE_PANEL_PX, THRESHOLD_LOOK, USS_LOOK,
-    VMS_LOOK,
+    CPU_LOOK, CPU_MEAN_LOOK, DOUBLE_PANEL_PX, LIMIT_LOOK, PSS_LOOK, RSS_LOOK, SINGLE_PANEL_PX,
+    THRESHOLD_LOOK, USS_LOOK, VMS_LOOK,
 };
 use crate::analysis::RunVerdict;
 use crate::analysis::cgroup::{CgroupCapacity, format_pct, throttled_share_series};
 use crate::columns::Metric;
 use crate::runlog::RunData;
-use crate::units::{format_bytes, format_limit, three_figures};
+use crate::units::{format_bytes, format_limit, short_duration, three_figures};
 
 const MB: f64 = 1e6;
 
@@ -107,9 +108,21 @@ fn throttle_panel(
     if share.is_empty() {
         return None;
     }
-    let look = RSS_LOOK;
-    let trace = Trace::of_segments(&[share], look);
+    let look = CPU_LOOK;
+    let segments = [share];
+    let trace = Trace::of_segments(&segments, look);
     let mut legend = vec![legend_item("periods throttled (%)", look)];
+    // A long run's share per interval is a band; its mean over a few minutes shows the level.
+    let total = segments[0].len();
+    let (means, window_s) = bucket_means(walk_segments(&segments), total, MEAN_POINTS);
+    let mut traces = vec![trace];
+    if window_s > 0.0 {
+        legend.push(legend_item(
+            format!("mean per {}", short_duration(window_s)),
+            CPU_MEAN_LOOK,
+        ));
+        traces.push(Trace::of_segments(&means, CPU_MEAN_LOOK));
+    }
     let gate = verdict.thresholds.max_throttled_pct;
     let level = Level {
         name: format!("--max-throttled {}%", format_pct(gate)),
@@ -120,7 +133,7 @@ fn throttle_panel(
     legend.push(level.legend_item());
     let mut panel = PanelSpec::new("% of periods", (0.0, 100.0));
     panel.caption = Some("CPU throttling".to_string());
-    panel.traces = vec![trace];
+    panel.traces = traces;
     panel.refs = level.line(axis.end_s()).into_iter().collect();
     Some((panel, legend))
 }
@@ -229,6 +242,28 @@ mod tests {
                 "no {label:?} in {texts:?}"
             );
         }
+        // A day at 1 Hz: the share is drawn with its mean over a few minutes.
+        let day = cgroup_run(
+            &cgroup_samples(
+                86_400,
+                CgroupShape {
+                    throttled: 0.34,
+                    ..CgroupShape::default()
+                },
+            ),
+            vec![],
+        );
+        let verdict = analyse(&day, &config);
+        let charts = render_all(&day, &verdict);
+        let (_, svg) = charts.iter().find(|(f, _)| f == CGROUP_CHART_FILE).unwrap();
+        assert_well_formed(CGROUP_CHART_FILE, svg);
+        assert!(svg.len() < 300_000, "{} bytes", svg.len());
+        assert!(
+            super::super::test_kit::texts(svg)
+                .iter()
+                .any(|t| t.starts_with("mean per ")),
+            "no mean line"
+        );
         // A run without a cgroup has no cgroup chart.
         let plain = crate::synthetic::run(&crate::synthetic::linear_rss(60, 0.0), vec![]);
         let verdict = analyse(&plain, &AnalysisConfig::default());
