@@ -199,6 +199,20 @@ pub struct JudgeArgs {
     /// Load gate: fail when the run's throughput is below this many requests per second.
     #[arg(long, value_parser = parse_positive_number, value_name = "RPS")]
     pub min_rps: Option<f64>,
+    /// cgroup CPU throttling: warn when more than this share of the cgroup's CFS periods
+    /// were throttled over the run (e.g. 20% or 20) [default: 20%].
+    #[arg(long, value_parser = parse_percent, value_name = "PCT")]
+    pub max_throttled: Option<f64>,
+    /// What throttling above --max-throttled does to the verdict [default: warn].
+    #[arg(long, value_enum, value_name = "warn|fail")]
+    pub throttled_gate: Option<GateArg>,
+}
+
+/// A gate's weight when it is missed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateArg {
+    Warn,
+    Fail,
 }
 
 #[derive(Debug, Args)]
@@ -478,6 +492,19 @@ pub fn parse_fraction(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A percentage between 0 and 100: `20%` or `20` (the option says PCT, so a bare number
+/// is percent too).
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let trimmed = text.trim();
+    let number = trimmed.strip_suffix('%').unwrap_or(trimmed).trim();
+    match number.parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{text}' is not a percentage between 0 and 100 (examples: 20%, 5, 50%)"
+        )),
+    }
+}
+
 /// A relative increase: `10%`, `150%` or `0.1`; a bare number above 1 is refused as
 /// ambiguous.
 pub fn parse_increase(text: &str) -> Result<f64, String> {
@@ -522,6 +549,12 @@ mod tests {
 
     #[test]
     fn warmup_values() {
+        assert_eq!(parse_percent("20%"), Ok(20.0));
+        assert_eq!(parse_percent(" 5 "), Ok(5.0));
+        assert_eq!(parse_percent("0.5%"), Ok(0.5));
+        assert!(parse_percent("120%").is_err());
+        assert!(parse_percent("-1").is_err());
+        assert!(parse_percent("lots").is_err());
         assert_eq!(parse_warmup("auto"), Ok(WarmupArg::Auto));
         assert_eq!(
             parse_warmup("10m"),

@@ -10,7 +10,12 @@
 //!   after dividing by the largest power of two, up to a 4 KiB page, that divides every
 //!   value: RSS of a 500 MB process in whole pages takes 3 bytes a sample instead of a
 //!   `u64`'s 8 (or the 16 of an `Option<u64>` in a `Sample`);
-//! - CPU, a real number, is an `f64`.
+//! - CPU, a real number, is an `f64`;
+//! - the cgroup's cumulative counters (OOM kills, CFS periods, and seconds throttled, of
+//!   CPU and of pressure stalls as whole microseconds, what the kernel counts in) are kept
+//!   as their increase since the sample before: a second's worth of a counter takes one to
+//!   three bytes where its running total would take five. [`Columns::cumulative`] sums them
+//!   back. A run without a cgroup pays nothing for these columns.
 //!
 //! A value that does not fit the current encoding re-encodes the column once (wider, or a
 //! smaller power of two); that happens a handful of times per column at most.
@@ -30,10 +35,29 @@ pub enum Metric {
     Procs,
     /// CPU used over the last interval, in cores.
     Cpu,
+    /// The cgroup's memory in use, anon, page cache and working set, bytes.
+    CgroupMemory,
+    CgroupAnon,
+    CgroupFile,
+    CgroupWorkingSet,
+    /// The cgroup's cumulative OOM events and OOM kills.
+    CgroupOomEvents,
+    CgroupOomKills,
+    /// Cumulative CFS periods and throttled periods.
+    CgroupPeriods,
+    CgroupThrottledPeriods,
+    /// Cumulative microseconds: throttled, CPU used, memory stalls (some, full), CPU stalls.
+    CgroupThrottledUs,
+    CgroupCpuUs,
+    CgroupMemoryStallSomeUs,
+    CgroupMemoryStallFullUs,
+    CgroupCpuStallSomeUs,
+    /// v1: 1 when the cgroup was out of memory at the sample (its OOM killer disabled), 0 not.
+    CgroupUnderOom,
 }
 
 /// The integer metrics, in storage order.
-const INT_METRICS: [Metric; 7] = [
+const INT_METRICS: [Metric; 21] = [
     Metric::Rss,
     Metric::Vms,
     Metric::Pss,
@@ -41,12 +65,80 @@ const INT_METRICS: [Metric; 7] = [
     Metric::Threads,
     Metric::Fds,
     Metric::Procs,
+    Metric::CgroupMemory,
+    Metric::CgroupAnon,
+    Metric::CgroupFile,
+    Metric::CgroupWorkingSet,
+    Metric::CgroupOomEvents,
+    Metric::CgroupOomKills,
+    Metric::CgroupPeriods,
+    Metric::CgroupThrottledPeriods,
+    Metric::CgroupThrottledUs,
+    Metric::CgroupCpuUs,
+    Metric::CgroupMemoryStallSomeUs,
+    Metric::CgroupMemoryStallFullUs,
+    Metric::CgroupCpuStallSomeUs,
+    Metric::CgroupUnderOom,
 ];
+
+/// A sample's value of an integer metric, as the log has it.
+enum Raw {
+    Int(Option<u64>),
+    /// Seconds, stored as whole microseconds.
+    Seconds(Option<f64>),
+}
 
 impl Metric {
     /// A metric in bytes (the others are counts, or CPU in cores).
     pub fn is_bytes(self) -> bool {
-        matches!(self, Metric::Rss | Metric::Vms | Metric::Pss | Metric::Uss)
+        matches!(
+            self,
+            Metric::Rss
+                | Metric::Vms
+                | Metric::Pss
+                | Metric::Uss
+                | Metric::CgroupMemory
+                | Metric::CgroupAnon
+                | Metric::CgroupFile
+                | Metric::CgroupWorkingSet
+        )
+    }
+
+    /// A cumulative counter of microseconds (stored from the log's seconds).
+    pub fn is_micros(self) -> bool {
+        matches!(
+            self,
+            Metric::CgroupThrottledUs
+                | Metric::CgroupCpuUs
+                | Metric::CgroupMemoryStallSomeUs
+                | Metric::CgroupMemoryStallFullUs
+                | Metric::CgroupCpuStallSomeUs
+        )
+    }
+
+    /// A cumulative counter of the kernel's, kept as its increase since the sample before
+    /// (0 at its first value; a value below the one before is a reset, counted from 0).
+    pub fn is_counter(self) -> bool {
+        self.is_micros()
+            || matches!(
+                self,
+                Metric::CgroupOomEvents
+                    | Metric::CgroupOomKills
+                    | Metric::CgroupPeriods
+                    | Metric::CgroupThrottledPeriods
+            )
+    }
+
+    /// The largest value the metric can take; beyond it a value is impossible.
+    fn bound(self) -> u64 {
+        match self {
+            m if m.is_bytes() => MAX_BYTES,
+            // Cumulative counters of a cgroup: CFS periods (10 per second) and microseconds
+            // of a thousand cores over ten years both stay far below this.
+            m if m.is_micros() => MAX_COUNTER,
+            Metric::CgroupPeriods | Metric::CgroupThrottledPeriods => MAX_COUNTER,
+            _ => MAX_COUNT,
+        }
     }
 
     fn int_slot(self) -> Option<usize> {
@@ -54,16 +146,30 @@ impl Metric {
     }
 
     /// An integer metric's value in a sample, as read (`None` for CPU, a float).
-    fn int_of(self, s: &Sample) -> Option<Option<u64>> {
+    fn raw_of(self, s: &Sample) -> Option<Raw> {
         Some(match self {
-            Metric::Rss => s.rss,
-            Metric::Vms => s.vms,
-            Metric::Pss => s.pss,
-            Metric::Uss => s.uss,
-            Metric::Threads => s.threads,
-            Metric::Fds => s.fds,
-            Metric::Procs => s.procs.map(u64::from),
+            Metric::Rss => Raw::Int(s.rss),
+            Metric::Vms => Raw::Int(s.vms),
+            Metric::Pss => Raw::Int(s.pss),
+            Metric::Uss => Raw::Int(s.uss),
+            Metric::Threads => Raw::Int(s.threads),
+            Metric::Fds => Raw::Int(s.fds),
+            Metric::Procs => Raw::Int(s.procs.map(u64::from)),
             Metric::Cpu => return None,
+            Metric::CgroupMemory => Raw::Int(s.cgroup_memory_bytes),
+            Metric::CgroupAnon => Raw::Int(s.cgroup_anon_bytes),
+            Metric::CgroupFile => Raw::Int(s.cgroup_file_bytes),
+            Metric::CgroupWorkingSet => Raw::Int(s.cgroup_working_set_bytes),
+            Metric::CgroupOomEvents => Raw::Int(s.cgroup_oom_events),
+            Metric::CgroupOomKills => Raw::Int(s.cgroup_oom_kills),
+            Metric::CgroupPeriods => Raw::Int(s.cgroup_periods),
+            Metric::CgroupThrottledPeriods => Raw::Int(s.cgroup_throttled_periods),
+            Metric::CgroupThrottledUs => Raw::Seconds(s.cgroup_throttled_s),
+            Metric::CgroupCpuUs => Raw::Seconds(s.cgroup_cpu_s),
+            Metric::CgroupMemoryStallSomeUs => Raw::Seconds(s.cgroup_memory_pressure_some_s),
+            Metric::CgroupMemoryStallFullUs => Raw::Seconds(s.cgroup_memory_pressure_full_s),
+            Metric::CgroupCpuStallSomeUs => Raw::Seconds(s.cgroup_cpu_pressure_some_s),
+            Metric::CgroupUnderOom => Raw::Int(s.cgroup_under_oom.map(u64::from)),
         })
     }
 }
@@ -87,6 +193,16 @@ struct Presence {
 
 impl Presence {
     fn push(&mut self, present: bool) {
+        // A column that has never had a value keeps no bits: a run without a cgroup pays
+        // nothing for the cgroup's columns.
+        if self.present == 0 {
+            if !present {
+                self.rows += 1;
+                return;
+            }
+            self.bits.resize(self.rows.div_ceil(64), 0);
+            self.ranks.resize(self.rows.div_ceil(ROWS_PER_RANK), 0);
+        }
         if self.rows.is_multiple_of(ROWS_PER_RANK) {
             self.ranks
                 .push(u32::try_from(self.present).unwrap_or(u32::MAX));
@@ -104,7 +220,10 @@ impl Presence {
     }
 
     fn has(&self, row: usize) -> bool {
-        self.bits[row / 64] >> (row % 64) & 1 == 1
+        debug_assert!(row < self.rows, "row {row} of {}", self.rows);
+        self.bits
+            .get(row / 64)
+            .is_some_and(|w| w >> (row % 64) & 1 == 1)
     }
 
     /// Position of row `row`'s value among the values (rows with a value before it).
@@ -366,6 +485,8 @@ pub struct Columns {
     t: Vec<f64>,
     ints: [IntColumn; INT_METRICS.len()],
     cpu: FloatColumn,
+    /// The last value read of each counter (see [`Metric::is_counter`]).
+    counter_last: [Option<u64>; INT_METRICS.len()],
     /// Samples left out for an impossible time, and values read as missing for being
     /// impossible (see [`Columns::push`]).
     rejected_samples: usize,
@@ -380,6 +501,8 @@ pub const MAX_TIME_S: f64 = 10.0 * 365.25 * 86400.0;
 pub const MAX_BYTES: u64 = 1 << 57;
 /// Threads, FDs or processes no metric can reach: 2^32.
 pub const MAX_COUNT: u64 = 1 << 32;
+/// A cumulative counter (CFS periods, microseconds) no cgroup can reach: 2^60.
+pub const MAX_COUNTER: u64 = 1 << 60;
 /// CPU use beyond this many cores is impossible.
 pub const MAX_CORES: f64 = 1e6;
 
@@ -423,16 +546,35 @@ impl Columns {
         }
         self.t.push(t);
         for (slot, metric) in INT_METRICS.iter().enumerate() {
-            if let Some(v) = metric.int_of(sample) {
-                let bound = if metric.is_bytes() {
-                    MAX_BYTES
-                } else {
-                    MAX_COUNT
-                };
-                let possible = v.filter(|&x| x <= bound);
-                self.impossible_values += usize::from(v.is_some() && possible.is_none());
-                self.ints[slot].push(possible);
-            }
+            let Some(raw) = metric.raw_of(sample) else {
+                continue;
+            };
+            let bound = metric.bound();
+            let (read, possible) = match raw {
+                Raw::Int(v) => (v.is_some(), v.filter(|&x| x <= bound)),
+                Raw::Seconds(v) => (
+                    v.is_some(),
+                    v.map(|s| s * 1e6)
+                        .filter(|us| us.is_finite() && (0.0..=bound as f64).contains(us))
+                        .map(|us| us.round() as u64),
+                ),
+            };
+            self.impossible_values += usize::from(read && possible.is_none());
+            let stored = if metric.is_counter() {
+                let last = &mut self.counter_last[slot];
+                let step = possible.map(|v| match *last {
+                    Some(prev) if v >= prev => v - prev,
+                    Some(_) => v,
+                    None => 0,
+                });
+                if possible.is_some() {
+                    *last = possible;
+                }
+                step
+            } else {
+                possible
+            };
+            self.ints[slot].push(stored);
         }
         let cpu = sample
             .cpu
@@ -495,6 +637,17 @@ impl Columns {
         ints.chain(floats)
     }
 
+    /// `(t, increase since the first value)` of a counter (see [`Metric::is_counter`]) at
+    /// every row where it was read: its running total over the run. For any other metric,
+    /// the running sum of its values.
+    pub fn cumulative(&self, metric: Metric) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let mut total = 0.0;
+        self.points(metric).map(move |(t, step)| {
+            total += step;
+            (t, total)
+        })
+    }
+
     /// Largest value of an integer metric.
     pub fn max_int(&self, metric: Metric) -> Option<u64> {
         self.int(metric)?.present_rows().map(|(_, v)| v).max()
@@ -509,141 +662,5 @@ impl Columns {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn int_column_is_exact_and_keeps_missing_values() {
-        let values = [
-            Some(4096 * 50_000),
-            None,
-            Some(4096 * 50_001),
-            Some(1024 * 7), // kB granularity: re-encoded with a smaller shift
-            Some(13),       // odd: shift 0
-            None,
-            Some(u64::from(u32::MAX) * 4096), // needs 8 bytes
-            Some(0),
-        ];
-        let mut col = IntColumn::default();
-        for v in values {
-            col.push(v);
-        }
-        let back: Vec<Option<u64>> = col.iter().collect();
-        assert_eq!(back, values);
-        assert_eq!(col.present(), 6);
-        assert_eq!(col.len(), 8);
-    }
-
-    #[test]
-    fn pages_take_two_bytes_and_counts_one() {
-        let mut rss = IntColumn::default();
-        let mut threads = IntColumn::default();
-        for i in 0..1000u64 {
-            rss.push(Some((48_000 + i) * 4096)); // about 200 MB, in whole pages
-            threads.push(Some(40 + i % 9));
-        }
-        // Values, then one bit per row and an index entry per 512 rows.
-        let presence = 16 * 8 + 2 * 4;
-        assert_eq!(rss.heap_bytes(), 2000 + presence);
-        assert_eq!(threads.heap_bytes(), 1000 + presence);
-        assert_eq!(rss.get(999), Some(48_999 * 4096));
-        assert_eq!(threads.get(8), Some(48));
-    }
-
-    #[test]
-    fn widening_keeps_earlier_values() {
-        let mut col = IntColumn::default();
-        let values = [
-            Some(1),
-            Some(255),
-            None,
-            Some(65_535),
-            Some(1 << 40),
-            Some(u64::MAX),
-        ];
-        for v in values {
-            col.push(v);
-        }
-        let back: Vec<Option<u64>> = col.iter().collect();
-        assert_eq!(&back[..5], &values[..5]);
-        assert_eq!(back[5], Some(u64::MAX));
-    }
-
-    #[test]
-    fn sparse_rows_are_found_by_rank() {
-        // PSS every fifth row over several index blocks; random access agrees with order.
-        let mut col = IntColumn::default();
-        for i in 0..5000u64 {
-            col.push((i % 5 == 0).then_some(i * 1024));
-        }
-        assert_eq!(col.present(), 1000);
-        for i in [0, 1, 5, 511, 512, 515, 1020, 4995, 4999] {
-            let want = (i % 5 == 0).then_some(i as u64 * 1024);
-            assert_eq!(col.get(i), want, "row {i}");
-        }
-        let rows: Vec<usize> = col.present_rows().map(|(r, _)| r).take(3).collect();
-        assert_eq!(rows, [0, 5, 10]);
-        assert!(col.heap_bytes() < 5000, "{}", col.heap_bytes());
-    }
-
-    #[test]
-    fn points_skip_missing_rows() {
-        let mut cols = Columns::default();
-        for i in 0..10 {
-            cols.push(&Sample {
-                t: i as f64,
-                rss: Some(1000 + i),
-                pss: (i % 5 == 0).then_some(2000 + i),
-                cpu: (i > 0).then_some(0.25),
-                ..Sample::default()
-            });
-        }
-        assert_eq!(cols.points(Metric::Rss).count(), 10);
-        let pss: Vec<(f64, f64)> = cols.points(Metric::Pss).collect();
-        assert_eq!(pss, [(0.0, 2000.0), (5.0, 2005.0)]);
-        let column = cols.int(Metric::Pss).unwrap();
-        assert_eq!((column.present(), column.present_value(1)), (2, 2005));
-        assert_eq!(cols.present(Metric::Cpu), 9);
-        assert_eq!(cols.value(Metric::Cpu, 0), None);
-        assert_eq!(
-            cols.value(Metric::Threads, 3),
-            None,
-            "never read: missing, not 0"
-        );
-        assert_eq!(cols.max_int(Metric::Rss), Some(1009));
-        assert_eq!(cols.max_int(Metric::Procs), None);
-    }
-
-    #[test]
-    fn impossible_times_and_values_are_left_out_and_counted() {
-        let at = |t: f64, rss: u64| Sample {
-            t,
-            rss: Some(rss),
-            cpu: Some(0.5),
-            ..Sample::default()
-        };
-        let mut cols = Columns::default();
-        assert!(cols.push(&at(0.0, 100)));
-        assert!(!cols.push(&at(f64::NAN, 100)));
-        assert!(!cols.push(&at(1e308, 100)), "beyond ten years");
-        assert!(!cols.push(&at(-1.0, 100)));
-        assert!(cols.push(&at(2.0, 200)));
-        assert!(!cols.push(&at(1.0, 100)), "before the row ahead of it");
-        assert!(
-            cols.push(&at(2.0, u64::MAX)),
-            "the row stays, the value goes"
-        );
-        assert!(cols.push(&Sample {
-            t: 3.0,
-            threads: Some(u64::MAX),
-            cpu: Some(f64::INFINITY),
-            ..Sample::default()
-        }));
-        assert_eq!(cols.len(), 4);
-        assert_eq!((cols.rejected_samples(), cols.impossible_values()), (4, 3));
-        assert_eq!(cols.value(Metric::Rss, 2), None);
-        assert_eq!(cols.value(Metric::Threads, 3), None);
-        assert_eq!(cols.value(Metric::Cpu, 3), None);
-        assert_eq!(cols.max_int(Metric::Rss), Some(200));
-    }
-}
+#[path = "columns_tests.rs"]
+mod tests;

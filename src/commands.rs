@@ -169,8 +169,8 @@ impl EarlyStop for FailFastCheck {
         // What is on disk: the newest samples (at most 200 ms of them) may still be in the
         // writer's buffer, which only delays a stop by that much.
         let run = runlog::read_run(&self.run_dir).ok()?;
-        sequential::certain_fail(
-            &run.columns,
+        sequential::certain_fail_of_run(
+            &run,
             &self.thresholds,
             sequential::warmup_setting(&self.thresholds),
             self.schedule.looks,

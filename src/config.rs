@@ -12,7 +12,7 @@ use crate::load::LoadPlan;
 use crate::load::scenario::{self, LoadOverrides, ThinkTime};
 use crate::record::PssInterval;
 use crate::report::ci::{CiOutputs, check_output_file};
-use crate::runlog::{Limits, Thresholds};
+use crate::runlog::{GateLevel, Limits, Thresholds};
 use crate::sample::Backend;
 use crate::target::{Pick, TargetSpec};
 
@@ -365,6 +365,8 @@ pub struct JudgeOverrides {
     pub max_p99_ms: Option<f64>,
     pub max_error_rate: Option<f64>,
     pub min_rps: Option<f64>,
+    pub max_throttled_pct: Option<f64>,
+    pub throttled_gate: Option<GateLevel>,
     pub limits: LimitOptions,
 }
 
@@ -383,6 +385,11 @@ impl JudgeOverrides {
             max_p99_ms: judge.max_p99.map(|d| d.as_secs_f64() * 1e3),
             max_error_rate: judge.max_error_rate,
             min_rps: judge.min_rps,
+            max_throttled_pct: judge.max_throttled,
+            throttled_gate: judge.throttled_gate.map(|g| match g {
+                crate::cli::GateArg::Warn => GateLevel::Warn,
+                crate::cli::GateArg::Fail => GateLevel::Fail,
+            }),
             limits: LimitOptions {
                 mem_limit_bytes: judge.mem_limit,
                 cpu_limit_cores: judge.cpu_limit,
@@ -412,6 +419,8 @@ impl JudgeOverrides {
             max_p99_ms: self.max_p99_ms.or(base.max_p99_ms),
             max_error_rate: self.max_error_rate.or(base.max_error_rate),
             min_rps: self.min_rps.or(base.min_rps),
+            max_throttled_pct: self.max_throttled_pct.unwrap_or(base.max_throttled_pct),
+            throttled_gate: self.throttled_gate.unwrap_or(base.throttled_gate),
         };
         if th.warn_growth_bytes_per_min > th.max_growth_bytes_per_min {
             if self.warn_growth_bytes_per_min.is_some() {
@@ -612,8 +621,24 @@ mod tests {
         let recorded = Thresholds {
             max_p95_ms: Some(50.0),
             warmup_s: Some(30.0),
+            max_throttled_pct: 40.0,
             ..Thresholds::default()
         };
+        let gate = JudgeOverrides {
+            throttled_gate: Some(GateLevel::Fail),
+            ..JudgeOverrides::default()
+        };
+        let th = gate.resolve(&recorded).unwrap();
+        assert_eq!(
+            (th.max_throttled_pct, th.throttled_gate),
+            (40.0, GateLevel::Fail)
+        );
+        // A log written before these thresholds existed reads with their defaults.
+        let mut old = serde_json::to_value(Thresholds::default()).unwrap();
+        old.as_object_mut().unwrap().remove("max_throttled_pct");
+        old.as_object_mut().unwrap().remove("throttled_gate");
+        let old: Thresholds = serde_json::from_value(old).unwrap();
+        assert_eq!(old, Thresholds::default());
         let auto = JudgeOverrides {
             warmup_s: Some(None),
             ..JudgeOverrides::default()

@@ -430,6 +430,10 @@ fn to_samples(raw: &[f64], kind: MetricKind) -> (Vec<Sample>, Vec<f64>, Vec<f64>
             MetricKind::Pss => s.pss = Some(q),
             MetricKind::Uss => s.uss = Some(q),
             MetricKind::Rss => s.rss = Some(q),
+            MetricKind::CgroupMemory => s.cgroup_memory_bytes = Some(q),
+            MetricKind::CgroupAnon => s.cgroup_anon_bytes = Some(q),
+            MetricKind::CgroupFile => s.cgroup_file_bytes = Some(q),
+            MetricKind::CgroupWorkingSet => s.cgroup_working_set_bytes = Some(q),
         }
         samples.push(s);
         t.push(i as f64);

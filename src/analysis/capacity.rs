@@ -186,7 +186,11 @@ pub struct CapacityJudged {
 }
 
 /// Median of `metric` after the warm-up its trend found (all samples without a trend).
-fn steady(columns: &Columns, metric: Metric, trend: Option<&MetricTrend>) -> Option<u64> {
+pub(super) fn steady(
+    columns: &Columns,
+    metric: Metric,
+    trend: Option<&MetricTrend>,
+) -> Option<u64> {
     let (first_t, _) = columns.points(metric).next()?;
     let from = first_t + trend.map_or(0.0, |r| r.warmup_s);
     let after = || {

@@ -60,6 +60,14 @@ pub fn judge_exit(who: Who, exit: Exit, at_s: f64) -> Finding {
     Finding::new(verdict, Subject::Exit, text)
 }
 
+/// Whether `pid` was seen to go as its cgroup's OOM-kill count rose.
+fn oom_victim(events: &[Event], pid: u32) -> bool {
+    events.iter().any(|e| match &e.kind {
+        EventKind::OomKill { victims, .. } => victims.iter().any(|v| v.pid == pid),
+        _ => false,
+    })
+}
+
 /// Findings from the run's events, in the order they happened.
 pub fn judge_events(events: &[Event]) -> Vec<Finding> {
     events
@@ -70,11 +78,17 @@ pub fn judge_events(events: &[Event]) -> Vec<Finding> {
             } => None,
             EventKind::TargetExit {
                 pid, code, signal, ..
-            } => Some(judge_exit(
-                Who::Target { pid: *pid },
-                Exit::from_parts(*code, *signal),
-                event.t,
-            )),
+            } => {
+                let mut finding = judge_exit(
+                    Who::Target { pid: *pid },
+                    Exit::from_parts(*code, *signal),
+                    event.t,
+                );
+                if oom_victim(events, *pid) {
+                    finding.text.push_str(": the OOM killer killed it");
+                }
+                Some(finding)
+            }
             EventKind::FailFast { reason } => Some(Finding::new(
                 Verdict::Fail,
                 Subject::FailFast,

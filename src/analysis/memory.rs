@@ -4,6 +4,11 @@
 //! 71 MB of PSS), so the growth that is judged and the figure set against the memory limit
 //! are PSS, which splits each shared page among its sharers and so sums to what the
 //! processes use. Summed RSS stays in the verdict, marked not judged.
+//!
+//! A cgroup target (`--cgroup`, `--container`) is judged on the cgroup's anon memory: its
+//! memory in use also counts page cache, which grows on any busy service and which the
+//! kernel reclaims before it kills anything, so judging it would call a file server a
+//! leak. Memory in use, page cache and the working set are reported, not judged.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,8 +24,49 @@ pub struct MemoryBasis {
     pub reason: String,
 }
 
-/// Choose the judged memory from what the run's columns hold.
+/// Choose the judged memory of a process target from what the run's columns hold.
 pub fn memory_basis(columns: &Columns) -> MemoryBasis {
+    memory_basis_for(columns, false)
+}
+
+/// Choose the judged memory: for a cgroup target (`cgroup_target`, the header's
+/// `target.cgroup.is_target`) its anon memory when it was read in enough samples, else
+/// what a process target would be judged on, and why.
+pub fn memory_basis_for(columns: &Columns, cgroup_target: bool) -> MemoryBasis {
+    if !cgroup_target {
+        return process_basis(columns);
+    }
+    let anon_samples = columns.present(Metric::CgroupAnon);
+    if anon_samples >= MIN_SAMPLES_FOR_TREND {
+        let peak = |m| {
+            columns
+                .max_int(m)
+                .map_or_else(|| "unknown".to_string(), |b| format_bytes(b as f64))
+        };
+        return MemoryBasis {
+            metric: JudgedMemory::CgroupAnon,
+            reason: format!(
+                "the target is a cgroup: its anon memory (peak {}) is judged, since its memory in use \
+                 (peak {}, reported, not judged) also counts page cache (peak {}), which the \
+                 kernel reclaims before it kills anything",
+                peak(Metric::CgroupAnon),
+                peak(Metric::CgroupMemory),
+                peak(Metric::CgroupFile)
+            ),
+        };
+    }
+    let fallback = process_basis(columns);
+    MemoryBasis {
+        metric: fallback.metric,
+        reason: format!(
+            "a cgroup whose anon memory was read in only {anon_samples} samples (at least \
+             {MIN_SAMPLES_FOR_TREND} are needed), so its processes are judged: {}",
+            fallback.reason
+        ),
+    }
+}
+
+fn process_basis(columns: &Columns) -> MemoryBasis {
     let max_procs = columns.max_int(Metric::Procs).unwrap_or(1);
     if max_procs <= 1 {
         return MemoryBasis {
@@ -95,6 +141,33 @@ mod tests {
         assert_eq!(basis.metric, JudgedMemory::Pss);
         assert!(basis.reason.contains("4 processes"), "{}", basis.reason);
         assert!(basis.reason.contains("not judged"), "{}", basis.reason);
+    }
+
+    #[test]
+    fn a_cgroup_target_is_judged_on_anon_when_it_was_read() {
+        let mut cols = columns(4, 2, 30);
+        assert_eq!(memory_basis_for(&cols, true).metric, JudgedMemory::Pss);
+        assert!(
+            memory_basis_for(&cols, true)
+                .reason
+                .contains("read in only 0 samples")
+        );
+        cols = Columns::default();
+        for i in 0..30 {
+            cols.push(&Sample {
+                t: i as f64,
+                rss: Some(1 << 20),
+                cgroup_anon_bytes: Some(50 << 20),
+                cgroup_file_bytes: Some(200 << 20),
+                cgroup_memory_bytes: Some(260 << 20),
+                ..Sample::default()
+            });
+        }
+        let basis = memory_basis_for(&cols, true);
+        assert_eq!(basis.metric, JudgedMemory::CgroupAnon);
+        assert!(basis.reason.contains("peak 52.4 MB"), "{}", basis.reason);
+        // A process whose cgroup is read alongside keeps its own judged memory.
+        assert_eq!(memory_basis_for(&cols, false).metric, JudgedMemory::Rss);
     }
 
     #[test]

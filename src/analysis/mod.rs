@@ -3,6 +3,7 @@
 //! No I/O here: input is a run already read into columns.
 
 pub mod capacity;
+pub mod cgroup;
 pub mod compare;
 pub mod exits;
 pub mod fleet;
@@ -108,15 +109,7 @@ fn judge_metrics(
             continue;
         };
         findings.extend(judged.finding);
-        let slot = match kind {
-            MetricKind::Rss => &mut metrics.rss,
-            MetricKind::Vms => &mut metrics.vms,
-            MetricKind::Pss => &mut metrics.pss,
-            MetricKind::Uss => &mut metrics.uss,
-            MetricKind::Threads => &mut metrics.threads,
-            MetricKind::Fds => &mut metrics.fds,
-        };
-        *slot = Some(judged.trend);
+        *metrics.slot_mut(kind) = Some(judged.trend);
     }
     (metrics, findings, lives_judged)
 }
@@ -161,9 +154,15 @@ fn judge_log(run: &RunData, metrics: &Metrics, th: &Thresholds) -> Vec<Finding> 
 
 /// The trends of the judged metrics that were fitted.
 fn judged_trends(metrics: &Metrics) -> impl Iterator<Item = &MetricTrend> {
-    [&metrics.rss, &metrics.uss, &metrics.threads, &metrics.fds]
-        .into_iter()
-        .flatten()
+    [
+        &metrics.rss,
+        &metrics.uss,
+        &metrics.threads,
+        &metrics.fds,
+        &metrics.cgroup_anon,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// What the data cannot support: impossible samples and values, a warm-up longer than the
@@ -256,7 +255,8 @@ fn pass_summary(kind: MetricKind, trend: &MetricTrend, th: &Thresholds) -> Findi
 pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
     let columns = &run.columns;
     let th = &config.thresholds;
-    let basis = memory::memory_basis(columns);
+    let cgroup_target = run.header.target.cgroup.as_ref();
+    let basis = memory::memory_basis_for(columns, cgroup_target.is_some_and(|c| c.is_target));
     let memory_kind = basis.metric.kind();
     let restart_times = lives::restart_times(&run.events);
     let (mut metrics, mut findings, lives_judged) =
@@ -275,6 +275,19 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         &config.limits,
     );
     findings.extend(judged.findings);
+    let mut capacity = judged.capacity;
+    if let Some((cgroup, cgroup_findings)) = cgroup::judge_cgroup(&cgroup::CgroupInputs {
+        columns,
+        events: &run.events,
+        target: cgroup_target,
+        limits: &config.limits,
+        thresholds: th,
+        load: run.load.as_ref(),
+        working_set: metrics.cgroup_working_set.as_ref(),
+    }) {
+        capacity.cgroup = Some(cgroup);
+        findings.extend(cgroup_findings);
+    }
     if let Some(note) = judged.time_to_limit {
         // Said on the judged memory's growth finding when there is one.
         match findings
@@ -323,7 +336,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         duration_s: run_span_s(columns),
         samples: columns.len(),
         metrics,
-        capacity: judged.capacity,
+        capacity,
         thresholds: th.clone(),
         run: run_summary(run),
         load,

@@ -10,7 +10,9 @@
 
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
-use super::{MetricKind, Verdict, Warmup, fit_linear, judge_trend_judging, prepare_series};
+use super::{
+    JudgedMemory, MetricKind, Verdict, Warmup, fit_linear, judge_trend_judging, prepare_series,
+};
 use crate::columns::Columns;
 use crate::runlog::Thresholds;
 use crate::units::format_duration_s;
@@ -94,13 +96,59 @@ pub fn certain_fail(
     alpha: f64,
     earliest_s: f64,
 ) -> Option<String> {
+    // The memory the verdict judges: PSS, not summed RSS, when there are several processes.
+    let memory = super::memory::memory_basis(columns).metric;
+    certain_fail_judging(columns, memory, thresholds, warmup, k, alpha, earliest_s)
+}
+
+/// [`certain_fail`] of a whole run as its log holds it: an OOM kill in its cgroup is a
+/// certain fail at once; a cgroup target's growth is judged on its anon memory.
+pub fn certain_fail_of_run(
+    run: &crate::runlog::RunData,
+    thresholds: &Thresholds,
+    warmup: Warmup,
+    k: u32,
+    alpha: f64,
+    earliest_s: f64,
+) -> Option<String> {
+    if let Some(reason) =
+        super::cgroup::oom_kill_reason(&run.columns, &run.events, &run.header.limits)
+    {
+        return Some(reason);
+    }
+    let cgroup_target = run
+        .header
+        .target
+        .cgroup
+        .as_ref()
+        .is_some_and(|c| c.is_target);
+    let memory = super::memory::memory_basis_for(&run.columns, cgroup_target).metric;
+    certain_fail_judging(
+        &run.columns,
+        memory,
+        thresholds,
+        warmup,
+        k,
+        alpha,
+        earliest_s,
+    )
+}
+
+/// [`certain_fail`] with the judged memory given.
+fn certain_fail_judging(
+    columns: &Columns,
+    memory: JudgedMemory,
+    thresholds: &Thresholds,
+    warmup: Warmup,
+    k: u32,
+    alpha: f64,
+    earliest_s: f64,
+) -> Option<String> {
     let span_s = columns.t().last()? - columns.t().first()?;
     if span_s < earliest_s {
         return None;
     }
     let level = alpha_at_look(alpha, k);
-    // The memory the verdict judges: PSS, not summed RSS, when there are several processes.
-    let memory = super::memory::memory_basis(columns).metric;
     let metrics = [
         (memory.kind(), thresholds.max_growth_bytes_per_min),
         (MetricKind::Uss, thresholds.max_growth_bytes_per_min),

@@ -23,6 +23,14 @@ pub enum MetricKind {
     Uss,
     Threads,
     Fds,
+    /// The cgroup's memory in use (page cache and kernel memory included); reported.
+    CgroupMemory,
+    /// The cgroup's anonymous memory: judged for a cgroup target.
+    CgroupAnon,
+    /// The cgroup's page cache (reclaimable); reported.
+    CgroupFile,
+    /// The cgroup's working set (in use minus inactive page cache); reported.
+    CgroupWorkingSet,
 }
 
 impl MetricKind {
@@ -34,6 +42,10 @@ impl MetricKind {
             MetricKind::Uss => "USS",
             MetricKind::Threads => "Threads",
             MetricKind::Fds => "FDs",
+            MetricKind::CgroupMemory => "cgroup memory",
+            MetricKind::CgroupAnon => "cgroup anon memory",
+            MetricKind::CgroupFile => "cgroup page cache",
+            MetricKind::CgroupWorkingSet => "cgroup working set",
         }
     }
 
@@ -46,17 +58,25 @@ impl MetricKind {
             MetricKind::Uss => Metric::Uss,
             MetricKind::Threads => Metric::Threads,
             MetricKind::Fds => Metric::Fds,
+            MetricKind::CgroupMemory => Metric::CgroupMemory,
+            MetricKind::CgroupAnon => Metric::CgroupAnon,
+            MetricKind::CgroupFile => Metric::CgroupFile,
+            MetricKind::CgroupWorkingSet => Metric::CgroupWorkingSet,
         }
     }
 
     /// Every metric with a trend, in the order they are judged and reported.
-    pub const ALL: [MetricKind; 6] = [
+    pub const ALL: [MetricKind; 10] = [
         MetricKind::Rss,
         MetricKind::Vms,
         MetricKind::Pss,
         MetricKind::Uss,
         MetricKind::Threads,
         MetricKind::Fds,
+        MetricKind::CgroupMemory,
+        MetricKind::CgroupAnon,
+        MetricKind::CgroupFile,
+        MetricKind::CgroupWorkingSet,
     ];
 
     pub fn is_bytes(self) -> bool {
@@ -80,7 +100,10 @@ impl MetricKind {
     }
 
     /// [`MetricKind::thresholds`] in a run whose memory is judged on `memory`: with
-    /// several processes PSS is judged in RSS's place (and RSS only reported).
+    /// several processes PSS is judged in RSS's place (and RSS only reported); for a cgroup
+    /// target its anon memory is, and summed RSS and USS (which counts private file pages
+    /// the kernel can reclaim) are only reported. The cgroup's other memory figures are
+    /// never judged: page cache grows on any busy service.
     pub fn thresholds_judging(self, th: &Thresholds, memory: JudgedMemory) -> Option<(f64, f64)> {
         let memory_judged = |kind| {
             if memory == kind {
@@ -92,6 +115,8 @@ impl MetricKind {
         let kind = match self {
             MetricKind::Rss => memory_judged(JudgedMemory::Rss)?,
             MetricKind::Pss => memory_judged(JudgedMemory::Pss)?,
+            MetricKind::CgroupAnon => memory_judged(JudgedMemory::CgroupAnon)?,
+            MetricKind::Uss if memory == JudgedMemory::CgroupAnon => return None,
             other => other,
         };
         match kind {
@@ -102,7 +127,12 @@ impl MetricKind {
                 Some((th.max_thread_growth_per_min, th.max_thread_growth_per_min))
             }
             MetricKind::Fds => Some((th.max_fd_growth_per_min, th.max_fd_growth_per_min)),
-            MetricKind::Vms | MetricKind::Pss => None,
+            MetricKind::Vms
+            | MetricKind::Pss
+            | MetricKind::CgroupMemory
+            | MetricKind::CgroupAnon
+            | MetricKind::CgroupFile
+            | MetricKind::CgroupWorkingSet => None,
         }
     }
 
@@ -116,13 +146,15 @@ impl MetricKind {
 
 /// The memory that is judged for growth and set against the limit: RSS for one process;
 /// PSS (each shared page split among the processes that map it) when a run covers several,
-/// since summed RSS counts a shared page once per process. See `analysis::memory`.
+/// since summed RSS counts a shared page once per process; the cgroup's anon memory for a
+/// cgroup target (its page cache is reclaimable). See `analysis::memory`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum JudgedMemory {
     #[default]
     Rss,
     Pss,
+    CgroupAnon,
 }
 
 impl JudgedMemory {
@@ -130,6 +162,7 @@ impl JudgedMemory {
         match self {
             JudgedMemory::Rss => MetricKind::Rss,
             JudgedMemory::Pss => MetricKind::Pss,
+            JudgedMemory::CgroupAnon => MetricKind::CgroupAnon,
         }
     }
 }

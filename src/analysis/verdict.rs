@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::load::LoadSummary;
-use super::trend::JudgedMemory;
+use super::trend::{JudgedMemory, MetricKind};
 use crate::runlog::{StopReason, TargetInfo, Thresholds};
 use crate::units::format_limit;
 use crate::units::short_duration;
@@ -83,14 +83,58 @@ pub struct Metrics {
     pub threads: Option<MetricTrend>,
     pub fds: Option<MetricTrend>,
     pub cpu: Option<CpuSummary>,
+    /// The cgroup's memory (a cgroup target, or the cgroup a process lives in): in use,
+    /// anon, page cache, working set. Anon is judged for a cgroup target; the others are
+    /// reported. Null when no cgroup was read (and absent in older verdicts).
+    #[serde(default)]
+    pub cgroup_memory: Option<MetricTrend>,
+    #[serde(default)]
+    pub cgroup_anon: Option<MetricTrend>,
+    #[serde(default)]
+    pub cgroup_file: Option<MetricTrend>,
+    #[serde(default)]
+    pub cgroup_working_set: Option<MetricTrend>,
 }
 
 impl Metrics {
-    /// The trend of the judged memory (RSS or PSS), when one was fitted.
+    /// The trend of the judged memory (RSS, PSS or the cgroup's anon), when one was fitted.
     pub fn judged_memory(&self, memory: JudgedMemory) -> Option<&MetricTrend> {
-        match memory {
-            JudgedMemory::Rss => self.rss.as_ref(),
-            JudgedMemory::Pss => self.pss.as_ref(),
+        self.of(memory.kind())
+    }
+
+    /// The trend of one metric, when one was fitted.
+    pub fn of(&self, kind: MetricKind) -> Option<&MetricTrend> {
+        self.slot(kind).as_ref()
+    }
+
+    fn slot(&self, kind: MetricKind) -> &Option<MetricTrend> {
+        match kind {
+            MetricKind::Rss => &self.rss,
+            MetricKind::Vms => &self.vms,
+            MetricKind::Pss => &self.pss,
+            MetricKind::Uss => &self.uss,
+            MetricKind::Threads => &self.threads,
+            MetricKind::Fds => &self.fds,
+            MetricKind::CgroupMemory => &self.cgroup_memory,
+            MetricKind::CgroupAnon => &self.cgroup_anon,
+            MetricKind::CgroupFile => &self.cgroup_file,
+            MetricKind::CgroupWorkingSet => &self.cgroup_working_set,
+        }
+    }
+
+    /// Where one metric's trend goes.
+    pub fn slot_mut(&mut self, kind: MetricKind) -> &mut Option<MetricTrend> {
+        match kind {
+            MetricKind::Rss => &mut self.rss,
+            MetricKind::Vms => &mut self.vms,
+            MetricKind::Pss => &mut self.pss,
+            MetricKind::Uss => &mut self.uss,
+            MetricKind::Threads => &mut self.threads,
+            MetricKind::Fds => &mut self.fds,
+            MetricKind::CgroupMemory => &mut self.cgroup_memory,
+            MetricKind::CgroupAnon => &mut self.cgroup_anon,
+            MetricKind::CgroupFile => &mut self.cgroup_file,
+            MetricKind::CgroupWorkingSet => &mut self.cgroup_working_set,
         }
     }
 }
@@ -139,6 +183,10 @@ pub struct Capacity {
     pub cpu_over_95pct_longest_s: Option<f64>,
     /// Where that span began, seconds since the start of the run.
     pub cpu_over_95pct_from_s: Option<f64>,
+    /// The cgroup's figures (a cgroup target, or the cgroup a process lives in): working
+    /// set against the limit, throttling, OOM kills, pressure; null when none was read.
+    #[serde(default)]
+    pub cgroup: Option<super::cgroup::CgroupCapacity>,
 }
 
 /// How the run went, as far as the log tells.
@@ -199,6 +247,8 @@ pub enum Subject {
     Cpu,
     /// Memory against its limit.
     Memory,
+    /// The cgroup's own counters: OOM kills, throttling, pressure.
+    Cgroup,
     /// How the target or the load command ended.
     Exit,
     /// `--fail-fast` stopped the run.

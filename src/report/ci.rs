@@ -375,7 +375,77 @@ fn capacity_items(verdict: &RunVerdict) -> Vec<CiItem> {
             details: Vec::new(),
         });
     }
+    items.extend(cgroup_items(verdict));
     items
+}
+
+/// The cgroup's checks, when the run read one: OOM kills (any fails) and CPU throttling
+/// against `--max-throttled`.
+fn cgroup_items(verdict: &RunVerdict) -> Vec<CiItem> {
+    let Some(cg) = &verdict.capacity.cgroup else {
+        return Vec::new();
+    };
+    let th = &verdict.thresholds;
+    let killed = reasons_opening(verdict, &["the OOM killer killed ".to_string()]);
+    let (status, message) = match cg.oom_kills {
+        _ if !killed.is_empty() => (CiStatus::Fail, join_reasons(killed.into_iter())),
+        Some(_) => (CiStatus::Pass, "no OOM kill during the run".to_string()),
+        None => (
+            CiStatus::Skipped,
+            "the OOM-kill count could not be read".to_string(),
+        ),
+    };
+    let oom = CiItem {
+        classname: CLASS_CAPACITY.to_string(),
+        name: "OOM kills".to_string(),
+        status,
+        message,
+        value: cg
+            .oom_kills
+            .map_or_else(|| "not read".to_string(), |n| n.to_string()),
+        threshold: "0".to_string(),
+        details: Vec::new(),
+    };
+    let gate = format!(
+        "{}%",
+        crate::analysis::cgroup::format_pct(th.max_throttled_pct)
+    );
+    let over: Vec<&str> = verdict
+        .reasons
+        .iter()
+        .filter(|r| r.contains("above --max-throttled"))
+        .map(String::as_str)
+        .collect();
+    let (status, value, message) = match cg.throttled_pct {
+        None => (
+            CiStatus::Skipped,
+            "no period counted".to_string(),
+            "no CFS period was counted (no CPU quota)".to_string(),
+        ),
+        Some(pct) => {
+            let value = format!("{}% of periods", three_figures(pct));
+            if over.is_empty() {
+                let message = format!("throttled in {value}, within --max-throttled {gate}");
+                (CiStatus::Pass, value, message)
+            } else {
+                let status = match th.throttled_gate {
+                    crate::runlog::GateLevel::Warn => CiStatus::Warn,
+                    crate::runlog::GateLevel::Fail => CiStatus::Fail,
+                };
+                (status, value, join_reasons(over.into_iter()))
+            }
+        }
+    };
+    let throttling = CiItem {
+        classname: CLASS_CAPACITY.to_string(),
+        name: "CPU throttling".to_string(),
+        status,
+        message,
+        value,
+        threshold: gate,
+        details: Vec::new(),
+    };
+    vec![oom, throttling]
 }
 
 /// The stable name of a load gate's check: `p95 latency gate`.

@@ -254,3 +254,49 @@ fn outputs_are_written_and_the_step_summary_appended() {
     assert!(!err.is_bad_input(), "{err}");
     assert!(dir.path().join("again.md").is_file());
 }
+
+#[test]
+fn a_cgroup_run_has_oom_and_throttling_checks_that_claim_their_reasons() {
+    use crate::synthetic::{CgroupShape, cgroup_header, cgroup_run, cgroup_samples};
+    let config = AnalysisConfig {
+        limits: cgroup_header().limits,
+        ..AnalysisConfig::default()
+    };
+    let mut samples = cgroup_samples(
+        300,
+        CgroupShape {
+            throttled: 0.34,
+            ..CgroupShape::default()
+        },
+    );
+    for s in samples.iter_mut().filter(|s| s.t >= 200.0) {
+        s.cgroup_oom_kills = Some(1);
+    }
+    let verdict = analyse(&cgroup_run(&samples, vec![]), &config);
+    let items = run_items(&verdict, Vec::new());
+    let oom = find(&items, "OOM kills");
+    assert_eq!((oom.status, oom.value.as_str()), (CiStatus::Fail, "1"));
+    assert!(
+        oom.message.starts_with("the OOM killer killed 1 process"),
+        "{}",
+        oom.message
+    );
+    let throttling = find(&items, "CPU throttling");
+    assert_eq!(throttling.status, CiStatus::Warn);
+    assert_eq!(throttling.threshold, "20%");
+    assert!(
+        !items.iter().any(|i| i.name == OTHER_FINDINGS),
+        "every reason has its check: {:?}",
+        verdict.reasons
+    );
+    // No kill, no throttling: both pass; a run without a cgroup has neither check.
+    let calm = analyse(
+        &cgroup_run(&cgroup_samples(300, CgroupShape::default()), vec![]),
+        &config,
+    );
+    let items = run_items(&calm, Vec::new());
+    assert_eq!(find(&items, "OOM kills").status, CiStatus::Pass);
+    assert_eq!(find(&items, "CPU throttling").status, CiStatus::Pass);
+    let plain = run_items(&judged(0.0, vec![], &AnalysisConfig::default()), Vec::new());
+    assert!(!plain.iter().any(|i| i.name == "OOM kills"));
+}

@@ -33,13 +33,14 @@ pub use html::{
 
 /// Every file the report of a run may write (`record --force` removes those of the run it
 /// replaces).
-pub const OUTPUT_FILES: [&str; 6] = [
+pub const OUTPUT_FILES: [&str; 7] = [
     VERDICT_FILE,
     REPORT_FILE,
     charts::CHART_FILES[0],
     charts::CHART_FILES[1],
     charts::CHART_FILES[2],
     charts::CHART_FILES[3],
+    charts::CHART_FILES[4],
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -163,7 +164,7 @@ pub fn write_all(
 }
 
 /// The metric trends in display order, with their display names.
-fn metric_trends(m: &Metrics) -> [(&'static str, Option<&MetricTrend>); 6] {
+fn metric_trends(m: &Metrics) -> [(&'static str, Option<&MetricTrend>); 10] {
     [
         ("RSS", m.rss.as_ref()),
         ("PSS", m.pss.as_ref()),
@@ -171,6 +172,10 @@ fn metric_trends(m: &Metrics) -> [(&'static str, Option<&MetricTrend>); 6] {
         ("VMS", m.vms.as_ref()),
         ("threads", m.threads.as_ref()),
         ("FDs", m.fds.as_ref()),
+        ("cgroup anon", m.cgroup_anon.as_ref()),
+        ("cgroup in use", m.cgroup_memory.as_ref()),
+        ("cgroup cache", m.cgroup_file.as_ref()),
+        ("working set", m.cgroup_working_set.as_ref()),
     ]
 }
 
@@ -220,9 +225,9 @@ fn pid_list(target: &TargetInfo) -> String {
         .join(", ")
 }
 
-fn trend_row(name: &str, trend: &MetricTrend) -> String {
+fn trend_row(name: &str, trend: &MetricTrend, width: usize) -> String {
     format!(
-        "  {name:<8} {:<5} {:>14}  95% CI {} to {}   first {}  last {}  peak {}",
+        "  {name:<width$} {:<5} {:>14}  95% CI {} to {}   first {}  last {}  peak {}",
         trend_verdict(trend),
         trend_rate(trend, trend.slope_per_min),
         trend_rate(trend, trend.slope_ci[0]),
@@ -350,15 +355,21 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
         out.push_str(&format!("  - {reason}\n"));
     }
     let m = &verdict.metrics;
+    // Names padded to the longest shown (8 at least: "threads", "CPU" line up as before).
+    let width = metric_trends(m)
+        .iter()
+        .filter(|(_, t)| t.is_some())
+        .map(|(name, _)| name.len())
+        .fold(8, usize::max);
     for (name, trend) in metric_trends(m) {
         if let Some(t) = trend {
-            out.push_str(&trend_row(name, t));
+            out.push_str(&trend_row(name, t, width));
             out.push('\n');
         }
     }
     if let Some(cpu) = &m.cpu {
         out.push_str(&format!(
-            "  {:<8} {:<5} mean {} cores, p95 {}, max {}\n",
+            "  {:<width$} {:<5} mean {} cores, p95 {}, max {}\n",
             "CPU",
             cpu.verdict.as_str(),
             three_figures(cpu.mean_cores),
@@ -368,7 +379,9 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
     }
     let cap = &verdict.capacity;
     let label = cap.judged_memory.kind().label();
-    if verdict.run.max_procs.is_some_and(|p| p > 1) {
+    if verdict.run.max_procs.is_some_and(|p| p > 1)
+        || cap.cgroup.as_ref().is_some_and(|c| c.is_target)
+    {
         out.push_str(&format!(
             "  memory judged on {label}: {}\n",
             cap.judged_memory_reason
@@ -386,6 +399,11 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
                 format_duration_s(s)
             )),
         ));
+    }
+    if let Some(cgroup) = &cap.cgroup {
+        for sentence in &cgroup.summary {
+            out.push_str(&format!("  cgroup: {sentence}\n"));
+        }
     }
     if let Some(load) = &verdict.load {
         out.push_str(&load_text(load));

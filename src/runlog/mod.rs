@@ -154,6 +154,29 @@ pub struct Thresholds {
     pub max_error_rate: Option<f64>,
     #[serde(default)]
     pub min_rps: Option<f64>,
+    /// `--max-throttled`: share of the cgroup's CFS periods throttled over the run above
+    /// which the verdict warns (or fails, with `throttled_gate` fail), percent.
+    #[serde(default = "default_max_throttled_pct")]
+    pub max_throttled_pct: f64,
+    /// `--throttled-gate`: what throttling above `max_throttled_pct` makes of the verdict.
+    #[serde(default)]
+    pub throttled_gate: GateLevel,
+}
+
+/// The default `--max-throttled`: 20% of periods.
+pub const DEFAULT_MAX_THROTTLED_PCT: f64 = 20.0;
+
+fn default_max_throttled_pct() -> f64 {
+    DEFAULT_MAX_THROTTLED_PCT
+}
+
+/// What a gate that is not a hard limit does when it is missed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GateLevel {
+    #[default]
+    Warn,
+    Fail,
 }
 
 impl Default for Thresholds {
@@ -170,6 +193,8 @@ impl Default for Thresholds {
             max_p99_ms: None,
             max_error_rate: None,
             min_rps: None,
+            max_throttled_pct: DEFAULT_MAX_THROTTLED_PCT,
+            throttled_gate: GateLevel::Warn,
         }
     }
 }

@@ -117,15 +117,7 @@ fn comparability(baseline: &Side, candidate: &Side) -> Vec<String> {
 
 /// A side's fitted trend of one metric.
 fn trend_of<'a>(side: &Side<'a>, kind: MetricKind) -> Option<&'a MetricTrend> {
-    let m = &side.verdict.metrics;
-    match kind {
-        MetricKind::Rss => m.rss.as_ref(),
-        MetricKind::Pss => m.pss.as_ref(),
-        MetricKind::Threads => m.threads.as_ref(),
-        MetricKind::Fds => m.fds.as_ref(),
-        MetricKind::Vms => m.vms.as_ref(),
-        MetricKind::Uss => m.uss.as_ref(),
-    }
+    side.verdict.metrics.of(kind)
 }
 
 /// Compare a candidate run with a baseline.

@@ -9,11 +9,11 @@ use super::marks::{Mark, MarkKind, place_marks};
 use super::panel::{ChartSpec, Level, PanelSpec, RefLine, within_reach};
 use super::series::{SampleSeries, Trace, trace_values};
 use super::style::{
-    FIT_LOOK, LIMIT_LOOK, PROJECTION_LOOK, PSS_LOOK, RSS_LOOK, SINGLE_PANEL_PX, THRESHOLD_LOOK,
-    USS_LOOK, VMS_LOOK,
+    ANON_LOOK, FIT_LOOK, LIMIT_LOOK, PROJECTION_LOOK, PSS_LOOK, RSS_LOOK, SINGLE_PANEL_PX,
+    THRESHOLD_LOOK, USS_LOOK, VMS_LOOK,
 };
 use super::trend::{signed, trend_lines, verdict_word, warmup_mark, warmup_shade};
-use crate::analysis::{MetricTrend, RunVerdict};
+use crate::analysis::{JudgedMemory, MetricTrend, RunVerdict};
 use crate::columns::{Columns, Metric};
 use crate::runlog::RunData;
 use crate::units::{format_byte_rate, format_bytes, format_limit, short_duration};
@@ -42,7 +42,8 @@ pub(super) struct Projection {
     pub drawn: bool,
 }
 
-/// The judged memory's name, trend and column: RSS for one process, PSS for several.
+/// The judged memory's name, trend and column: RSS for one process, PSS for several, the
+/// cgroup's anon memory for a cgroup target.
 pub(super) fn judged(verdict: &RunVerdict) -> (&'static str, Option<&MetricTrend>, Metric) {
     let memory = verdict.capacity.judged_memory;
     let kind = memory.kind();
@@ -118,7 +119,8 @@ fn scaling(columns: &Columns, verdict: &RunVerdict, projection_drawn: bool) -> S
     let data = extent(
         values(Metric::Rss)
             .chain(values(Metric::Pss))
-            .chain(values(Metric::Uss)),
+            .chain(values(Metric::Uss))
+            .chain(values(anon_drawn(verdict))),
     );
     let vms_range = extent(values(Metric::Vms));
     let vms_drawn =
@@ -137,6 +139,16 @@ fn scaling(columns: &Columns, verdict: &RunVerdict, projection_drawn: bool) -> S
         vms_range,
         vms_drawn,
         limit_shown: limit_shown.is_some(),
+    }
+}
+
+/// The cgroup's anon memory is drawn with the process figures when it is the judged
+/// memory (a cgroup target); `Metric::Rss` stands for "nothing more" otherwise.
+fn anon_drawn(verdict: &RunVerdict) -> Metric {
+    if verdict.capacity.judged_memory == JudgedMemory::CgroupAnon {
+        Metric::CgroupAnon
+    } else {
+        Metric::Rss
     }
 }
 
@@ -163,8 +175,17 @@ fn series(run: &RunData, verdict: &RunVerdict, scaling: &Scaling) -> (Vec<Trace>
         ("USS", Metric::Uss, USS_LOOK, m.uss.as_ref()),
         ("PSS", Metric::Pss, PSS_LOOK, m.pss.as_ref()),
         ("VMS", Metric::Vms, VMS_LOOK, m.vms.as_ref()),
+        (
+            "cgroup anon",
+            Metric::CgroupAnon,
+            ANON_LOOK,
+            m.cgroup_anon.as_ref(),
+        ),
     ] {
         if metric == Metric::Vms && !scaling.vms_drawn {
+            continue;
+        }
+        if metric == Metric::CgroupAnon && anon_drawn(verdict) != Metric::CgroupAnon {
             continue;
         }
         let trace = SampleSeries::new(&run.columns, metric, scaling.scale).trace(look);

@@ -18,10 +18,11 @@
 //! [`marks`] (events and their labels), [`panel`] (what a chart holds, and the rule for a
 //! limit above the data), [`legend`], [`style`] (palette, sizes, looks) and [`render`]
 //! (drawing with plotters). One file per chart: [`memory`], [`threads_fds`], [`cpu`],
-//! [`load`]; [`compare`], the charts of two runs overlaid for compare.html; and [`mini`],
+//! [`cgroup`], [`load`]; [`compare`], the charts of two runs overlaid for compare.html; and [`mini`],
 //! the small multiples of fleet.html, written as SVG text.
 
 mod axis;
+mod cgroup;
 mod compare;
 mod cpu;
 mod legend;
@@ -51,6 +52,7 @@ use panel::ChartSpec;
 pub const MEMORY_CHART_FILE: &str = "memory.svg";
 pub const THREADS_FDS_CHART_FILE: &str = "threads_fds.svg";
 pub const CPU_CHART_FILE: &str = "cpu.svg";
+pub const CGROUP_CHART_FILE: &str = "cgroup.svg";
 pub const LOAD_CHART_FILE: &str = "load.svg";
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +75,7 @@ impl ChartError {
 type BuildChart = fn(&RunData, &RunVerdict, &TimeAxis, &[Mark]) -> Option<ChartSpec>;
 
 /// Every chart, in page order, with its file.
-const CHARTS: [(&str, BuildChart); 4] = [
+const CHARTS: [(&str, BuildChart); 5] = [
     (MEMORY_CHART_FILE, |run, verdict, axis, marks| {
         Some(memory::chart(run, verdict, axis, marks))
     }),
@@ -83,15 +85,23 @@ const CHARTS: [(&str, BuildChart); 4] = [
     (CPU_CHART_FILE, |run, verdict, axis, marks| {
         Some(cpu::chart(run, verdict, axis, marks))
     }),
+    // Only when the run read a cgroup.
+    (CGROUP_CHART_FILE, cgroup::chart),
     // Only when the run has load intervals.
     (LOAD_CHART_FILE, load::chart),
 ];
 
 /// The chart files in page order.
-pub const CHART_FILES: [&str; 4] = [CHARTS[0].0, CHARTS[1].0, CHARTS[2].0, CHARTS[3].0];
+pub const CHART_FILES: [&str; 5] = [
+    CHARTS[0].0,
+    CHARTS[1].0,
+    CHARTS[2].0,
+    CHARTS[3].0,
+    CHARTS[4].0,
+];
 
-/// Write every chart the run has (memory.svg, threads_fds.svg, cpu.svg, and load.svg when
-/// there are load intervals), all on one time axis; returns the file names written. One
+/// Write every chart the run has (memory.svg, threads_fds.svg, cpu.svg, cgroup.svg when a
+/// cgroup was read, and load.svg when there are load intervals), all on one time axis; returns the file names written. One
 /// chart is built and drawn at a time.
 pub fn write_charts(
     dir: &Path,
@@ -148,7 +158,11 @@ mod tests {
         verdict.metrics.rss.as_mut().unwrap().onset_s = Some(3600.0);
         let charts = render_all(&run, &verdict);
         let names: Vec<&str> = charts.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(names, CHART_FILES);
+        let without_cgroup: Vec<&str> = CHART_FILES
+            .into_iter()
+            .filter(|f| *f != CGROUP_CHART_FILE)
+            .collect();
+        assert_eq!(names, without_cgroup, "no cgroup was read");
         let axis = time_axis(&run, &verdict);
         let last_tick = axis_label(axis.end, axis.end);
         for (name, svg) in &charts {

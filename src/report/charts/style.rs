@@ -123,6 +123,8 @@ pub(super) const RSS_LOOK: Look = Look::new(BLUE, 2, None, Marker::None);
 pub(super) const PSS_LOOK: Look = Look::new(GREEN, 1, None, Marker::Circle);
 pub(super) const USS_LOOK: Look = Look::new(ORANGE, 1, None, Marker::Triangle);
 pub(super) const VMS_LOOK: Look = Look::new(SKY, 1, None, Marker::Cross);
+/// A cgroup target's anon memory (its judged memory) on the memory chart.
+pub(super) const ANON_LOOK: Look = Look::new(GREEN, 2, None, Marker::Triangle);
 pub(super) const THREADS_LOOK: Look = Look::new(BLUE, 2, None, Marker::None);
 pub(super) const FDS_LOOK: Look = Look::new(ORANGE, 2, None, Marker::Triangle);
 pub(super) const CPU_LOOK: Look = Look::new(BLUE, 1, None, Marker::None);

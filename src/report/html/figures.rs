@@ -3,17 +3,21 @@
 
 use super::escape;
 use crate::report::charts::{
-    CPU_CHART_FILE, LOAD_CHART_FILE, MEMORY_CHART_FILE, THREADS_FDS_CHART_FILE,
+    CGROUP_CHART_FILE, CPU_CHART_FILE, LOAD_CHART_FILE, MEMORY_CHART_FILE, THREADS_FDS_CHART_FILE,
 };
 
 /// The accessible name each chart gets when inlined.
-const CHART_LABELS: [(&str, &str); 4] = [
+const CHART_LABELS: [(&str, &str); 5] = [
     (MEMORY_CHART_FILE, "Memory chart"),
     (
         THREADS_FDS_CHART_FILE,
         "Threads and open file descriptors chart",
     ),
     (CPU_CHART_FILE, "CPU chart"),
+    (
+        CGROUP_CHART_FILE,
+        "cgroup memory against the limit, and CPU throttling chart",
+    ),
     (LOAD_CHART_FILE, "Load chart"),
 ];
 

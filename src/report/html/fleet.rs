@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::verdict::{self, Place};
 use super::{STYLE, escape, kv};
 use crate::analysis::fleet::{FleetVerdict, SeriesVerdict};
-use crate::analysis::{JudgedMemory, MetricKind, MetricTrend, Metrics, RunVerdict, lives};
+use crate::analysis::{MetricKind, MetricTrend, Metrics, RunVerdict, lives};
 use crate::report::charts::MiniChart;
 use crate::report::{ReportError, write_atomic};
 use crate::runlog::RunData;
@@ -172,23 +172,13 @@ fn source_section(out: &mut String, fleet: &FleetVerdict) {
 
 /// The trend of one metric in a verdict's metrics.
 fn trend_of(metrics: &Metrics, kind: MetricKind) -> Option<&MetricTrend> {
-    match kind {
-        MetricKind::Rss => metrics.rss.as_ref(),
-        MetricKind::Pss => metrics.pss.as_ref(),
-        MetricKind::Uss => metrics.uss.as_ref(),
-        MetricKind::Vms => metrics.vms.as_ref(),
-        MetricKind::Threads => metrics.threads.as_ref(),
-        MetricKind::Fds => metrics.fds.as_ref(),
-    }
+    metrics.of(kind)
 }
 
 /// What a tile draws: the judged memory, else the first metric the series has of RSS,
 /// PSS, USS, VMS, threads, FDs.
 fn shown_metric(run: &RunData, verdict: &RunVerdict) -> Option<MetricKind> {
-    let judged = match verdict.capacity.judged_memory {
-        JudgedMemory::Rss => MetricKind::Rss,
-        JudgedMemory::Pss => MetricKind::Pss,
-    };
+    let judged = verdict.capacity.judged_memory.kind();
     [
         judged,
         MetricKind::Rss,

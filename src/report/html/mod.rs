@@ -9,6 +9,7 @@
 //! compared (compare.html), and [`fleet`] the page of a fleet's series (fleet.html, each
 //! series' verdict from the same [`verdict`] sections), on the same skeleton.
 
+mod cgroup;
 mod compare;
 mod figures;
 mod fleet;

@@ -353,5 +353,8 @@ pub(super) fn capacity(out: &mut String, verdict: &RunVerdict, place: Place<'_>)
     if let Some(text) = longest_span(cap.cpu_over_95pct_longest_s, cap.cpu_over_95pct_from_s) {
         kv(out, "CPU above 95% of the quota", &escape(&text));
     }
+    if let Some(cgroup) = &cap.cgroup {
+        super::cgroup::cgroup_rows(out, cgroup);
+    }
     out.push_str("</table>\n</section>\n");
 }
