@@ -148,7 +148,11 @@ fn a_limited_container_is_sampled_by_id_and_by_cgroup_path() {
         args.push(out_dir.path().to_str().unwrap());
         let mut record = std::process::Command::new(soakprof_bin());
         record.arg("record").args(&args);
-        let record = record.stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let record = record
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         // Read the files by hand during the run, at moments the samples bracket.
         std::thread::sleep(Duration::from_millis(1500));
         let mut by_hand = Vec::new();
@@ -230,6 +234,7 @@ fn record_container(
         ])
         .args(["--duration", duration, "--quiet", "--out"])
         .arg(out_dir.path())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
