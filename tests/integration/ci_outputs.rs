@@ -164,6 +164,11 @@ fn judged_items(v: &Value) -> Vec<(&'static str, bool)> {
     if v["capacity"]["cpu_limit_cores"].is_number() {
         items.push(("CPU limit", false));
     }
+    // A cgroup read (the target's own, or the one a process lives in) adds its checks.
+    if v["capacity"]["cgroup"].is_object() {
+        items.push(("OOM kills", false));
+        items.push(("CPU throttling", false));
+    }
     items.push(("target exit", false));
     items
 }

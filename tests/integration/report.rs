@@ -53,7 +53,7 @@ fn assert_report(dir: &Path, verdict: &serde_json::Value) -> String {
         page.contains(&format!("\">{word}</div>")),
         "no {word} badge"
     );
-    let order: Vec<usize> = ["memory", "threads_fds", "cpu", "load"]
+    let order: Vec<usize> = ["memory", "threads_fds", "cpu", "cgroup", "load"]
         .iter()
         .filter_map(|c| page.find(&format!("<figure id=\"chart-{c}\">")))
         .collect();
