@@ -3,6 +3,7 @@
 //! No I/O here: input is a run already read into columns.
 
 pub mod capacity;
+pub mod capsearch;
 pub mod compare;
 pub mod exits;
 pub mod fleet;
