@@ -142,8 +142,6 @@ pub struct StepObservation {
     pub throttled_share: Option<f64>,
     /// The driver thread's own CPU over the window, cores.
     pub driver_cpu_cores: Option<f64>,
-    /// Closed model: users that ran; open model: the most requests in flight seen.
-    pub max_active: Option<u64>,
 }
 
 impl StepObservation {

@@ -142,6 +142,7 @@ async fn user_loop(shared: Rc<Shared>, index: usize) {
     while index < shared.target_users.get() {
         let (which, body) = shared.pick();
         let started = Instant::now();
+        shared.started();
         let slot = shared.in_flight.borrow_mut().start(started);
         let outcome = send(&shared, which, body).await;
         shared.in_flight.borrow_mut().finish(slot);
@@ -194,6 +195,7 @@ pub(super) async fn open_scheduler(shared: Rc<Shared>) {
 
 fn issue_open(shared: &Rc<Shared>, intended: Instant) {
     let (which, body) = shared.pick();
+    shared.started();
     let slot = shared.in_flight.borrow_mut().start(intended);
     let shared = Rc::clone(shared);
     tokio::task::spawn_local(async move {
