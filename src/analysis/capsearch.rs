@@ -488,6 +488,34 @@ fn summary_line(c: &CapacitySearch) -> String {
     text
 }
 
+/// Add a search to the run's verdict: no passing level, or a capacity below `min_rps`
+/// (the throughput achieved at the highest passing level), fails the run.
+pub fn join_verdict(
+    verdict: &mut super::RunVerdict,
+    search: CapacitySearch,
+    min_rps: Option<f64>,
+) {
+    let fail = |verdict: &mut super::RunVerdict, reason: String| {
+        verdict.reasons.push(reason);
+        verdict.verdict = super::Verdict::Fail;
+    };
+    match (search.highest_passing_rps, min_rps) {
+        (None, _) => fail(verdict, format!("capacity search: {}", search.summary)),
+        (Some(rps), Some(min)) if rps < min => fail(
+            verdict,
+            format!(
+                "capacity search: {} rps at the highest passing level is below --min-rps {}",
+                format_rps(rps),
+                format_rps(min)
+            ),
+        ),
+        _ => verdict
+            .reasons
+            .push(format!("capacity search: {}", search.summary)),
+    }
+    verdict.capacity_search = Some(search);
+}
+
 #[cfg(test)]
 #[path = "capsearch_tests.rs"]
 mod tests;

@@ -330,6 +330,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         load,
         restarts,
         baseline: None,
+        capacity_search: None,
     }
 }
 

@@ -257,6 +257,8 @@ pub enum StopReason {
     TargetExited,
     /// `--fail-fast` found a fail verdict certain.
     FailFast,
+    /// `--find-capacity` had its answer before `--duration` ended.
+    SearchDone,
 }
 
 impl StopReason {
@@ -266,6 +268,7 @@ impl StopReason {
             StopReason::Interrupted => "interrupted (Ctrl-C)",
             StopReason::TargetExited => "the target exited",
             StopReason::FailFast => "--fail-fast found a certain fail",
+            StopReason::SearchDone => "the capacity search finished",
         }
     }
 }
