@@ -164,7 +164,12 @@ pub struct SearchArgs {
     /// --mem-limit, --capacity-max-throttled): from --rps N (open model, default 10) or
     /// --users N (closed model), doubling until a level fails, then bisecting, within
     /// --duration (needed). A capacity below --min-rps fails the run.
-    #[arg(long, requires = "builtin_load", requires = "duration", help_heading = "Capacity search")]
+    #[arg(
+        long,
+        requires = "builtin_load",
+        requires = "duration",
+        help_heading = "Capacity search"
+    )]
     pub find_capacity: bool,
     /// How long each level is held [default: --duration / 12, 2s to 60s]; an unsettled
     /// level (the p95 of its halves differ by over 25%) or one with under 100 responses is

@@ -93,11 +93,7 @@ impl EarlyStop for EarlyStops {
 
 /// A run with a capacity search: its levels judged (as recorded), the section added to the
 /// verdict; a search that found no passing level, or one below `--min-rps`, fails the run.
-fn join_search(
-    dir: &Path,
-    verdict: &mut RunVerdict,
-    min_rps: Option<f64>,
-) -> Result<(), Error> {
+fn join_search(dir: &Path, verdict: &mut RunVerdict, min_rps: Option<f64>) -> Result<(), Error> {
     let Some(log) = read_search_log(dir)? else {
         return Ok(());
     };

@@ -475,7 +475,13 @@ impl RecordConfig {
             load_args.rps = Some(DEFAULT_SEARCH_START_RPS);
         }
         let mut load = load_plan(&load_args, args.duration)?;
-        let search = search_config(&args.search, args.duration, &thresholds, &overrides.limits, load.as_mut())?;
+        let search = search_config(
+            &args.search,
+            args.duration,
+            &thresholds,
+            &overrides.limits,
+            load.as_mut(),
+        )?;
         let ci = ci_outputs(&args.ci, step_summary_env())?;
         let baseline = BaselineConfig::from_args(&args.baseline)?;
         // `--force --out` the baseline itself would replace the run it compares with.
@@ -639,9 +645,10 @@ fn search_config(
         scenario::Model::Closed => SearchModel::Closed,
     };
     let start = scenario.stages.iter().map(|s| s.target).fold(0.0, f64::max);
-    let step_s = search
-        .capacity_step
-        .map_or_else(|| cs::step_hold_s(duration.as_secs_f64()), |d| d.as_secs_f64());
+    let step_s = search.capacity_step.map_or_else(
+        || cs::step_hold_s(duration.as_secs_f64()),
+        |d| d.as_secs_f64(),
+    );
     if duration.as_secs_f64() < MIN_SEARCH_STEPS * step_s {
         return Err(ConfigError::Search(format!(
             "--duration {} holds fewer than {MIN_SEARCH_STEPS} levels of {}; give a longer --duration or a shorter --capacity-step",

@@ -168,7 +168,11 @@ pub fn judge_step(obs: &StepObservation, gates: &SearchGates, plan: &SearchPlan)
         if let (Some(got), Some(gate)) = (got, gate)
             && got > gate
         {
-            why.push(format!("{name} {} ms > {} ms", format_ms(got), format_ms(gate)));
+            why.push(format!(
+                "{name} {} ms > {} ms",
+                format_ms(got),
+                format_ms(gate)
+            ));
         }
     };
     over_ms("p95", obs.p95_ms, gates.max_p95_ms);
@@ -227,13 +231,13 @@ fn driver_limit(obs: &StepObservation, plan: &SearchPlan) -> Option<String> {
             .max_in_flight
             .map_or(String::new(), |cap| format!(" ({cap})"));
         return Some(format!(
-            "driver in-flight cap{cap} reached: {} of {} requests dropped",
+            "the driver's in-flight cap{cap} was reached: {} of {} requests dropped",
             obs.dropped, obs.requests
         ));
     }
     match obs.driver_cpu_cores {
         Some(cores) if cores > DRIVER_BUSY_CORES => Some(format!(
-            "driver thread busy ({:.0}% of a core)",
+            "the driver's thread was busy ({:.0}% of a core)",
             cores * 100.0
         )),
         _ => None,
@@ -401,7 +405,7 @@ pub fn summarize(search: &Search, ended: SearchEnd) -> CapacitySearch {
     let why = failing.map(|(_, j)| j.why.join("; "));
     let lower_bound_why = match (failing, highest) {
         (Some((o, j)), _) if j.driver_limited.is_some() => Some(format!(
-            "at {} the {}",
+            "at {}, {}",
             model.level_text(o.offered),
             j.driver_limited.as_deref().unwrap_or_default()
         )),
@@ -490,11 +494,7 @@ fn summary_line(c: &CapacitySearch) -> String {
 
 /// Add a search to the run's verdict: no passing level, or a capacity below `min_rps`
 /// (the throughput achieved at the highest passing level), fails the run.
-pub fn join_verdict(
-    verdict: &mut super::RunVerdict,
-    search: CapacitySearch,
-    min_rps: Option<f64>,
-) {
+pub fn join_verdict(verdict: &mut super::RunVerdict, search: CapacitySearch, min_rps: Option<f64>) {
     let fail = |verdict: &mut super::RunVerdict, reason: String| {
         verdict.reasons.push(reason);
         verdict.verdict = super::Verdict::Fail;

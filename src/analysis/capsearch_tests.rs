@@ -56,12 +56,22 @@ fn finds_a_known_ceiling_within_the_tolerance() {
         let result = summarize(&search, SearchEnd::Converged);
         let found = result.highest_passing.unwrap();
         let failing = result.first_failing.unwrap();
-        assert!(found <= ceiling && failing > ceiling, "{ceiling}: {result:?}");
-        assert!(found >= ceiling / (1.0 + DEFAULT_TOLERANCE), "{ceiling}: {found}");
+        assert!(
+            found <= ceiling && failing > ceiling,
+            "{ceiling}: {result:?}"
+        );
+        assert!(
+            found >= ceiling / (1.0 + DEFAULT_TOLERANCE),
+            "{ceiling}: {found}"
+        );
         assert!(steps <= 25, "{ceiling}: {steps} steps");
         assert!(!result.lower_bound, "{result:?}");
         assert!(result.why.as_deref().unwrap().contains("p95"), "{result:?}");
-        assert!(result.summary.starts_with("capacity "), "{}", result.summary);
+        assert!(
+            result.summary.starts_with("capacity "),
+            "{}",
+            result.summary
+        );
     }
 }
 
@@ -101,7 +111,10 @@ fn a_failing_start_walks_down_and_all_failing_says_so() {
     let none = summarize(&search, SearchEnd::Converged);
     assert_eq!(none.highest_passing, None);
     assert_eq!(none.first_failing, Some(MIN_OPEN_RPS));
-    assert!(none.summary.starts_with("no level met the gates"), "{none:?}");
+    assert!(
+        none.summary.starts_with("no level met the gates"),
+        "{none:?}"
+    );
 }
 
 #[test]
@@ -170,7 +183,12 @@ fn a_busy_driver_is_a_lower_bound_too() {
     });
     let result = summarize(&search, SearchEnd::Converged);
     assert_eq!(result.highest_passing, Some(16.0));
-    assert!(result.lower_bound_why.unwrap().contains("driver thread busy"));
+    assert!(
+        result
+            .lower_bound_why
+            .unwrap()
+            .contains("driver's thread was busy")
+    );
 }
 
 #[test]
@@ -221,7 +239,10 @@ fn settling_and_step_length() {
     assert!(step_may_end(3.0, 3.0, 1000, true));
     assert!(!step_may_end(3.0, 3.0, 10, true), "too few responses");
     assert!(!step_may_end(4.0, 3.0, 1000, false), "not settled");
-    assert!(step_may_end(6.0, 3.0, 10, false), "extended as far as it may be");
+    assert!(
+        step_may_end(6.0, 3.0, 10, false),
+        "extended as far as it may be"
+    );
     assert_eq!(step_hold_s(36.0), 3.0);
     assert_eq!(step_hold_s(1.0), MIN_STEP_S);
     assert_eq!(step_hold_s(1e6), MAX_STEP_S);

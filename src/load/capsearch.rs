@@ -24,7 +24,7 @@ use crate::runlog::{JsonLinesWriter, RunLogError, for_each_record, open_log};
 use crate::sample::Sample;
 use crate::status::StatusSink;
 
-pub const SEARCH_FILE: &str = "capacity_search.jsonl";
+pub use crate::runlog::CAPACITY_SEARCH_FILE as SEARCH_FILE;
 /// Time kept free at the end of `--duration`: the last step ends this much before it.
 const END_MARGIN: Duration = Duration::from_millis(500);
 /// Share of a step's hold spent reaching the level before it is measured (at least
@@ -495,7 +495,12 @@ impl Controller {
             }
         }
         let n = halves.len();
-        Ok(self.observe(level, [&halves[n - 2], &halves[n - 1]], marks[n - 2], marks[n]))
+        Ok(self.observe(
+            level,
+            [&halves[n - 2], &halves[n - 1]],
+            marks[n - 2],
+            marks[n],
+        ))
     }
 
     /// The observation of a step from its last two halves and the samples in them.

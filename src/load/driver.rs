@@ -31,8 +31,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::Notify;
 
-use super::scenario::{Model, Scenario, Stage, ThinkTime, redact_url};
 use super::capsearch::SearchControl;
+use super::scenario::{Model, Scenario, Stage, ThinkTime, redact_url};
 use super::{LoadError, LoadLive};
 use crate::rng::SplitMix64;
 use crate::runlog::RunLogError;
