@@ -69,6 +69,13 @@ fn finds_the_ceiling_of_a_one_worker_server() {
     let v = read_verdict(out_dir.path());
     assert_eq!(out.status.code(), Some(0), "{}\n{v}", stderr(&out));
     let search = search_of(&v);
+    // The figures, for the note on this acceptance check.
+    eprintln!(
+        "capacity search against 1e6/{cost_us} = {expected_rps} rps: {} ({} levels, {} s)",
+        search["summary"],
+        search["levels"].as_array().map_or(0, Vec::len),
+        v["duration_s"]
+    );
     let found = search["highest_passing_rps"].as_f64().unwrap();
     assert!(
         (found - expected_rps).abs() <= 0.15 * expected_rps,
@@ -162,6 +169,7 @@ fn a_driver_capped_by_its_in_flight_limit_reports_a_lower_bound() {
     let v = read_verdict(out_dir.path());
     assert_eq!(out.status.code(), Some(0), "{}\n{v}", stderr(&out));
     let search = search_of(&v);
+    eprintln!("capped capacity search: {}", search["summary"]);
     assert_eq!(search["lower_bound"], true, "{search:#}");
     let why = search["lower_bound_why"].as_str().unwrap();
     assert!(why.contains("in-flight cap (4)"), "{why}");
@@ -205,7 +213,7 @@ fn find_capacity_needs_a_gate_a_duration_and_the_builtin_driver() {
             "--duration",
             "30s",
         ]),
-        "--find-capacity",
+        "--load-url",
     );
     assert_bad_input(
         &soakprof(&[
