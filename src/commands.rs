@@ -91,13 +91,31 @@ impl EarlyStop for EarlyStops {
     }
 }
 
-/// A run with a capacity search: its levels judged (as recorded), the section added to the
-/// verdict; a search that found no passing level, or one below `--min-rps`, fails the run.
-fn join_search(dir: &Path, verdict: &mut RunVerdict, min_rps: Option<f64>) -> Result<(), Error> {
+/// A run with a capacity search: its levels judged (with the recorded gates, or those
+/// `analyze` gives), the section added to the verdict; a search that found no passing
+/// level, or one below `--min-rps`, fails the run.
+fn join_search(
+    dir: &Path,
+    verdict: &mut RunVerdict,
+    min_rps: Option<f64>,
+    overrides: &JudgeOverrides,
+) -> Result<(), Error> {
     let Some(log) = read_search_log(dir)? else {
         return Ok(());
     };
-    let result = analysis::capsearch::summarize(&log.search, log.ended);
+    let recorded = log.search.gates.clone();
+    let gates = analysis::capsearch::SearchGates {
+        max_p95_ms: overrides.max_p95_ms.or(recorded.max_p95_ms),
+        max_p99_ms: overrides.max_p99_ms.or(recorded.max_p99_ms),
+        max_error_rate: overrides.max_error_rate.or(recorded.max_error_rate),
+        mem_limit_bytes: overrides
+            .limits
+            .mem_limit_bytes
+            .or(recorded.mem_limit_bytes),
+        ..recorded
+    };
+    let search = log.search.rejudged(gates);
+    let result = analysis::capsearch::summarize(&search, log.ended);
     analysis::capsearch::join_verdict(verdict, result, min_rps);
     Ok(())
 }
@@ -573,7 +591,7 @@ pub fn analyze_and_report(
     }
     let mut verdict = analysis::analyse(&run, &analysis_config);
     if searched {
-        join_search(dir, &mut verdict, min_rps)?;
+        join_search(dir, &mut verdict, min_rps, overrides)?;
     }
     if let Some(baseline) = baseline {
         let (base_run, base_verdict) = read_side(&baseline.dir, "--baseline")?;

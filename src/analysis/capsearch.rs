@@ -286,6 +286,16 @@ impl Search {
         }
     }
 
+    /// The same levels judged against other gates (`analyze --max-p95 …` on a recorded
+    /// search: the levels stay those the search chose with its own gates).
+    pub fn rejudged(self, gates: SearchGates) -> Search {
+        let mut search = Search::new(self.plan, gates);
+        for (obs, _) in self.steps {
+            search.observe(obs);
+        }
+        search
+    }
+
     pub fn observe(&mut self, obs: StepObservation) -> &Judged {
         let judged = judge_step(&obs, &self.gates, &self.plan);
         self.steps.push((obs, judged));
@@ -485,6 +495,21 @@ fn summary_line(c: &CapacitySearch) -> String {
     }
     if let Some(why) = &c.lower_bound_why {
         text.push_str(&format!("; a lower bound: {why}"));
+    }
+    // Levels are assumed to get worse with load; a failure below the answer says the
+    // target (or the machine) was noisy, and the figure with it.
+    let below = c.highest_passing.and_then(|h| {
+        c.levels
+            .iter()
+            .filter(|l| !l.passed && l.offered < h)
+            .min_by(|a, b| a.offered.total_cmp(&b.offered))
+    });
+    if let Some(l) = below {
+        text.push_str(&format!(
+            "; noisy: {} below it failed too ({})",
+            model.level_text(l.offered),
+            l.why.as_deref().unwrap_or_default()
+        ));
     }
     if c.ended == SearchEnd::Budget {
         text.push_str(" (the time budget ended the search)");

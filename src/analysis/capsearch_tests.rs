@@ -257,3 +257,49 @@ fn the_report_round_trips_through_json() {
     let back: CapacitySearch = serde_json::from_str(&text).unwrap();
     assert_eq!(back, result);
 }
+
+#[test]
+fn a_recorded_search_can_be_rejudged_with_other_gates() {
+    let mut search = Search::new(plan(SearchModel::Open, 10.0), gates());
+    run(&mut search, |level| {
+        let mut obs = server(level, 1000.0, 1.0);
+        // Latency rises with the level: 1 ms per 10 rps.
+        obs.p95_ms = Some(level / 10.0);
+        obs
+    });
+    let recorded = summarize(&search, SearchEnd::Converged);
+    let stricter = search.rejudged(SearchGates {
+        max_p95_ms: Some(30.0),
+        ..SearchGates::default()
+    });
+    let rejudged = summarize(&stricter, SearchEnd::Converged);
+    assert!(
+        rejudged.highest_passing.unwrap() < recorded.highest_passing.unwrap(),
+        "{rejudged:?}"
+    );
+    assert!(rejudged.highest_passing.unwrap() <= 300.0);
+    assert_eq!(rejudged.levels.len(), recorded.levels.len());
+    assert!(!rejudged.summary.contains("noisy"), "{}", rejudged.summary);
+}
+
+#[test]
+fn a_failure_below_the_answer_is_called_noise() {
+    let mut search = Search::new(plan(SearchModel::Open, 100.0), gates());
+    for (level, p95) in [(100.0, 5.0), (200.0, 150.0), (141.0, 5.0), (170.0, 5.0)] {
+        let mut obs = server(level, 1e9, 1.0);
+        obs.p95_ms = Some(p95);
+        search.observe(obs);
+    }
+    let result = summarize(&search, SearchEnd::Budget);
+    assert_eq!(result.highest_passing, Some(170.0));
+    assert!(!result.summary.contains("noisy"), "{}", result.summary);
+    let mut obs = server(120.0, 1e9, 1.0);
+    obs.p95_ms = Some(300.0);
+    search.observe(obs);
+    let result = summarize(&search, SearchEnd::Budget);
+    assert!(
+        result.summary.contains("noisy: 120.0 rps below it failed too"),
+        "{}",
+        result.summary
+    );
+}
