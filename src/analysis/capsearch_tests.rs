@@ -298,7 +298,9 @@ fn a_failure_below_the_answer_is_called_noise() {
     search.observe(obs);
     let result = summarize(&search, SearchEnd::Budget);
     assert!(
-        result.summary.contains("noisy: 120.0 rps below it failed too"),
+        result
+            .summary
+            .contains("noisy: 120.0 rps below it failed too"),
         "{}",
         result.summary
     );

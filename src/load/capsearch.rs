@@ -34,6 +34,9 @@ const MIN_WARMUP: Duration = Duration::from_millis(500);
 /// After a failing step the load pauses until the requests it left in flight are answered
 /// (at most this long, and at most one hold), so its queue does not spoil the next step.
 const MAX_DRAIN: Duration = Duration::from_secs(5);
+/// Samples held for the step being measured, at most (a step at a 10 ms interval for
+/// two minutes holds 12,000).
+const MAX_SAMPLES_HELD: usize = 100_000;
 /// How often the controller looks at the stop flag while it waits.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -199,10 +202,12 @@ impl SearchControl {
             periods: sample.cgroup_periods,
             throttled: sample.cgroup_throttled_periods,
         };
-        self.samples
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(point);
+        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        // Taken at every step; the cap only matters if the controller is gone early.
+        if samples.len() >= MAX_SAMPLES_HELD {
+            samples.drain(..MAX_SAMPLES_HELD / 2);
+        }
+        samples.push(point);
     }
 
     fn take_samples(&self) -> Vec<SamplePoint> {
@@ -398,17 +403,22 @@ struct Controller {
 struct Stopped;
 
 impl Controller {
+    /// Search, then end the run: no more load, and the recording stops (also when the
+    /// log cannot be written, which ends the search).
     fn run(mut self) -> Result<(), RunLogError> {
-        let ended = self.search_loop()?;
-        // No more load once the search has its answer.
+        let result = self.search_and_log();
         self.control.set_level(0.0);
+        self.control.done.store(true, Ordering::Relaxed);
+        result
+    }
+
+    fn search_and_log(&mut self) -> Result<(), RunLogError> {
+        let ended = self.search_loop()?;
         self.log.write(&SearchRecord::End {
             t: self.now_s(),
             ended,
         })?;
-        self.log.flush()?;
-        self.control.done.store(true, Ordering::Relaxed);
-        Ok(())
+        self.log.flush()
     }
 
     fn now_s(&self) -> f64 {
@@ -554,5 +564,115 @@ impl Controller {
             throttled_share,
             driver_cpu_cores,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::capsearch::SearchModel;
+
+    #[test]
+    fn the_control_counts_what_the_driver_reports() {
+        let control = SearchControl::new(25.0, Some(4));
+        assert_eq!(control.level(), 25.0);
+        for ms in [1u64, 2, 3, 40] {
+            control.request_started();
+            control.request_ended(false, Some(Duration::from_millis(ms)));
+        }
+        control.request_started();
+        control.request_started();
+        control.request_ended(true, None);
+        control.requests_dropped(7);
+        assert_eq!(control.in_flight(), 1);
+        let counts = control.take();
+        assert_eq!(
+            (
+                counts.requests,
+                counts.responses,
+                counts.errors,
+                counts.dropped
+            ),
+            (12, 4, 1, 7)
+        );
+        let p95 = counts.quantile_ms(0.95).unwrap();
+        assert!((39.0..=41.0).contains(&p95), "{p95}");
+        let empty = control.take();
+        assert_eq!(empty.requests, 0);
+        assert!(empty.quantile_ms(0.95).is_none());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_driver_threads_cpu_clock_is_read_from_another_thread() {
+        let control = SearchControl::new(1.0, None);
+        assert!(control.driver_cpu_s().is_none(), "no driver yet");
+        let (busy_tx, busy_rx) = std::sync::mpsc::channel::<()>();
+        let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+        let c = Arc::clone(&control);
+        let worker = std::thread::spawn(move || {
+            c.driver_thread_started();
+            // Busy until its own clock shows 20 ms, read through the control.
+            let mut x = 0u64;
+            while c.driver_cpu_s().unwrap() < 0.02 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            busy_tx.send(()).unwrap();
+            let _ = end_rx.recv();
+        });
+        busy_rx.recv().unwrap();
+        // Read from this thread while the other one lives: at least what it counted.
+        assert!(control.driver_cpu_s().unwrap() >= 0.02);
+        end_tx.send(()).unwrap();
+        worker.join().unwrap();
+    }
+
+    #[test]
+    fn the_search_log_reads_back_and_tolerates_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_search_log(dir.path()).unwrap().is_none());
+        let plan = SearchPlan {
+            model: SearchModel::Open,
+            start: 10.0,
+            tolerance: 0.05,
+            step_s: 3.0,
+            max_in_flight: Some(1000),
+        };
+        let gates = SearchGates {
+            max_p95_ms: Some(50.0),
+            ..SearchGates::default()
+        };
+        let mut log = JsonLinesWriter::create(dir.path().join(SEARCH_FILE)).unwrap();
+        log.write(&SearchRecord::Start {
+            t: 0.0,
+            plan: plan.clone(),
+            gates: gates.clone(),
+        })
+        .unwrap();
+        for (offered, p95) in [(10.0, 3.0), (20.0, 80.0)] {
+            log.write(&SearchRecord::Step {
+                t: 1.0,
+                step: StepObservation {
+                    offered,
+                    requests: 100,
+                    responses: 100,
+                    achieved_rps: offered,
+                    p95_ms: Some(p95),
+                    ..StepObservation::default()
+                },
+            })
+            .unwrap();
+        }
+        log.flush().unwrap();
+        drop(log);
+        let path = dir.path().join(SEARCH_FILE);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(r#"{"type":"step","t":2.0,"st"#);
+        std::fs::write(&path, text).unwrap();
+        let read = read_search_log(dir.path()).unwrap().unwrap();
+        assert_eq!(read.ended, SearchEnd::Stopped, "no end line");
+        assert_eq!(read.search.plan, plan);
+        assert_eq!(read.search.steps.len(), 2);
+        assert!(read.search.steps[0].1.passed && !read.search.steps[1].1.passed);
     }
 }
