@@ -600,6 +600,8 @@ pub struct SearchConfig {
 
 /// Steps the budget must hold at least: a ramp and a bisection need a few.
 const MIN_SEARCH_STEPS: f64 = 3.0;
+/// The shortest `--capacity-step`, seconds.
+const MIN_SEARCH_STEP_S: f64 = 1.0;
 
 /// `--find-capacity --load-url URL` without --rps or --users starts at this rate.
 const DEFAULT_SEARCH_START_RPS: f64 = 10.0;
@@ -649,6 +651,11 @@ fn search_config(
         || cs::step_hold_s(duration.as_secs_f64()),
         |d| d.as_secs_f64(),
     );
+    if step_s < MIN_SEARCH_STEP_S {
+        return Err(ConfigError::Search(format!(
+            "--capacity-step must be at least {MIN_SEARCH_STEP_S} s: a level needs its warm-up and two halves to judge"
+        )));
+    }
     if duration.as_secs_f64() < MIN_SEARCH_STEPS * step_s {
         return Err(ConfigError::Search(format!(
             "--duration {} holds fewer than {MIN_SEARCH_STEPS} levels of {}; give a longer --duration or a shorter --capacity-step",
