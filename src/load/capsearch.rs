@@ -45,6 +45,9 @@ const POLL: Duration = Duration::from_millis(20);
 pub struct SearchControl {
     /// The level wanted now (f64 bits); the driver reads it instead of its stages.
     level_bits: AtomicU64,
+    /// Counts up at each level change: a request counts for the level it was sent at, so
+    /// one left over from an overloaded level does not land in the next one's latencies.
+    level_id: AtomicU64,
     counts: Mutex<StepCounts>,
     /// Requests started and ended (answered, failed or timed out): the difference is in flight.
     started: AtomicU64,
@@ -112,6 +115,7 @@ impl SearchControl {
     pub fn new(start: f64, max_in_flight: Option<u64>) -> Arc<SearchControl> {
         Arc::new(SearchControl {
             level_bits: AtomicU64::new(start.to_bits()),
+            level_id: AtomicU64::new(0),
             counts: Mutex::default(),
             started: AtomicU64::new(0),
             ended: AtomicU64::new(0),
@@ -129,6 +133,7 @@ impl SearchControl {
 
     fn set_level(&self, level: f64) {
         self.level_bits.store(level.to_bits(), Ordering::Relaxed);
+        self.level_id.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn is_done(&self) -> bool {
@@ -139,14 +144,19 @@ impl SearchControl {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The driver started a request.
-    pub fn request_started(&self) {
+    /// The driver started a request; returns the level it counts for.
+    pub fn request_started(&self) -> u64 {
         self.started.fetch_add(1, Ordering::Relaxed);
+        self.level_id.load(Ordering::Relaxed)
     }
 
-    /// The driver has the outcome of a request; `latency` when it had a response.
-    pub fn request_ended(&self, failed: bool, latency: Option<Duration>) {
+    /// The driver has the outcome of a request sent at `level_id`; `latency` when it had
+    /// a response. Only requests sent at the current level are counted for it.
+    pub fn request_ended(&self, level_id: u64, failed: bool, latency: Option<Duration>) {
         self.ended.fetch_add(1, Ordering::Relaxed);
+        if level_id != self.level_id.load(Ordering::Relaxed) {
+            return;
+        }
         let mut counts = self.counts();
         counts.requests += 1;
         counts.errors += u64::from(failed);
@@ -577,14 +587,19 @@ mod tests {
         let control = SearchControl::new(25.0, Some(4));
         assert_eq!(control.level(), 25.0);
         for ms in [1u64, 2, 3, 40] {
-            control.request_started();
-            control.request_ended(false, Some(Duration::from_millis(ms)));
+            let id = control.request_started();
+            control.request_ended(id, false, Some(Duration::from_millis(ms)));
         }
-        control.request_started();
-        control.request_started();
-        control.request_ended(true, None);
+        let id = control.request_started();
+        let old = control.request_started();
+        control.request_ended(id, true, None);
         control.requests_dropped(7);
         assert_eq!(control.in_flight(), 1);
+        // A request of an earlier level ends: it is no longer in flight, and not counted.
+        control.set_level(50.0);
+        control.set_level(25.0);
+        control.request_ended(old, false, Some(Duration::from_secs(9)));
+        assert_eq!(control.in_flight(), 0);
         let counts = control.take();
         assert_eq!(
             (

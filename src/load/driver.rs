@@ -356,18 +356,22 @@ impl Shared {
             self.live
                 .count_latency(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
         }
+    }
+
+    /// A request is about to be sent: the search counts what is in flight, and returns the
+    /// level it is sent at.
+    fn started(&self) -> u64 {
+        self.control.as_ref().map_or(0, |c| c.request_started())
+    }
+
+    /// A request sent at `level_id` (see [`Shared::started`]) ended, for the search.
+    fn ended(&self, level_id: u64, outcome: Outcome, latency: Duration) {
         if let Some(control) = &self.control {
             control.request_ended(
+                level_id,
                 outcome.error_kind().is_some(),
                 outcome.has_response().then_some(latency),
             );
-        }
-    }
-
-    /// A request is about to be sent (the search counts what is in flight).
-    fn started(&self) {
-        if let Some(control) = &self.control {
-            control.request_started();
         }
     }
 
