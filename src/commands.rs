@@ -352,6 +352,42 @@ fn claim_run_dir(config: &RecordConfig) -> Result<runlog::RunDir, Error> {
     Ok(claimed?)
 }
 
+/// The live status of a run: the terminal line, the `--metrics-addr` exposition, and the
+/// capacity search's feed, each wrapping the one before.
+fn run_status(
+    config: &RecordConfig,
+    companion: Option<&(dyn Companion + '_)>,
+    header: &Header,
+    infos: &[ProcInfo],
+    live: Option<Arc<LiveState>>,
+) -> Box<dyn status::StatusSink> {
+    let load_watch = companion.and_then(|c| c.live()).map(|live| LoadWatch {
+        live,
+        warn_error_rate: config
+            .thresholds
+            .max_error_rate
+            .unwrap_or(crate::load::DEFAULT_ERROR_WARNING_RATE),
+    });
+    let mut status = status::make_status(config.quiet, load_watch);
+    if let Some(live) = live {
+        // Only the built-in driver counts requests; an external one's are its own.
+        let builtin = matches!(config.load, Some(crate::load::LoadPlan::Builtin(_)));
+        let load = companion.and_then(|c| c.live()).filter(|_| builtin);
+        live.attach(&header.target.name, &config.thresholds, load);
+        let single = (infos.len() == 1 && !config.follow).then(|| infos[0].id);
+        live.set_start_time(single.and_then(|id| config.backend.start_time_unix_s(id)));
+        status = Box::new(LiveStatus::wrap(status, live, &config.thresholds));
+    }
+    // `--find-capacity`: the search sees each sample too.
+    if let Some(control) = companion.and_then(|c| c.search()) {
+        status = Box::new(SearchStatus {
+            inner: status,
+            control,
+        });
+    }
+    status
+}
+
 /// `record` once its directory is claimed: start or take the target, sample it, report.
 fn record_into(
     config: &RecordConfig,
@@ -368,36 +404,8 @@ fn record_into(
     };
     record::install_interrupt_handler();
     let header = run_header(config, backend, &infos);
-    let load_watch = companion
-        .as_ref()
-        .and_then(|c| c.live())
-        .map(|live| LoadWatch {
-            live,
-            warn_error_rate: config
-                .thresholds
-                .max_error_rate
-                .unwrap_or(crate::load::DEFAULT_ERROR_WARNING_RATE),
-        });
-    let mut status = status::make_status(config.quiet, load_watch);
-    if let Some(live) = live {
-        // Only the built-in driver counts requests; an external one's are its own.
-        let builtin = matches!(config.load, Some(crate::load::LoadPlan::Builtin(_)));
-        let load = companion
-            .as_ref()
-            .and_then(|c| c.live())
-            .filter(|_| builtin);
-        live.attach(&header.target.name, &config.thresholds, load);
-        let single = (infos.len() == 1 && !config.follow).then(|| infos[0].id);
-        live.set_start_time(single.and_then(|id| config.backend.start_time_unix_s(id)));
-        status = Box::new(LiveStatus::wrap(status, live, &config.thresholds));
-    }
     let search = companion.as_ref().and_then(|c| c.search());
-    if let Some(control) = &search {
-        status = Box::new(SearchStatus {
-            inner: status,
-            control: Arc::clone(control),
-        });
-    }
+    let mut status = run_status(config, companion.as_deref(), &header, &infos, live);
     announce(config, &header, &infos, &run_dir);
     let clock = SystemClock::start_now();
     if let Some(c) = &mut companion
