@@ -108,6 +108,8 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
+    pub search: SearchArgs,
+    #[command(flatten)]
     pub ci: CiArgs,
     #[command(flatten)]
     pub prometheus: PrometheusArgs,
@@ -160,6 +162,44 @@ pub struct LoadArgs {
     #[arg(long, value_name = "SHELL COMMAND", help_heading = "Load")]
     pub load_cmd: Option<String>,
 }
+
+// --- issue 16: capacity search (`--find-capacity`) -------------------------------------
+
+/// `--find-capacity`: ramp the built-in driver's level, then bisect, for the highest level
+/// that meets the gates.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SearchArgs {
+    /// Search the highest load that meets --max-p95/--max-p99/--max-error-rate (and
+    /// --mem-limit, --capacity-max-throttled): from --rps N (open model, default 10) or
+    /// --users N (closed model), doubling until a level fails, then bisecting, within
+    /// --duration (needed). A capacity below --min-rps fails the run.
+    #[arg(
+        long,
+        requires = "builtin_load",
+        requires = "duration",
+        help_heading = "Capacity search"
+    )]
+    pub find_capacity: bool,
+    /// How long each level is held [default: --duration / 12, 2s to 60s]; an unsettled
+    /// level (the p95 of its halves differ by over 25%) or one with under 100 responses is
+    /// held up to twice as long.
+    #[arg(long, value_name = "DURATION", value_parser = units::parse_positive_duration, requires = "find_capacity", help_heading = "Capacity search")]
+    pub capacity_step: Option<Duration>,
+    /// The search ends when the lowest failing level is within this share above the
+    /// highest passing one [default: 5%].
+    #[arg(long, value_name = "RATE", value_parser = parse_fraction, requires = "find_capacity", help_heading = "Capacity search")]
+    pub capacity_tolerance: Option<f64>,
+    /// A level fails when the target's cgroup was throttled in more than this share of
+    /// its CPU periods (e.g. 20%).
+    #[arg(long, value_name = "RATE", value_parser = parse_fraction, requires = "find_capacity", help_heading = "Capacity search")]
+    pub capacity_max_throttled: Option<f64>,
+    /// Open model: the most requests in flight before the driver drops what is due
+    /// [default and at most: 1000, or half the open-file limit].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), requires = "find_capacity", help_heading = "Capacity search")]
+    pub max_in_flight: Option<u64>,
+}
+
+// --- end of issue 16 capacity search ----------------------------------------------------
 
 /// Thresholds and limits; shared by `record` and `analyze` (where they override what the
 /// run was recorded with).

@@ -11,6 +11,7 @@ use crate::analysis::sequential::{self, LookSchedule};
 use crate::analysis::{self, AnalysisConfig, RunVerdict, Verdict};
 use crate::config::{BaselineConfig, CompareConfig, ConfigError, JudgeOverrides, RecordConfig};
 use crate::error::Error;
+use crate::load::capsearch::{SearchControl, SearchDriver, SearchStatus, read_search_log};
 use crate::load::{LoadDriver, LoadLive};
 use crate::output::diag;
 use crate::process;
@@ -36,7 +37,94 @@ pub trait Companion {
     fn live(&self) -> Option<Arc<LoadLive>> {
         None
     }
+    /// `--find-capacity`: the search's control, fed the samples and watched for its end.
+    fn search(&self) -> Option<Arc<SearchControl>> {
+        None
+    }
 }
+
+// --- issue 16: capacity search (`--find-capacity`) -------------------------------------
+
+impl Companion for SearchDriver {
+    fn start(&mut self, run_dir: &Path, t0: Instant) -> Result<(), Error> {
+        Ok(SearchDriver::start(self, run_dir, t0)?)
+    }
+    fn stop(&mut self) {
+        SearchDriver::stop(self);
+    }
+    fn live(&self) -> Option<Arc<LoadLive>> {
+        Some(self.driver.live())
+    }
+    fn search(&self) -> Option<Arc<SearchControl>> {
+        Some(Arc::clone(&self.control))
+    }
+}
+
+/// The driver and controller of `--find-capacity`, when asked for.
+fn search_driver(config: &RecordConfig) -> Option<SearchDriver> {
+    let (search, plan) = (config.search.as_ref()?, config.load.clone()?);
+    let control = SearchControl::new(search.plan.start, search.plan.max_in_flight);
+    let driver = LoadDriver::new(plan, config.duration).with_control(Arc::clone(&control));
+    Some(SearchDriver::new(
+        driver,
+        control,
+        search.plan.clone(),
+        search.gates.clone(),
+        search.duration,
+    ))
+}
+
+/// The early stops of a run: the search's end, and `--fail-fast`.
+struct EarlyStops {
+    search: Option<Arc<SearchControl>>,
+    fail_fast: Option<FailFastCheck>,
+    last: runlog::StopReason,
+}
+
+impl EarlyStop for EarlyStops {
+    fn check(&mut self, samples_written: u64) -> Option<String> {
+        if self.search.as_ref().is_some_and(|c| c.is_done()) {
+            self.last = runlog::StopReason::SearchDone;
+            return Some("capacity search finished".into());
+        }
+        self.last = runlog::StopReason::FailFast;
+        self.fail_fast.as_mut()?.check(samples_written)
+    }
+    fn stop_reason(&self) -> runlog::StopReason {
+        self.last
+    }
+}
+
+/// A run with a capacity search: its levels judged (with the recorded gates, or those
+/// `analyze` gives), the section added to the verdict; a search that found no passing
+/// level, or one below `--min-rps`, fails the run.
+fn join_search(
+    dir: &Path,
+    verdict: &mut RunVerdict,
+    min_rps: Option<f64>,
+    overrides: &JudgeOverrides,
+) -> Result<(), Error> {
+    let Some(log) = read_search_log(dir)? else {
+        return Ok(());
+    };
+    let recorded = log.search.gates.clone();
+    let gates = analysis::capsearch::SearchGates {
+        max_p95_ms: overrides.max_p95_ms.or(recorded.max_p95_ms),
+        max_p99_ms: overrides.max_p99_ms.or(recorded.max_p99_ms),
+        max_error_rate: overrides.max_error_rate.or(recorded.max_error_rate),
+        mem_limit_bytes: overrides
+            .limits
+            .mem_limit_bytes
+            .or(recorded.mem_limit_bytes),
+        ..recorded
+    };
+    let search = log.search.rejudged(gates);
+    let result = analysis::capsearch::summarize(&search, log.ended);
+    analysis::capsearch::join_verdict(verdict, result, min_rps);
+    Ok(())
+}
+
+// --- end of issue 16 capacity search ----------------------------------------------------
 
 impl Companion for LoadDriver {
     fn start(&mut self, run_dir: &Path, t0: Instant) -> Result<(), Error> {
@@ -262,12 +350,15 @@ pub fn record_live(
     companion: Option<&mut dyn Companion>,
     live: Option<Arc<LiveState>>,
 ) -> Result<RecordOutcome, Error> {
+    let mut search = search_driver(config);
     let mut own_driver = config
         .load
         .clone()
+        .filter(|_| search.is_none())
         .map(|plan| LoadDriver::new(plan, config.duration));
-    let companion: Option<&mut dyn Companion> =
-        companion.or(own_driver.as_mut().map(|d| d as &mut dyn Companion));
+    let companion: Option<&mut dyn Companion> = companion
+        .or(search.as_mut().map(|d| d as &mut dyn Companion))
+        .or(own_driver.as_mut().map(|d| d as &mut dyn Companion));
     // What a started target leaves behind becomes ours to stop at the end (see there).
     process::adopt_orphans();
     let mut backend = sample::open_backend(config.backend);
@@ -303,6 +394,42 @@ fn claim_run_dir(config: &RecordConfig) -> Result<runlog::RunDir, Error> {
     Ok(claimed?)
 }
 
+/// The live status of a run: the terminal line, the `--metrics-addr` exposition, and the
+/// capacity search's feed, each wrapping the one before.
+fn run_status(
+    config: &RecordConfig,
+    companion: Option<&(dyn Companion + '_)>,
+    header: &Header,
+    infos: &[ProcInfo],
+    live: Option<Arc<LiveState>>,
+) -> Box<dyn status::StatusSink> {
+    let load_watch = companion.and_then(|c| c.live()).map(|live| LoadWatch {
+        live,
+        warn_error_rate: config
+            .thresholds
+            .max_error_rate
+            .unwrap_or(crate::load::DEFAULT_ERROR_WARNING_RATE),
+    });
+    let mut status = status::make_status(config.quiet, load_watch);
+    if let Some(live) = live {
+        // Only the built-in driver counts requests; an external one's are its own.
+        let builtin = matches!(config.load, Some(crate::load::LoadPlan::Builtin(_)));
+        let load = companion.and_then(|c| c.live()).filter(|_| builtin);
+        live.attach(&header.target.name, &config.thresholds, load);
+        let single = (infos.len() == 1 && !config.follow).then(|| infos[0].id);
+        live.set_start_time(single.and_then(|id| config.backend.start_time_unix_s(id)));
+        status = Box::new(LiveStatus::wrap(status, live, &config.thresholds));
+    }
+    // `--find-capacity`: the search sees each sample too.
+    if let Some(control) = companion.and_then(|c| c.search()) {
+        status = Box::new(SearchStatus {
+            inner: status,
+            control,
+        });
+    }
+    status
+}
+
 /// `record` once its directory is claimed: start or take the target, sample it, report.
 fn record_into(
     config: &RecordConfig,
@@ -325,29 +452,8 @@ fn record_into(
     };
     record::install_interrupt_handler();
     let header = run_header(config, backend, &infos, cgroup.as_ref().map(|c| &c.1));
-    let load_watch = companion
-        .as_ref()
-        .and_then(|c| c.live())
-        .map(|live| LoadWatch {
-            live,
-            warn_error_rate: config
-                .thresholds
-                .max_error_rate
-                .unwrap_or(crate::load::DEFAULT_ERROR_WARNING_RATE),
-        });
-    let mut status = status::make_status(config.quiet, load_watch);
-    if let Some(live) = live {
-        // Only the built-in driver counts requests; an external one's are its own.
-        let builtin = matches!(config.load, Some(crate::load::LoadPlan::Builtin(_)));
-        let load = companion
-            .as_ref()
-            .and_then(|c| c.live())
-            .filter(|_| builtin);
-        live.attach(&header.target.name, &config.thresholds, load);
-        let single = (infos.len() == 1 && !config.follow).then(|| infos[0].id);
-        live.set_start_time(single.and_then(|id| config.backend.start_time_unix_s(id)));
-        status = Box::new(LiveStatus::wrap(status, live, &config.thresholds));
-    }
+    let search = companion.as_ref().and_then(|c| c.search());
+    let mut status = run_status(config, companion.as_deref(), &header, &infos, live);
     announce(config, &header, &infos, &run_dir);
     let clock = SystemClock::start_now();
     if let Some(c) = &mut companion
@@ -357,11 +463,16 @@ fn record_into(
         stop_all(None, child.as_mut(), config.quiet);
         return Err(Error::context("starting the load driver", e));
     }
-    let mut fail_fast = config.fail_fast.then(|| FailFastCheck {
+    let fail_fast = config.fail_fast.then(|| FailFastCheck {
         run_dir: run_dir.clone(),
         thresholds: config.thresholds.clone(),
         schedule: LookSchedule::default(),
         earliest_s: sequential::earliest_stop_s(config.duration.map(|d| d.as_secs_f64())),
+    });
+    let mut early_stops = (fail_fast.is_some() || search.is_some()).then_some(EarlyStops {
+        search,
+        fail_fast,
+        last: runlog::StopReason::FailFast,
     });
     let settings = LoopSettings {
         interval_s: config.interval.as_secs_f64(),
@@ -401,7 +512,7 @@ fn record_into(
         log: &mut log,
         status: status.as_mut(),
         spawned: child.as_mut(),
-        early_stop: fail_fast.as_mut().map(|f| f as &mut dyn EarlyStop),
+        early_stop: early_stops.as_mut().map(|f| f as &mut dyn EarlyStop),
         cpu: &record::ThreadCpu,
         follow: refinder.as_mut().map(|r| r as &mut dyn record::Refind),
     };
@@ -536,11 +647,22 @@ pub fn analyze_and_report(
     baseline: Option<&BaselineConfig>,
 ) -> Result<(RunVerdict, Result<(), Error>), Error> {
     let run = read_run_noting(dir)?;
-    let analysis_config = AnalysisConfig {
+    let mut analysis_config = AnalysisConfig {
         thresholds: overrides.resolve(&run.header.thresholds)?,
         limits: overrides.limits.over(&run.header.limits),
     };
+    // A capacity search overloads the target on purpose: its gates judge each level, not
+    // the whole run (issue 16).
+    let searched = dir.join(crate::load::capsearch::SEARCH_FILE).exists();
+    let min_rps = analysis_config.thresholds.min_rps;
+    if searched {
+        let th = &mut analysis_config.thresholds;
+        (th.max_p95_ms, th.max_p99_ms, th.max_error_rate, th.min_rps) = (None, None, None, None);
+    }
     let mut verdict = analysis::analyse(&run, &analysis_config);
+    if searched {
+        join_search(dir, &mut verdict, min_rps, overrides)?;
+    }
     if let Some(baseline) = baseline {
         let (base_run, base_verdict) = read_side(&baseline.dir, "--baseline")?;
         let dir_text = dir.display().to_string();

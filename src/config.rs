@@ -80,6 +80,9 @@ pub enum ConfigError {
     OutIsRun { path: PathBuf },
     #[error("the runs are not comparable (--strict): {notes}")]
     NotComparable { notes: String },
+    /// `--find-capacity` without what it needs.
+    #[error("--find-capacity: {0}")]
+    Search(String),
 }
 
 impl ConfigError {
@@ -104,7 +107,8 @@ impl ConfigError {
             | ConfigError::RunDir { .. }
             | ConfigError::SameRun { .. }
             | ConfigError::OutIsRun { .. }
-            | ConfigError::NotComparable { .. } => true,
+            | ConfigError::NotComparable { .. }
+            | ConfigError::Search(_) => true,
         }
     }
 }
@@ -138,6 +142,8 @@ pub struct RecordConfig {
     pub prometheus: crate::cli::PrometheusArgs,
     /// `--baseline`: the run to compare with at the end.
     pub baseline: Option<BaselineConfig>,
+    /// `--find-capacity` (issue 16).
+    pub search: Option<SearchConfig>,
 }
 
 /// A checked `analyze` configuration.
@@ -486,7 +492,23 @@ impl RecordConfig {
         }
         let overrides = JudgeOverrides::from_args(&args.judge);
         let thresholds = overrides.resolve(&Thresholds::default())?;
-        let load = load_plan(&args.load, args.duration)?;
+        let mut load_args = args.load.clone();
+        if args.search.find_capacity
+            && load_args.load_url.is_some()
+            && load_args.users.is_none()
+            && load_args.rps.is_none()
+        {
+            // `--find-capacity --load-url URL`: the open model from the default start.
+            load_args.rps = Some(DEFAULT_SEARCH_START_RPS);
+        }
+        let mut load = load_plan(&load_args, args.duration)?;
+        let search = search_config(
+            &args.search,
+            args.duration,
+            &thresholds,
+            &overrides.limits,
+            load.as_mut(),
+        )?;
         let ci = ci_outputs(&args.ci, step_summary_env())?;
         let baseline = BaselineConfig::from_args(&args.baseline)?;
         // `--force --out` the baseline itself would replace the run it compares with.
@@ -516,6 +538,7 @@ impl RecordConfig {
             ci,
             prometheus: args.prometheus,
             baseline,
+            search,
         })
     }
 
@@ -599,6 +622,117 @@ pub fn load_plan(
     }
     Ok(None)
 }
+
+// --- issue 16: capacity search (`--find-capacity`) -------------------------------------
+
+/// A checked `--find-capacity`: how the search runs and what each level is judged by.
+#[derive(Clone, Debug)]
+pub struct SearchConfig {
+    pub plan: crate::analysis::capsearch::SearchPlan,
+    pub gates: crate::analysis::capsearch::SearchGates,
+    /// The run's `--duration`, which bounds the search.
+    pub duration: Duration,
+}
+
+/// Steps the budget must hold at least: a ramp and a bisection need a few.
+const MIN_SEARCH_STEPS: f64 = 3.0;
+/// The shortest `--capacity-step`, seconds.
+const MIN_SEARCH_STEP_S: f64 = 1.0;
+
+/// `--find-capacity --load-url URL` without --rps or --users starts at this rate.
+const DEFAULT_SEARCH_START_RPS: f64 = 10.0;
+
+/// `--find-capacity` checked against the rest; the scenario's stages are replaced by one
+/// at the highest level the search may reach (the driver sizes its connection pool by it;
+/// the search sets the level itself).
+fn search_config(
+    search: &crate::cli::SearchArgs,
+    duration: Option<Duration>,
+    thresholds: &Thresholds,
+    limits: &LimitOptions,
+    load: Option<&mut LoadPlan>,
+) -> Result<Option<SearchConfig>, ConfigError> {
+    use crate::analysis::capsearch::{self as cs, SearchGates, SearchModel, SearchPlan};
+    if !search.find_capacity {
+        return Ok(None);
+    }
+    let Some(LoadPlan::Builtin(scenario)) = load else {
+        return Err(ConfigError::Search(
+            "needs the built-in driver: --load-url URL or --load SCENARIO.toml".into(),
+        ));
+    };
+    let Some(duration) = duration else {
+        return Err(ConfigError::Search(
+            "needs --duration: the whole search runs within it".into(),
+        ));
+    };
+    let gates = SearchGates {
+        max_p95_ms: thresholds.max_p95_ms,
+        max_p99_ms: thresholds.max_p99_ms,
+        max_error_rate: thresholds.max_error_rate,
+        mem_limit_bytes: limits.mem_limit_bytes,
+        max_throttled_share: search.capacity_max_throttled,
+    };
+    if !gates.any() {
+        return Err(ConfigError::Search(
+            "needs a gate a level can fail: --max-p95, --max-p99, --max-error-rate, --mem-limit or --capacity-max-throttled".into(),
+        ));
+    }
+    let model = match scenario.model {
+        scenario::Model::Open => SearchModel::Open,
+        scenario::Model::Closed => SearchModel::Closed,
+    };
+    let start = scenario.stages.iter().map(|s| s.target).fold(0.0, f64::max);
+    let step_s = search.capacity_step.map_or_else(
+        || cs::step_hold_s(duration.as_secs_f64()),
+        |d| d.as_secs_f64(),
+    );
+    if step_s < MIN_SEARCH_STEP_S {
+        return Err(ConfigError::Search(format!(
+            "--capacity-step must be at least {MIN_SEARCH_STEP_S} s: a level needs its warm-up and two halves to judge"
+        )));
+    }
+    if duration.as_secs_f64() < MIN_SEARCH_STEPS * step_s {
+        return Err(ConfigError::Search(format!(
+            "--duration {} holds fewer than {MIN_SEARCH_STEPS} levels of {}; give a longer --duration or a shorter --capacity-step",
+            humantime::format_duration(duration),
+            crate::units::format_duration_s(step_s)
+        )));
+    }
+    let tolerance = search.capacity_tolerance.unwrap_or(cs::DEFAULT_TOLERANCE);
+    if !(tolerance > 0.0 && tolerance < 1.0) {
+        return Err(ConfigError::Search(
+            "--capacity-tolerance must be between 0% and 100%".into(),
+        ));
+    }
+    scenario.stages = vec![crate::load::scenario::Stage {
+        name: "capacity search".into(),
+        duration,
+        target: match model {
+            SearchModel::Open => cs::MAX_OPEN_RPS,
+            SearchModel::Closed => cs::MAX_USERS,
+        },
+    }];
+    Ok(Some(SearchConfig {
+        plan: SearchPlan {
+            model,
+            start: start.max(match model {
+                SearchModel::Open => cs::MIN_OPEN_RPS,
+                SearchModel::Closed => 1.0,
+            }),
+            tolerance,
+            step_s,
+            max_in_flight: match model {
+                SearchModel::Open => Some(search.max_in_flight.unwrap_or(1000)),
+                SearchModel::Closed => None,
+            },
+        },
+        gates,
+        duration,
+    }))
+}
+
+// --- end of issue 16 capacity search ----------------------------------------------------
 
 #[cfg(test)]
 mod tests {

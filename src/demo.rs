@@ -114,6 +114,7 @@ pub fn run(args: DemoArgs) -> Result<u8, Error> {
         ci: crate::report::ci::CiOutputs::default(),
         prometheus: crate::cli::PrometheusArgs::default(),
         baseline: None,
+        search: None,
     };
     crate::output::diag!(
         "soakprof demo: a fixture HTTP server leaking {DEMO_LEAK_KB} kB per request, {DEMO_RPS:.0} requests/s from 127.0.0.1, recorded for {}",

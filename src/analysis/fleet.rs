@@ -180,6 +180,7 @@ pub(crate) mod test_kit {
                 lives_judged: restarts + 1,
             }),
             baseline: None,
+            capacity_search: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! No I/O here: input is a run already read into columns.
 
 pub mod capacity;
+pub mod capsearch;
 pub mod cgroup;
 pub mod compare;
 pub mod exits;
@@ -342,6 +343,7 @@ pub fn analyse(run: &RunData, config: &AnalysisConfig) -> RunVerdict {
         load,
         restarts,
         baseline: None,
+        capacity_search: None,
     }
 }
 

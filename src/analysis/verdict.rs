@@ -236,6 +236,10 @@ pub struct RunVerdict {
     /// regression fails the run.
     #[serde(default)]
     pub baseline: Option<super::compare::Comparison>,
+    /// `--find-capacity`: the levels tried and the highest that met the gates (`null`
+    /// without a search; issue 16).
+    #[serde(default)]
+    pub capacity_search: Option<super::capsearch::CapacitySearch>,
 }
 
 /// What a finding is about; `analyse` uses it to attach notes and to order nothing else.

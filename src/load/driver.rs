@@ -31,6 +31,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::Notify;
 
+use super::capsearch::SearchControl;
 use super::scenario::{Model, Scenario, Stage, ThinkTime, redact_url};
 use super::{LoadError, LoadLive};
 use crate::rng::SplitMix64;
@@ -90,9 +91,15 @@ pub fn start(
     t0: Instant,
     interval: Duration,
     live: Arc<LoadLive>,
+    control: Option<Arc<SearchControl>>,
 ) -> Result<BuiltinHandle, LoadError> {
     let log = LoadLogWriter::create(run_dir)?;
     let max_in_flight = raise_fd_limit().map_or(MAX_IN_FLIGHT, |fds| (fds / 2).min(MAX_IN_FLIGHT));
+    // `--max-in-flight` lowers the cap (never raises it past what the FDs allow).
+    let max_in_flight = control
+        .as_ref()
+        .and_then(|c| c.max_in_flight)
+        .map_or(max_in_flight, |cap| cap.clamp(1, max_in_flight));
     let stop = Arc::new(Notify::new());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let thread_stop = Arc::clone(&stop);
@@ -109,10 +116,16 @@ pub fn start(
                     return Ok(());
                 }
             };
+            if let Some(control) = &control {
+                control.driver_thread_started();
+            }
             let local = tokio::task::LocalSet::new();
             local.block_on(&runtime, async move {
                 let shared = match Shared::new(scenario, log, t0, interval, live, max_in_flight) {
-                    Ok(shared) => Rc::new(shared),
+                    Ok(mut shared) => {
+                        shared.control = control;
+                        Rc::new(shared)
+                    }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                         return Ok(());
@@ -227,6 +240,9 @@ struct Shared {
     target_users: Cell<usize>,
     users_running: RefCell<Vec<bool>>,
     last_flush: Cell<Instant>,
+    /// `--find-capacity`: the level comes from the search, and each request is counted
+    /// for it too.
+    control: Option<Arc<SearchControl>>,
 }
 
 impl Shared {
@@ -270,6 +286,7 @@ impl Shared {
             target_users: Cell::new(0),
             users_running: RefCell::new(Vec::new()),
             last_flush: Cell::new(Instant::now()),
+            control: None,
         };
         shared.write(&LoadRecord::Start(LoadStart {
             t: shared.now_s(),
@@ -312,7 +329,10 @@ impl Shared {
     }
 
     fn level_now(&self) -> f64 {
-        super::scenario::level_at(&self.stages, self.t0.elapsed())
+        match &self.control {
+            Some(control) => control.level(),
+            None => super::scenario::level_at(&self.stages, self.t0.elapsed()),
+        }
     }
 
     fn write(&self, record: &LoadRecord) {
@@ -338,10 +358,30 @@ impl Shared {
         }
     }
 
+    /// A request is about to be sent: the search counts what is in flight, and returns the
+    /// level it is sent at.
+    fn started(&self) -> u64 {
+        self.control.as_ref().map_or(0, |c| c.request_started())
+    }
+
+    /// A request sent at `level_id` (see [`Shared::started`]) ended, for the search.
+    fn ended(&self, level_id: u64, outcome: Outcome, latency: Duration) {
+        if let Some(control) = &self.control {
+            control.request_ended(
+                level_id,
+                outcome.error_kind().is_some(),
+                outcome.has_response().then_some(latency),
+            );
+        }
+    }
+
     /// `n` requests that were due and not sent, attributed to names by weight.
     fn record_dropped(&self, n: u64) {
         if n == 0 {
             return;
+        }
+        if let Some(control) = &self.control {
+            control.requests_dropped(n);
         }
         let split = self.picker.borrow_mut().split(n);
         let mut stats = self.stats.borrow_mut();

@@ -4,6 +4,7 @@
 //! The driver runs on its own thread; the sampler never waits for it. What the two share
 //! is the run's start instant (one timeline) and a few counters for the live status.
 
+pub mod capsearch;
 pub mod driver;
 pub mod external;
 pub mod scenario;
@@ -195,6 +196,8 @@ pub struct LoadDriver {
     run_duration: Option<Duration>,
     live: Arc<LoadLive>,
     running: Option<Running>,
+    /// `--find-capacity`: the search sets the built-in driver's level.
+    control: Option<Arc<capsearch::SearchControl>>,
 }
 
 enum Running {
@@ -209,7 +212,14 @@ impl LoadDriver {
             run_duration,
             live: Arc::default(),
             running: None,
+            control: None,
         }
+    }
+
+    /// The built-in driver's level set by a capacity search instead of its stages.
+    pub fn with_control(mut self, control: Arc<capsearch::SearchControl>) -> LoadDriver {
+        self.control = Some(control);
+        self
     }
 
     pub fn live(&self) -> Arc<LoadLive> {
@@ -230,6 +240,7 @@ impl LoadDriver {
                 t0,
                 interval,
                 Arc::clone(&self.live),
+                self.control.clone(),
             )?),
             LoadPlan::External { command } => Running::External(external::start(
                 command,

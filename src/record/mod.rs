@@ -102,6 +102,10 @@ struct Down {
 pub trait EarlyStop {
     /// Called after each sample with the number written; `Some(reason)` stops the run.
     fn check(&mut self, samples_written: u64) -> Option<String>;
+    /// Why the run stops when `check` says so: `--fail-fast` unless told otherwise.
+    fn stop_reason(&self) -> StopReason {
+        StopReason::FailFast
+    }
 }
 
 /// What the loop carries from one tick to the next.
@@ -416,8 +420,8 @@ impl Recorder<'_> {
             return Ok(None);
         }
         self.record_sample(state, &sample)?;
-        if self.fail_fast(now_s, state.outcome.samples)? {
-            return Ok(Some(StopReason::FailFast));
+        if let Some(reason) = self.fail_fast(now_s, state.outcome.samples)? {
+            return Ok(Some(reason));
         }
         if let self_cost::Observed::FirstTooBusy(cpu) = state.cost.observe(self.cpu, now_s) {
             self.status
@@ -480,18 +484,23 @@ impl Recorder<'_> {
         Ok(())
     }
 
-    /// `--fail-fast`: true (and recorded) when a fail is already certain.
-    fn fail_fast(&mut self, now_s: f64, samples: u64) -> Result<bool, RecordError> {
-        let Some(reason) = self
-            .early_stop
-            .as_deref_mut()
-            .and_then(|early| early.check(samples))
-        else {
-            return Ok(false);
+    /// `--fail-fast` (a fail is already certain) or `--find-capacity` (the search ended):
+    /// why the run stops now, recorded.
+    fn fail_fast(&mut self, now_s: f64, samples: u64) -> Result<Option<StopReason>, RecordError> {
+        let Some(early) = self.early_stop.as_deref_mut() else {
+            return Ok(None);
         };
-        self.status.note(&format!("--fail-fast: {reason}"));
-        self.event(now_s, EventKind::FailFast { reason })?;
-        Ok(true)
+        let Some(reason) = early.check(samples) else {
+            return Ok(None);
+        };
+        let stop = early.stop_reason();
+        if stop == StopReason::FailFast {
+            self.status.note(&format!("--fail-fast: {reason}"));
+            self.event(now_s, EventKind::FailFast { reason })?;
+        } else {
+            self.status.note(&reason);
+        }
+        Ok(Some(stop))
     }
 }
 

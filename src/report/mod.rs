@@ -33,7 +33,7 @@ pub use html::{
 
 /// Every file the report of a run may write (`record --force` removes those of the run it
 /// replaces).
-pub const OUTPUT_FILES: [&str; 7] = [
+pub const OUTPUT_FILES: [&str; 8] = [
     VERDICT_FILE,
     REPORT_FILE,
     charts::CHART_FILES[0],
@@ -41,6 +41,7 @@ pub const OUTPUT_FILES: [&str; 7] = [
     charts::CHART_FILES[2],
     charts::CHART_FILES[3],
     charts::CHART_FILES[4],
+    charts::CAPACITY_CHART_FILE,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -408,6 +409,9 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
     if let Some(load) = &verdict.load {
         out.push_str(&load_text(load));
     }
+    if let Some(search) = &verdict.capacity_search {
+        out.push_str(&capacity_search_text(search));
+    }
     if let Some(baseline) = &verdict.baseline {
         // The regressions are among the reasons above; the notes and the tally here.
         let regressed = baseline.regressions().count();
@@ -422,6 +426,37 @@ pub fn summary_text(verdict: &RunVerdict, dir: &Path) -> String {
         }
     }
     out.push_str(&format!("  report: {}\n", dir.join(REPORT_FILE).display()));
+    out
+}
+
+/// `--find-capacity` in the terminal: one line per level, in the order held (the answer
+/// itself is among the reasons).
+fn capacity_search_text(search: &crate::analysis::capsearch::CapacitySearch) -> String {
+    let mut out = format!(
+        "  capacity search ({} model, {} levels):\n",
+        match search.model {
+            crate::analysis::capsearch::SearchModel::Open => "open",
+            crate::analysis::capsearch::SearchModel::Closed => "closed",
+        },
+        search.levels.len()
+    );
+    for l in &search.levels {
+        let p95 = l
+            .p95_ms
+            .map_or("n/a".to_string(), |p| format!("{} ms", format_ms(p)));
+        let cpu = l
+            .cpu_cores
+            .map_or(String::new(), |c| format!(", CPU {c:.2}"));
+        let result = l
+            .why
+            .as_deref()
+            .map_or("pass".to_string(), |w| format!("FAIL {w}"));
+        out.push_str(&format!(
+            "    {:>12}  {} req/s, p95 {p95}{cpu}: {result}\n",
+            search.model.level_text(l.offered),
+            format_rps(l.achieved_rps),
+        ));
+    }
     out
 }
 

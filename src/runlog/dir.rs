@@ -18,8 +18,9 @@ use super::{
 pub const LOCK_FILE: &str = ".soakprof.lock";
 
 /// The logs a run writes; `--force` removes those of the run it replaces.
-const RUN_LOGS: [&str; 6] = [
+const RUN_LOGS: [&str; 7] = [
     SAMPLES_FILE,
+    super::CAPACITY_SEARCH_FILE,
     LOAD_FILE,
     TARGET_LOG_FILE,
     TARGET_LOG_ROTATED_FILE,

@@ -28,6 +28,8 @@ pub use writer::{RunLogWriter, local_timestamp};
 pub const SCHEMA_VERSION: u32 = 1;
 pub const SAMPLES_FILE: &str = "samples.jsonl";
 pub const TARGET_LOG_FILE: &str = "target.log";
+/// `--find-capacity`: the levels the search held (see `load::capsearch`).
+pub const CAPACITY_SEARCH_FILE: &str = "capacity_search.jsonl";
 /// Where the earlier part of a capped output log goes ([`crate::output_log`]).
 pub const TARGET_LOG_ROTATED_FILE: &str = "target.log.1";
 pub const LOAD_CMD_LOG_ROTATED_FILE: &str = "load.log.1";
@@ -282,6 +284,8 @@ pub enum StopReason {
     TargetExited,
     /// `--fail-fast` found a fail verdict certain.
     FailFast,
+    /// `--find-capacity` had its answer before `--duration` ended.
+    SearchDone,
 }
 
 impl StopReason {
@@ -291,6 +295,7 @@ impl StopReason {
             StopReason::Interrupted => "interrupted (Ctrl-C)",
             StopReason::TargetExited => "the target exited",
             StopReason::FailFast => "--fail-fast found a certain fail",
+            StopReason::SearchDone => "the capacity search finished",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the real binary against real fixture processes, seconds each.
 
+mod capsearch;
 mod cgroup_verdict;
 mod ci_outputs;
 mod compare;

@@ -142,10 +142,12 @@ async fn user_loop(shared: Rc<Shared>, index: usize) {
     while index < shared.target_users.get() {
         let (which, body) = shared.pick();
         let started = Instant::now();
+        let level_id = shared.started();
         let slot = shared.in_flight.borrow_mut().start(started);
         let outcome = send(&shared, which, body).await;
         shared.in_flight.borrow_mut().finish(slot);
         shared.record(which, outcome, started.elapsed());
+        shared.ended(level_id, outcome, started.elapsed());
         if outcome == Outcome::Connect {
             tokio::time::sleep(CONNECT_BACKOFF).await;
         }
@@ -194,6 +196,7 @@ pub(super) async fn open_scheduler(shared: Rc<Shared>) {
 
 fn issue_open(shared: &Rc<Shared>, intended: Instant) {
     let (which, body) = shared.pick();
+    let level_id = shared.started();
     let slot = shared.in_flight.borrow_mut().start(intended);
     let shared = Rc::clone(shared);
     tokio::task::spawn_local(async move {
@@ -201,6 +204,7 @@ fn issue_open(shared: &Rc<Shared>, intended: Instant) {
         shared.in_flight.borrow_mut().finish(slot);
         // From the intended start: time spent waiting to be sent counts.
         shared.record(which, outcome, intended.elapsed());
+        shared.ended(level_id, outcome, intended.elapsed());
     });
 }
 

@@ -22,6 +22,7 @@
 //! the small multiples of fleet.html, written as SVG text.
 
 mod axis;
+mod capsearch;
 mod cgroup;
 mod compare;
 mod cpu;
@@ -54,6 +55,7 @@ pub const THREADS_FDS_CHART_FILE: &str = "threads_fds.svg";
 pub const CPU_CHART_FILE: &str = "cpu.svg";
 pub const CGROUP_CHART_FILE: &str = "cgroup.svg";
 pub const LOAD_CHART_FILE: &str = "load.svg";
+pub use capsearch::{CAPACITY_CHART_FILE, capacity_svg};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot draw {file}: {reason}")]
@@ -116,6 +118,17 @@ pub fn write_charts(
             render::render(&dir.join(file), &axis, &chart)?;
             written.push(file.to_string());
         }
+    }
+    // `--find-capacity`: against the offered load, not time (issue 16).
+    if let Some(search) = &verdict.capacity_search {
+        let path = dir.join(CAPACITY_CHART_FILE);
+        crate::report::write_file_atomic(&path, capacity_svg(search).as_bytes()).map_err(|e| {
+            ChartError {
+                file: CAPACITY_CHART_FILE.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        written.push(CAPACITY_CHART_FILE.to_string());
     }
     Ok(written)
 }

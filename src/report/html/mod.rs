@@ -9,6 +9,7 @@
 //! compared (compare.html), and [`fleet`] the page of a fleet's series (fleet.html, each
 //! series' verdict from the same [`verdict`] sections), on the same skeleton.
 
+mod capsearch;
 mod cgroup;
 mod compare;
 mod figures;
@@ -164,6 +165,9 @@ pub fn render(run: &RunData, verdict: &RunVerdict, charts: &[(String, String)]) 
     verdict::capacity(&mut out, verdict, Place::Report);
     if let Some(load) = &verdict.load {
         load::load_section(&mut out, load);
+    }
+    if let Some(search) = &verdict.capacity_search {
+        capsearch::capacity_search_section(&mut out, search);
     }
     figures::charts_section(&mut out, charts);
     run::run_section(&mut out, run, verdict);
