@@ -178,7 +178,10 @@ fn the_same_server_twice_compares_unchanged() {
         "load.error_rate",
         "load.throughput",
     ] {
-        assert_eq!(item(&json, id)["judgement"], "unchanged", "{id}: {table}");
+        let judgement = &item(&json, id)["judgement"];
+        // An almost idle fixture's p95 CPU can be 0 in both runs: nothing to compare.
+        let idle = id == "cpu.p95" && judgement == "not_compared";
+        assert!(judgement == "unchanged" || idle, "{id}: {table}");
     }
 }
 
